@@ -1,0 +1,598 @@
+/**
+ * Greenlet: a named, joinable, killable task over a plain (async) function.
+ *
+ * Life cycle: `new` → `start()` puts it on the hub's run queue (*scheduled*) → the hub runs its
+ * function inside the greenlet's own async context (*running*; *waiting* while parked in a hub
+ * wait) → *dead* with a value or an exception.
+ *
+ * Cancellation is delivered through {@link Greenlet._throw}, the only place that interrupts a
+ * greenlet: it fails the greenlet's parked waits (the wait's promise rejects, so the exception
+ * surfaces at the `await`), or, when the greenlet is not parked — running, or awaiting something the
+ * hub does not see — keeps it pending for its next checkpoint. `kill()` and `Timeout` both use it.
+ *
+ * A Greenlet is deliberately not thenable: `await pool.spawn(fn)` yields the greenlet itself. Use
+ * `await g.get()` for its value.
+ */
+import { GreenletExit } from '../errors.js';
+import { armTimer, disarmTimer, type Timer } from '../internal/natives.js';
+import {
+  checkBoolean,
+  checkDelay,
+  checkFunction,
+  checkOptions,
+  checkString,
+  checkTimeout,
+} from '../internal/validate.js';
+import { kBlockers } from './deadlock.js';
+import {
+  addToOwner,
+  currentGreenlet,
+  getHub,
+  type Hub,
+  removeFromOwner,
+  runAs,
+  type WaitOwner,
+} from './hub.js';
+import { Linkable, LinkKind, setLinkSpawner, UserLink } from './linkable.js';
+import type { Operation } from './operation.js';
+import { Timeout } from './timeout.js';
+import { checkpointed, FireMode, RejectWith, type ResultSource, type Waiter } from './waiter.js';
+
+enum State {
+  New = 0,
+  Scheduled = 1,
+  Running = 2,
+  Dead = 3,
+}
+
+/** Marks "no pending throw" (`undefined` is a legitimate thing to throw). */
+const NONE: unique symbol = Symbol('none');
+
+const RESOLVED_TRUE: Promise<boolean> = Promise.resolve(true);
+const RESOLVED_VOID: Promise<void> = Promise.resolve();
+
+// Small ids, reused once their greenlet is dead (gevent's minimal_ident). Assigned at start (or on
+// first read, for a greenlet that is not started), so that they follow spawn order.
+const freeIds: number[] = [];
+let nextId = 1;
+
+/** Options of {@link Greenlet.kill} and `killAll`. */
+export interface KillOptions {
+  /** What to deliver: an instance, or an Error class to instantiate. Default: a new {@link GreenletExit}. */
+  exception?: unknown;
+  /** Wait until the greenlet is dead (default `true`, as in gevent). */
+  block?: boolean;
+  /** With `block`, wait at most this many milliseconds. */
+  timeout?: number | null;
+}
+
+/** Options of {@link Greenlet.get}. */
+export interface GetOptions {
+  /** `false`: do not wait; throw `Timeout` at once if not ready. Default `true`. */
+  block?: boolean;
+  /** Wait at most this many milliseconds, then throw `Timeout`. */
+  timeout?: number | null;
+}
+
+const KILL_OPTIONS = ['exception', 'block', 'timeout'] as const;
+const GET_OPTIONS = ['block', 'timeout'] as const;
+
+/** The state names shown in run info and stats. */
+export type GreenletState = 'new' | 'scheduled' | 'running' | 'waiting' | 'dead';
+
+/**
+ * A cooperative task. Create and start one with {@link spawn}; wait for it with `join`/`get`; stop
+ * it with `kill`.
+ *
+ * @example
+ * ```ts
+ * const g = spawn(async (url: string) => (await fetch(url)).status, 'http://127.0.0.1:8080/');
+ * g.name = 'probe';
+ * if (!(await g.join(1000))) await g.kill();
+ * console.log(g.successful() ? g.value : g.exception);
+ * ```
+ */
+export class Greenlet<T = unknown> extends Linkable implements WaitOwner, ResultSource {
+  /** The greenlet that spawned this one, `null` at top level (and once this one is dead). */
+  parent: Greenlet | null;
+  /** @internal */ _failed = false;
+  /** @internal value or exception once dead */ _result: unknown = undefined;
+  /** @internal someone joined, got, linked or waited on this greenlet */ _observed = false;
+  /** @internal first parked waiter (owner list) */ _wfirst: Waiter | null = null;
+  /** @internal live list */ _lnext: Greenlet | null = null;
+  /** @internal live list */ _lprev: Greenlet | null = null;
+  /** @internal Timeouts started by this greenlet and still armed (intrusive list) */
+  _timeouts: Timeout | null = null;
+  /** @internal operations in flight outside the hub (intrusive list) */
+  _operations: Operation | null = null;
+  /** @internal the body, cleared at death */
+  _fn: ((...args: never[]) => T | PromiseLike<T>) | undefined;
+  /** @internal */
+  _args: unknown[] | undefined;
+  private phase: State = State.New;
+  private killedBeforeStart = false;
+  /** Counted in `hub._waiting` (see syncBlocked). */
+  private blocked = false;
+  private ident = 0;
+  private label: string | null = null;
+  private pendingThrow: unknown = NONE;
+  private killException: unknown = NONE;
+  private startTimer: Timer | undefined = undefined;
+  private site: { stack?: string } | undefined = undefined;
+
+  /**
+   * A greenlet that will run `fn(...args)`; not started (see {@link start}).
+   *
+   * @example
+   * ```ts
+   * const g = new Greenlet(async (n: number) => n * 2, 21);
+   * g.start();
+   * await g.get(); // 42
+   * ```
+   */
+  constructor(fn: (...args: never[]) => T | PromiseLike<T>, ...args: unknown[]) {
+    super();
+    checkFunction('new Greenlet()', 'fn', fn);
+    this._fn = fn;
+    this._args = args;
+    this.parent = currentGreenlet() ?? null;
+    const hub = getHub();
+    if (hub.trackSpawnSites) {
+      this.site = {};
+      Error.captureStackTrace(this.site, Greenlet);
+    }
+  }
+
+  /** Create a greenlet and start it: same as {@link spawn}. */
+  static spawn<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>, ...args: A): Greenlet<R> {
+    return spawn(fn, ...args);
+  }
+
+  /** Create a greenlet and start it after `ms`: same as {@link spawnLater}. */
+  static spawnLater<A extends unknown[], R>(
+    ms: number,
+    fn: (...args: A) => R | PromiseLike<R>,
+    ...args: A
+  ): Greenlet<R> {
+    return spawnLater(ms, fn, ...args);
+  }
+
+  /** Small integer, unique among live greenlets (reused after death). */
+  get id(): number {
+    if (this.ident === 0) this.ident = freeIds.length !== 0 ? freeIds.pop()! : nextId++;
+    return this.ident;
+  }
+
+  /** `Greenlet-<id>` unless set. */
+  get name(): string {
+    return this.label ?? `Greenlet-${this.id}`;
+  }
+  set name(value: string) {
+    checkString('Greenlet.name', 'name', value);
+    this.label = value;
+  }
+
+  /** True once `start()`/`startLater()` was called (stays true after death). */
+  get started(): boolean {
+    return this.phase !== State.New && !(this.phase === State.Dead && this.killedBeforeStart);
+  }
+
+  /** True once the greenlet has finished, or was killed before it started. */
+  get dead(): boolean {
+    return this.phase === State.Dead;
+  }
+
+  /** `new`, `scheduled`, `running`, `waiting` (parked in a hub wait) or `dead`. */
+  get state(): GreenletState {
+    switch (this.phase) {
+      case State.New:
+        return 'new';
+      case State.Scheduled:
+        return 'scheduled';
+      case State.Running:
+        return this.blocked ? 'waiting' : 'running';
+      default:
+        return 'dead';
+    }
+  }
+
+  /** True when dead (a join would not block). */
+  ready(): boolean {
+    return this.phase === State.Dead;
+  }
+
+  /** True when dead without an exception (a default kill counts as success). */
+  successful(): boolean {
+    return this.phase === State.Dead && !this._failed;
+  }
+
+  /** The return value once dead and successful (a {@link GreenletExit} after a default kill). */
+  get value(): T | undefined {
+    return this.phase === State.Dead && !this._failed ? (this._result as T) : undefined;
+  }
+
+  /** The exception once dead and failed; `undefined` otherwise. */
+  get exception(): unknown {
+    return this.phase === State.Dead && this._failed ? this._result : undefined;
+  }
+
+  /** Where `spawn`/`new Greenlet` was called, when `getHub().trackSpawnSites` was on. */
+  get spawnSite(): string | undefined {
+    const stack = this.site?.stack;
+    return stack === undefined ? undefined : stack.slice(stack.indexOf('\n') + 1);
+  }
+
+  /** Schedule the greenlet to run when the current code next yields. Idempotent. */
+  start(): void {
+    if (this.phase !== State.New) return;
+    const hub = getHub();
+    this.becomeLive(hub);
+    hub._schedule(this);
+  }
+
+  /** Schedule the greenlet to run after `ms` milliseconds. Idempotent. */
+  startLater(ms: number): void {
+    const delay = checkDelay('Greenlet.startLater()', 'ms', ms);
+    if (this.phase !== State.New) return;
+    this.becomeLive(getHub());
+    this.startTimer = armTimer(runLater, delay, this);
+  }
+
+  /**
+   * Wait until the greenlet is dead. Resolves `true` when it is, `false` when `timeout` passed first.
+   * Never throws the greenlet's error (read `exception`, or use `get()`).
+   */
+  join(timeout?: number | null): Promise<boolean> {
+    const ms = checkTimeout('Greenlet.join()', 'timeout', timeout);
+    this._observed = true;
+    if (this.phase === State.Dead) return checkpointed(getHub(), RESOLVED_TRUE);
+    return this._park<boolean>('join', ms, FireMode.True, false);
+  }
+
+  /**
+   * The greenlet's value, waiting for it if needed; throws its exception if it failed, or `Timeout`
+   * when `timeout` passes (or at once with `block: false`).
+   */
+  get(opts?: GetOptions): Promise<T> {
+    checkOptions('Greenlet.get()', 'opts', opts, GET_OPTIONS);
+    const ms = checkTimeout('Greenlet.get()', 'opts.timeout', opts?.timeout);
+    if (opts?.block !== undefined) checkBoolean('Greenlet.get()', 'opts.block', opts.block);
+    this._observed = true;
+    if (this.phase === State.Dead) {
+      return checkpointed(
+        getHub(),
+        this._failed ? Promise.reject(this._result) : Promise.resolve(this._result as T),
+      );
+    }
+    const wait = opts?.block === false ? 0 : ms;
+    return this._park<T>('get', wait, FireMode.Result, new RejectWith(() => new Timeout(wait)));
+  }
+
+  /**
+   * Kill the greenlet: if it never started it never runs; if it runs, `exception` (default a
+   * {@link GreenletExit}) is raised at its current or next checkpoint. With `block` (the default),
+   * wait until it is dead, at most `timeout` ms. Killing a dead greenlet does nothing.
+   */
+  kill(opts?: KillOptions): Promise<void> {
+    checkOptions('Greenlet.kill()', 'opts', opts, KILL_OPTIONS);
+    const ms = checkTimeout('Greenlet.kill()', 'opts.timeout', opts?.timeout);
+    if (opts?.block !== undefined) checkBoolean('Greenlet.kill()', 'opts.block', opts.block);
+    if (this.phase === State.Dead) return RESOLVED_VOID;
+    const exception = makeException(opts?.exception);
+    this.killException = exception;
+    if (this.phase === State.Running) {
+      if (currentGreenlet() === this) return Promise.reject(exception);
+      this._throw(exception, true);
+    } else {
+      // Never started, or scheduled but not yet run: it dies now and never runs.
+      if (this.phase === State.New) this.killedBeforeStart = true;
+      this.settle(!(exception instanceof GreenletExit), exception);
+    }
+    if (opts?.block === false || (this.phase as State) === State.Dead) return RESOLVED_VOID;
+    // Waiting for our own kill to land does not count as observing the outcome.
+    return this._park<boolean>('join', ms, FireMode.True, false).then(ignore);
+  }
+
+  /** Run `callback(this)` in a new greenlet when this one dies (also if it is dead already). */
+  link(callback: (greenlet: this) => unknown): void {
+    this.addUserLink(callback, LinkKind.Spawn, 'link');
+  }
+
+  /** Like {@link link}, only if this greenlet succeeds. */
+  linkValue(callback: (greenlet: this) => unknown): void {
+    this.addUserLink(callback, LinkKind.Value, 'linkValue');
+  }
+
+  /** Like {@link link}, only if this greenlet fails. */
+  linkException(callback: (greenlet: this) => unknown): void {
+    this.addUserLink(callback, LinkKind.Exception, 'linkException');
+  }
+
+  override rawlink(callback: (greenlet: this) => void): void {
+    this.addUserLink(callback, LinkKind.Raw, 'rawlink');
+  }
+
+  override toString(): string {
+    return this.label === null ? `Greenlet-${this.id}` : `"${this.label}" (Greenlet-${this.id})`;
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `Greenlet<${this.toString()}, ${this.state}>`;
+  }
+
+  /** @internal deadlock detection: joining this greenlet depends on this greenlet */
+  [kBlockers](): readonly Greenlet[] {
+    return this.phase === State.Dead ? [] : [this];
+  }
+
+  /** @internal the hub starts the greenlet */
+  _run(): void {
+    if (this.phase !== State.Scheduled) return;
+    const hub = getHub();
+    this.phase = State.Running;
+    hub._scheduled--;
+    hub._switches++;
+    runAs(this, runBody, this);
+  }
+
+  /** @internal owner list: a wait begins */
+  _addWaiter(waiter: Waiter): void {
+    const hub = getHub();
+    addToOwner(this, waiter);
+    hub._parked++;
+    if (!this.blocked) this.syncBlocked(hub);
+  }
+
+  /** @internal owner list: a wait ended */
+  _removeWaiter(waiter: Waiter): void {
+    const hub = getHub();
+    removeFromOwner(this, waiter);
+    hub._parked--;
+    if (this._wfirst === null) this.syncBlocked(hub);
+    if (this.phase === State.Running) hub._switches++;
+  }
+
+  /**
+   * @internal Interrupt the greenlet with `exception`: fail its parked waits and abort its
+   * operations now, or — when it has neither — keep the exception pending for its next checkpoint.
+   * A kill replaces a pending Timeout, never the reverse.
+   */
+  _throw(exception: unknown, isKill: boolean): void {
+    if (this.phase !== State.Running) return;
+    if (this._wfirst !== null || this._operations !== null) {
+      for (let w: Waiter | null = this._wfirst; w !== null; ) {
+        const next: Waiter | null = w.wnext;
+        w.fail(exception);
+        w = next;
+      }
+      while (this._operations !== null) this._operations._abort(exception);
+      return;
+    }
+    if (this.pendingThrow === NONE) getHub()._pendingThrows++;
+    else if (!isKill) return;
+    this.pendingThrow = exception;
+  }
+
+  /** @internal operation.ts */
+  _addOperation(operation: Operation): void {
+    const head = this._operations;
+    operation._next = head;
+    if (head !== null) head._prev = operation;
+    this._operations = operation;
+    if (!this.blocked) this.syncBlocked(getHub());
+  }
+
+  /** @internal operation.ts */
+  _removeOperation(operation: Operation): void {
+    if (operation._prev === null) {
+      if (this._operations !== operation) return; // not linked (any more)
+      this._operations = operation._next;
+    } else operation._prev._next = operation._next;
+    if (operation._next !== null) operation._next._prev = operation._prev;
+    operation._prev = operation._next = null;
+    if (this._operations === null) this.syncBlocked(getHub());
+  }
+
+  /** Keep `hub._waiting` equal to the number of live greenlets parked in a wait or an operation. */
+  private syncBlocked(hub: Hub): void {
+    const blocked = this.phase === State.Running && (this._wfirst !== null || this._operations !== null);
+    if (blocked === this.blocked) return;
+    this.blocked = blocked;
+    hub._waiting += blocked ? 1 : -1;
+  }
+
+  /** @internal the function's name, for run info */
+  _functionName(): string {
+    return this._fn === undefined ? '(finished)' : this._fn.name || '(anonymous)';
+  }
+
+  /** @internal */
+  _hasPendingThrow(): boolean {
+    return this.pendingThrow !== NONE;
+  }
+
+  /** @internal deliver the pending throw at a checkpoint */
+  _takePendingThrow(): unknown {
+    const exception = this.pendingThrow;
+    this.pendingThrow = NONE;
+    getHub()._pendingThrows--;
+    return exception;
+  }
+
+  /** @internal a Timeout was cancelled before its pending throw was delivered */
+  _dropPendingThrow(exception: unknown): void {
+    if (this.pendingThrow === exception) this._takePendingThrow();
+  }
+
+  /** @internal the body finished */
+  _finish(failed: boolean, result: unknown): void {
+    this.settle(failed, result);
+  }
+
+  private addUserLink(callback: (greenlet: this) => unknown, kind: LinkKind, method: string): void {
+    checkFunction(`Greenlet.${method}()`, 'callback', callback);
+    this._observed = true;
+    this._addLink(new UserLink(callback as (source: never) => unknown, kind));
+  }
+
+  private becomeLive(hub: Hub): void {
+    if (this.ident === 0) this.ident = freeIds.length !== 0 ? freeIds.pop()! : nextId++;
+    this.phase = State.Scheduled;
+    hub._scheduled++;
+    hub._spawned++;
+    hub._live++;
+    const head = hub._liveHead;
+    this._lnext = head;
+    if (head !== null) head._lprev = this;
+    hub._liveHead = this;
+  }
+
+  private settle(failed: boolean, result: unknown): void {
+    const previous = this.phase;
+    if (previous === State.Dead) return;
+    const hub = getHub();
+    // gevent: ending with GreenletExit is a success whose value is the GreenletExit.
+    if (failed && result instanceof GreenletExit) failed = false;
+    this.phase = State.Dead;
+    this._failed = failed;
+    this._result = result;
+    this._fn = undefined;
+    this._args = undefined;
+    if (previous !== State.New) {
+      hub._live--;
+      if (previous === State.Scheduled) hub._scheduled--;
+      if (this._lprev === null) hub._liveHead = this._lnext;
+      else this._lprev._lnext = this._lnext;
+      if (this._lnext !== null) this._lnext._lprev = this._lprev;
+      this._lnext = this._lprev = null;
+      if (this.startTimer !== undefined) {
+        disarmTimer(this.startTimer);
+        this.startTimer = undefined;
+      }
+      const killed = result === this.killException || result instanceof GreenletExit;
+      if (killed) hub._finishedKilled++;
+      else if (failed) hub._finishedError++;
+      else hub._finishedOk++;
+      if (failed && !killed) hub._failedLater(this);
+    }
+    if (this.pendingThrow !== NONE) this._takePendingThrow();
+    // Whoever acquires releases: Timeouts this greenlet started cannot fire into it any more, and
+    // waits it left parked (the loser of a Promise.race) are abandoned.
+    while (this._timeouts !== null) this._timeouts.cancel();
+    if (this._wfirst !== null) {
+      const abandoned = new GreenletExit(`${this} finished while this wait was still parked`);
+      while (this._wfirst !== null) this._wfirst.abandon(abandoned);
+    }
+    // Operations it left in flight keep running (counted by the hub) but are no longer its own.
+    while (this._operations !== null) this._removeOperation(this._operations);
+    this.syncBlocked(hub);
+    if (this.ident !== 0) freeIds.push(this.ident);
+    // A dead greenlet forgets its parent, so chains of finished greenlets can be collected.
+    this.parent = null;
+    this._notifyLinks();
+  }
+}
+
+function ignore(): void {}
+
+function makeException(exception: unknown): unknown {
+  if (exception === undefined) return new GreenletExit();
+  if (typeof exception === 'function' && exception.prototype instanceof Error) {
+    return new (exception as new () => Error)();
+  }
+  return exception;
+}
+
+function runLater(greenlet: Greenlet): void {
+  (greenlet as unknown as { startTimer: Timer | undefined }).startTimer = undefined;
+  greenlet._run();
+}
+
+// The body runs inside runAs(greenlet): the reactions below are registered in the greenlet's async
+// context, so they find their greenlet with currentGreenlet() instead of needing two closures each.
+function runBody(greenlet: Greenlet): void {
+  let result: unknown;
+  try {
+    result = (greenlet._fn as (...args: unknown[]) => unknown).apply(undefined, greenlet._args!);
+  } catch (error) {
+    greenlet._finish(true, error);
+    return;
+  }
+  if (result instanceof Promise) result.then(onBodyValue, onBodyError);
+  else if (isThenable(result)) Promise.resolve(result).then(onBodyValue, onBodyError);
+  else greenlet._finish(false, result);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
+}
+
+function onBodyValue(value: unknown): void {
+  currentGreenlet()!._finish(false, value);
+}
+
+function onBodyError(error: unknown): void {
+  currentGreenlet()!._finish(true, error);
+}
+
+/**
+ * Create a greenlet running `fn(...args)` and start it: it runs when the caller next yields, after
+ * greenlets spawned before it.
+ *
+ * @example
+ * ```ts
+ * const workers = [1, 2, 3].map((n) => spawn(async (i: number) => { await sleep(10 * i); return i; }, n));
+ * await joinAll(workers);
+ * ```
+ */
+export function spawn<A extends unknown[], R>(
+  fn: (...args: A) => R | PromiseLike<R>,
+  ...args: A
+): Greenlet<Awaited<R>> {
+  const greenlet = new Greenlet<Awaited<R>>(fn as unknown as (...args: never[]) => Awaited<R>);
+  greenlet._args = args; // keep the rest array; spreading it into the constructor would copy it
+  greenlet.start();
+  return greenlet;
+}
+
+/**
+ * Like {@link spawn}, but the greenlet starts after `ms` milliseconds.
+ *
+ * @example
+ * ```ts
+ * const reminder = spawnLater(5_000, () => console.log('still working…'));
+ * await work();
+ * await reminder.kill();
+ * ```
+ */
+export function spawnLater<A extends unknown[], R>(
+  ms: number,
+  fn: (...args: A) => R | PromiseLike<R>,
+  ...args: A
+): Greenlet<Awaited<R>> {
+  const greenlet = new Greenlet<Awaited<R>>(fn as unknown as (...args: never[]) => Awaited<R>);
+  greenlet._args = args;
+  greenlet.startLater(ms);
+  return greenlet;
+}
+
+/**
+ * The greenlet running the current code, or `null` in top-level code. Follows `await`.
+ *
+ * @example
+ * ```ts
+ * spawn(async () => { await sleep(1); console.log(getCurrent()?.name); });
+ * ```
+ */
+export function getCurrent(): Greenlet | null {
+  return currentGreenlet() ?? null;
+}
+
+setLinkSpawner((fn, source) => {
+  const greenlet = new Greenlet(fn as (...args: never[]) => unknown, source);
+  greenlet.start();
+});

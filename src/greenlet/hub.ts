@@ -1,0 +1,446 @@
+/**
+ * The hub: one per thread. It owns the run queue, knows the current greenlet, keeps the registry of
+ * parked waits, turns "the loop emptied while someone waits" into `LoopExit`, and reports failures
+ * that nobody observed.
+ *
+ * Scheduling model (gevent's, mapped onto Node's loop):
+ *
+ * - **Starting** a greenlet and **`sleep(0)`** go through the *run queue*, drained in one
+ *   `setImmediate` callback: a spawned greenlet starts when its spawner next yields, in FIFO order,
+ *   and `sleep(0)` lets every runnable greenlet and every pending I/O callback run first (the check
+ *   phase comes after the poll phase). Items queued while draining run in the next round.
+ * - **Waking** a parked waiter resolves its promise, so the woken greenlet resumes as a microtask —
+ *   the cheapest handoff Node has. Link notifications (a greenlet finished, an Event was set) are
+ *   batched into one microtask per batch, so callbacks never run synchronously inside `set()` or
+ *   inside the finishing greenlet.
+ * - The **current greenlet** is an `AsyncLocalStorage` store: it follows every `await`, timer and
+ *   I/O callback started inside the greenlet.
+ *
+ * `LoopExit`: Node emits `'beforeExit'` when its loop has nothing left to do. If hub waits are
+ * parked at that moment, nothing can ever wake them: each is rejected with a `LoopExit` naming who
+ * waits on what and since when. Sources of wake-ups that Node does not count as loop work (a pool
+ * task on another thread, `Atomics.waitAsync`) register as *wakers* ({@link Hub.holdWaker}); while
+ * any is held the hub keeps the loop alive and raises no LoopExit.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { type DeadlockError, LoopExit } from '../errors.js';
+import {
+  nativeClearInterval,
+  nativeQueueMicrotask,
+  nativeSetImmediate,
+  nativeSetInterval,
+  now,
+} from '../internal/natives.js';
+import { checkFunction } from '../internal/validate.js';
+import { findDeadlock, hasBlockers } from './deadlock.js';
+import type { Greenlet } from './greenlet.js';
+import { formatRunInfo, type RunInfo, runInfo } from './run-info.js';
+import { Refusal, type Waiter, type WaitList, type WaitTarget } from './waiter.js';
+
+/** Who a parked waiter belongs to: a greenlet, or the hub's top-level owner. */
+export interface WaitOwner {
+  _wfirst: Waiter | null;
+  _addWaiter(waiter: Waiter): void;
+  _removeWaiter(waiter: Waiter): void;
+}
+
+/** Something the run queue runs: a greenlet to start, or a `sleep(0)` waiter to resume. */
+export interface Runnable {
+  _run(): void;
+}
+
+const storage = new AsyncLocalStorage<Greenlet>();
+
+/** The greenlet whose code is running, or `undefined` at top level. Internal, hot. */
+export function currentGreenlet(): Greenlet | undefined {
+  return storage.getStore();
+}
+
+/** Run `fn(arg)` as `greenlet`: everything it starts inherits the greenlet as its context. */
+export function runAs<A, R>(greenlet: Greenlet, fn: (arg: A) => R, arg: A): R {
+  return storage.run(greenlet, fn, arg);
+}
+
+/**
+ * Run `fn(a, b)` outside any greenlet: user callbacks (rawlink, `onError`, link greenlets' spawn)
+ * must not inherit the context of whichever greenlet happened to trigger them. (`run(undefined)`,
+ * because `AsyncLocalStorage.exit()` toggles async hooks on Node 20 and costs ~1 µs.)
+ */
+export function runOutside<A, B>(fn: (a: A, b: B) => void, a: A, b: B): void {
+  if (storage.getStore() === undefined) fn(a, b);
+  else storage.run(undefined as unknown as Greenlet, fn, a, b);
+}
+
+/** The owner of waits made by code outside any greenlet. */
+class TopLevel implements WaitOwner {
+  _wfirst: Waiter | null = null;
+  constructor(private readonly hub: Hub) {}
+  _addWaiter(waiter: Waiter): void {
+    addToOwner(this, waiter);
+    this.hub._parked++;
+  }
+  _removeWaiter(waiter: Waiter): void {
+    removeFromOwner(this, waiter);
+    this.hub._parked--;
+  }
+  toString(): string {
+    return 'top-level code';
+  }
+}
+
+/** Shared by TopLevel and Greenlet: the owner's intrusive list of parked waiters. */
+export function addToOwner(owner: WaitOwner, waiter: Waiter): void {
+  const first = owner._wfirst;
+  waiter.wnext = first;
+  if (first !== null) first.wprev = waiter;
+  owner._wfirst = waiter;
+}
+
+export function removeFromOwner(owner: WaitOwner, waiter: Waiter): void {
+  if (waiter.wprev === null) owner._wfirst = waiter.wnext;
+  else waiter.wprev.wnext = waiter.wnext;
+  if (waiter.wnext !== null) waiter.wnext.wprev = waiter.wprev;
+  waiter.wprev = waiter.wnext = null;
+}
+
+/** A snapshot of the hub (STYLE habit 9): plain numbers, cheap to take, read by metrics at scrape time. */
+export interface HubStats {
+  greenlets: {
+    /** Started and not yet dead. */
+    live: number;
+    /** Started, waiting in the run queue (or for `startLater`) to run for the first time. */
+    scheduled: number;
+    /** Running, or awaiting something that is not a hub wait (unpatched I/O, a raw promise). */
+    running: number;
+    /** Parked in at least one hub wait. */
+    waiting: number;
+  };
+  spawned: number;
+  finished: { ok: number; error: number; killed: number };
+  /** Greenlet resumptions by the hub: starts plus wake-ups of parked greenlets. */
+  switches: number;
+  /** Parked waits, including those of top-level code. */
+  waiters: number;
+  /** Held wakers (pool tasks, cross-thread waits) that keep the loop alive. */
+  wakers: number;
+  loopExits: number;
+  deadlocks: number;
+  /** Failures that nobody observed, reported through `onError`. */
+  unobservedErrors: number;
+  /** Operations in flight outside the hub (pool tasks, patched I/O), by kind. */
+  operations: Record<string, number>;
+}
+
+/** A held waker, as shown in run info. */
+export interface WakerRecord {
+  readonly label: string;
+  readonly since: number;
+}
+
+/** The default `onError`: print the failure, its greenlet and (when tracked) where it was spawned. */
+export function printError(error: unknown, greenlet: Greenlet | null): void {
+  const who = greenlet === null ? 'top-level code' : greenlet.toString();
+  const stack = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+  const site = greenlet?.spawnSite ? `\n  spawned at:\n${greenlet.spawnSite}` : '';
+  process.stderr.write(
+    `greenhub: ${who} failed and nobody joined it, got its value or linked to it:\n${stack}${site}\n`,
+  );
+}
+
+/**
+ * The hub of this thread; get it with {@link getHub}.
+ *
+ * @example
+ * ```ts
+ * const hub = getHub();
+ * hub.onError = (err, g) => logger.error({ err, greenlet: g?.name });
+ * console.log(hub.stats().greenlets, hub.formatRunInfo());
+ * ```
+ */
+export class Hub {
+  /**
+   * Called once for every greenlet failure that nobody observed (no `join`, `get`, link or `wait`
+   * by the turn after it died), and for errors thrown by `rawlink` callbacks. Defaults to printing
+   * on stderr. An unobserved `LoopExit` also sets `process.exitCode` to 1, whatever the handler.
+   */
+  get onError(): (error: unknown, greenlet: Greenlet | null) => void {
+    return this.errorHandler;
+  }
+  set onError(handler: (error: unknown, greenlet: Greenlet | null) => void) {
+    checkFunction('Hub.onError', 'onError', handler);
+    this.errorHandler = handler;
+  }
+  private errorHandler: (error: unknown, greenlet: Greenlet | null) => void = printError;
+
+  /**
+   * Capture each greenlet's spawn site (a stack trace, shown in run info and error reports). Costs
+   * a few microseconds per spawn, so it is off unless `GREENHUB_SPAWN_SITES=1` is set or this is
+   * turned on.
+   */
+  trackSpawnSites: boolean = process.env.GREENHUB_SPAWN_SITES === '1';
+
+  /** @internal */ readonly _top: TopLevel = new TopLevel(this);
+  /** @internal live greenlets, an intrusive list through `_lnext`/`_lprev` */
+  _liveHead: Greenlet | null = null;
+  /** @internal */ _live = 0;
+  /** @internal */ _scheduled = 0;
+  /** @internal greenlets parked in at least one wait */ _waiting = 0;
+  /** @internal all parked waits */ _parked = 0;
+  /** @internal greenlets holding a pending throw; 0 lets non-blocking fast paths skip the check */
+  _pendingThrows = 0;
+  /** @internal */ _spawned = 0;
+  /** @internal */ _finishedOk = 0;
+  /** @internal */ _finishedError = 0;
+  /** @internal */ _finishedKilled = 0;
+  /** @internal */ _switches = 0;
+  /** @internal */ _loopExits = 0;
+  /** @internal */ _deadlocks = 0;
+  /** @internal */ _unobserved = 0;
+
+  private ready: Runnable[] = [];
+  private readySpare: Runnable[] = [];
+  private drainQueued = false;
+  private notifyQueue: (WaitList | unknown)[] = [];
+  private notifyQueued = false;
+  private failed: Greenlet[] = [];
+  private readonly wakers = new Set<WakerRecord>();
+  private readonly operations = new Map<string, number>();
+  private keepAlive: ReturnType<typeof setInterval> | undefined;
+
+  constructor() {
+    process.on('beforeExit', this.onBeforeExit);
+  }
+
+  /** A snapshot of counters and states. */
+  stats(): HubStats {
+    return {
+      greenlets: {
+        live: this._live,
+        scheduled: this._scheduled,
+        running: this._live - this._scheduled - this._waiting,
+        waiting: this._waiting,
+      },
+      spawned: this._spawned,
+      finished: { ok: this._finishedOk, error: this._finishedError, killed: this._finishedKilled },
+      switches: this._switches,
+      waiters: this._parked,
+      wakers: this.wakers.size,
+      loopExits: this._loopExits,
+      deadlocks: this._deadlocks,
+      unobservedErrors: this._unobserved,
+      operations: Object.fromEntries(this.operations),
+    };
+  }
+
+  /** @internal see operation.ts */
+  _operationBegan(kind: string): void {
+    this.operations.set(kind, (this.operations.get(kind) ?? 0) + 1);
+  }
+
+  /** @internal */
+  _operationEnded(kind: string): void {
+    this.operations.set(kind, (this.operations.get(kind) ?? 1) - 1);
+  }
+
+  /** Every live greenlet as a spawn tree, plus top-level waits and held wakers. */
+  runInfo(): RunInfo {
+    return runInfo(this);
+  }
+
+  /**
+   * {@link runInfo} as indented text: id, name, state, what each greenlet waits on and for how long,
+   * and its spawn site when {@link trackSpawnSites} is on. `limit` bounds the number of lines.
+   */
+  formatRunInfo(opts?: { limit?: number }): string {
+    return formatRunInfo(this, opts?.limit ?? 1000);
+  }
+
+  /**
+   * Register a source of wake-ups that Node's loop does not see (a task running on another thread,
+   * an `Atomics.waitAsync`). While any waker is held the hub keeps the loop alive and raises no
+   * `LoopExit`. Returns the release function (idempotent); release in `finally`.
+   *
+   * @example
+   * ```ts
+   * const release = getHub().holdWaker('pool task fib(40)');
+   * try { return await runOnThread(); } finally { release(); }
+   * ```
+   */
+  holdWaker(label: string): () => void {
+    const record: WakerRecord = { label, since: now() };
+    this.wakers.add(record);
+    if (this.keepAlive === undefined) this.keepAlive = nativeSetInterval(noop, 1 << 30);
+    return () => {
+      if (!this.wakers.delete(record)) return;
+      if (this.wakers.size === 0 && this.keepAlive !== undefined) {
+        nativeClearInterval(this.keepAlive);
+        this.keepAlive = undefined;
+      }
+    };
+  }
+
+  /** @internal the held wakers, for run info */
+  _wakerRecords(): Iterable<WakerRecord> {
+    return this.wakers;
+  }
+
+  /** @internal queue a greenlet start or a `sleep(0)` resumption */
+  _schedule(item: Runnable): void {
+    this.ready.push(item);
+    if (!this.drainQueued) {
+      this.drainQueued = true;
+      nativeSetImmediate(this.drainReady);
+    }
+  }
+
+  /** @internal fire every link of `list` with `source`, in a microtask; once per list per batch */
+  _notify(list: WaitList, source: unknown): void {
+    if (list.notifyQueued) return;
+    list.notifyQueued = true;
+    this.notifyQueue.push(list, source);
+    if (!this.notifyQueued) {
+      this.notifyQueued = true;
+      nativeQueueMicrotask(this.drainNotify);
+    }
+  }
+
+  /** @internal a greenlet died with an error; report it next turn unless someone observes it */
+  _failedLater(greenlet: Greenlet): void {
+    this.failed.push(greenlet);
+    if (!this.drainQueued) {
+      this.drainQueued = true;
+      nativeSetImmediate(this.drainReady);
+    }
+  }
+
+  /** @internal report an error through `onError` without ever throwing */
+  _report(error: unknown, greenlet: Greenlet | null): void {
+    if (error instanceof LoopExit) process.exitCode ||= 1;
+    runOutside(this.callErrorHandler, error, greenlet);
+  }
+
+  private readonly callErrorHandler = (error: unknown, greenlet: Greenlet | null): void => {
+    try {
+      this.errorHandler(error, greenlet);
+    } catch (handlerError) {
+      printError(handlerError, null);
+    }
+  };
+
+  /**
+   * @internal the owner for a wait about to begin — or a Refusal carrying the error to reject with:
+   * the current greenlet's pending kill/Timeout (every blocking call is a checkpoint), or a
+   * DeadlockError when an unbounded wait would close a cycle of joins and owned locks.
+   */
+  _ownerForWait(on: WaitTarget, op: string, timeoutMs: number | null): WaitOwner | Refusal {
+    const greenlet = storage.getStore();
+    if (greenlet === undefined) return this._top;
+    if (this._pendingThrows !== 0 && greenlet._hasPendingThrow())
+      return new Refusal(greenlet._takePendingThrow());
+    if (timeoutMs === null && hasBlockers(on)) {
+      const deadlock: DeadlockError | null = findDeadlock(greenlet, on, op);
+      if (deadlock !== null) {
+        this._deadlocks++;
+        return new Refusal(deadlock);
+      }
+    }
+    return greenlet;
+  }
+
+  /**
+   * @internal the checkpoint of a call that completes without blocking: the current greenlet's
+   * pending kill/Timeout, or `undefined`. Costs one comparison when nothing is pending anywhere.
+   */
+  _checkpoint(): { error: unknown } | undefined {
+    if (this._pendingThrows === 0) return undefined;
+    const greenlet = storage.getStore();
+    return greenlet?._hasPendingThrow() ? { error: greenlet._takePendingThrow() } : undefined;
+  }
+
+  private readonly drainReady = (): void => {
+    this.drainQueued = false;
+    const batch = this.ready;
+    this.ready = this.readySpare;
+    for (let i = 0; i < batch.length; i++) {
+      try {
+        batch[i]!._run();
+      } catch (error) {
+        this._report(error, null);
+      }
+    }
+    batch.length = 0;
+    this.readySpare = batch;
+    if (this.failed.length !== 0) {
+      const failed = this.failed;
+      this.failed = [];
+      for (const greenlet of failed) {
+        if (!greenlet._observed) {
+          this._unobserved++;
+          this._report(greenlet.exception, greenlet);
+        }
+      }
+    }
+  };
+
+  private readonly drainNotify = (): void => {
+    const queue = this.notifyQueue;
+    for (let i = 0; i < queue.length; i += 2) {
+      const list = queue[i] as WaitList;
+      list.notifyQueued = false;
+      list.fireAll(queue[i + 1]);
+    }
+    queue.length = 0;
+    this.notifyQueued = false;
+  };
+
+  private readonly onBeforeExit = (): void => {
+    if (this.wakers.size !== 0 || this._parked === 0) return;
+    const waiters: Waiter[] = [];
+    for (let w = this._top._wfirst; w !== null; w = w.wnext) waiters.push(w);
+    for (let g = this._liveHead; g !== null; g = g._lnext) {
+      for (let w = g._wfirst; w !== null; w = w.wnext) waiters.push(w);
+    }
+    if (waiters.length === 0) return;
+    this._loopExits++;
+    const info = formatRunInfo(this, 50);
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      for (const waiter of waiters) {
+        const who = waiter.owner === this._top ? 'top-level code' : String(waiter.owner);
+        const error = new LoopExit(
+          `This operation would block forever: ${who} waits in ${waiter.op}() on ${String(waiter.on)} ` +
+            `since ${formatMs(now() - waiter.since)} ago, and nothing left in the event loop can wake it.`,
+          info,
+        );
+        waiter.fail(error);
+      }
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  };
+}
+
+function noop(): void {}
+
+/** `12 ms`, `1.5 s`: for humans reading run info and LoopExit messages. */
+export function formatMs(ms: number): string {
+  if (ms < 1) return `${ms.toFixed(2)} ms`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}
+
+let theHub: Hub | undefined;
+
+/**
+ * The hub of this thread (each worker thread has its own), created on first use.
+ *
+ * @example
+ * ```ts
+ * import { getHub } from 'greenhub';
+ * getHub().trackSpawnSites = true;
+ * ```
+ */
+export function getHub(): Hub {
+  return (theHub ??= new Hub());
+}

@@ -1,0 +1,128 @@
+/**
+ * The shared "wait until ready, then notify links in order" core (gevent's AbstractLinkable) behind
+ * Greenlet, Event and AsyncResult.
+ *
+ * Links live in a {@link WaitList}: parked waiters (`join`, `wait`, `get`) and callbacks (`rawlink`,
+ * internal bookkeeping) in registration order. When the object becomes ready the *current* list is
+ * handed to the hub whole and a fresh one starts, so:
+ * - links fire in registration order, in a microtask, never synchronously inside `set()` or inside
+ *   the finishing greenlet;
+ * - a link registered after the object is ready fires too, in a later microtask, still after every
+ *   link registered before it;
+ * - `Event.set(); Event.clear()` still wakes everyone who was waiting at `set()` time (as Python's
+ *   `threading.Event` does): they were handed over already.
+ */
+import { checkFunction } from '../internal/validate.js';
+import { getHub, runOutside } from './hub.js';
+import { CallbackLink, type FireMode, type Link, park, WaitList, type WaitTarget } from './waiter.js';
+
+/** How a user link reacts to its source becoming ready. */
+export enum LinkKind {
+  /** `rawlink`: call directly in the notification microtask. */
+  Raw = 0,
+  /** `link`: call in a greenlet of its own. */
+  Spawn = 1,
+  /** `linkValue`: spawn, only when the source succeeded. */
+  Value = 2,
+  /** `linkException`: spawn, only when the source failed. */
+  Exception = 3,
+}
+
+/** Implemented by whoever can run a link callback in a greenlet (greenlet.ts registers it). */
+let spawnLink: (fn: (source: unknown) => unknown, source: unknown) => void = () => {
+  throw new Error('greenhub: greenlet module not loaded');
+};
+export function setLinkSpawner(fn: typeof spawnLink): void {
+  spawnLink = fn;
+}
+
+function callRawLink(fn: (source: unknown) => void, source: unknown): void {
+  try {
+    fn(source);
+  } catch (error) {
+    getHub()._report(error, null);
+  }
+}
+
+/**
+ * A callback registered through the public link API. It runs outside any greenlet (like gevent's
+ * hub callbacks), whichever greenlet's action notified it; its errors go to the hub's `onError`.
+ */
+export class UserLink extends CallbackLink {
+  constructor(
+    fn: (source: never) => unknown,
+    readonly kind: LinkKind,
+  ) {
+    super(fn as (arg: never) => void);
+  }
+  override fire(source: unknown): void {
+    const kind = this.kind;
+    if (kind === LinkKind.Raw) {
+      runOutside(callRawLink, this.fn as (source: unknown) => void, source);
+      return;
+    }
+    if (kind !== LinkKind.Spawn) {
+      const failed = (source as { _failed: boolean })._failed;
+      if ((kind === LinkKind.Value) === failed) return;
+    }
+    runOutside(spawnLink, this.fn as (source: unknown) => unknown, source);
+  }
+}
+
+/**
+ * Base of everything that becomes ready and tells its links: `rawlink`, `unlink`, and the parked
+ * waits of subclasses.
+ */
+export abstract class Linkable implements WaitTarget {
+  /** @internal links waiting for the next notification; created on first use */
+  _links: WaitList | null = null;
+
+  /** True when waiting on this object would not block. */
+  abstract ready(): boolean;
+
+  /**
+   * Call `callback(this)` when this object is ready — directly, in the notification microtask (use
+   * `link` on a Greenlet to run it in a greenlet of its own). If it is ready already, the callback
+   * still runs later, never synchronously. Errors thrown by the callback go to `getHub().onError`.
+   */
+  rawlink(callback: (source: this) => void): void {
+    checkFunction(`${this.constructor.name}.rawlink()`, 'callback', callback);
+    this._addLink(new UserLink(callback, LinkKind.Raw));
+  }
+
+  /** Remove every link registered with `callback` that has not fired yet. */
+  unlink(callback: (source: this) => void): void {
+    const list = this._links;
+    if (list === null) return;
+    for (let link = list.head; link !== null; ) {
+      const next = link.next;
+      if (link instanceof UserLink && link.fn === (callback as unknown)) list.remove(link);
+      link = next;
+    }
+  }
+
+  /** @internal register a link; if ready, queue its notification */
+  _addLink(link: Link): void {
+    (this._links ??= new WaitList()).push(link);
+    if (this.ready()) this._notifyLinks();
+  }
+
+  /**
+   * @internal Notify the current links; later links start a new list. Parked waiters only: resolve
+   * them now (their code resumes in microtasks anyway). With callbacks: all in one microtask, in
+   * registration order.
+   */
+  _notifyLinks(): void {
+    const list = this._links;
+    if (list !== null && list.size !== 0) {
+      this._links = null;
+      if (list.hasCallbacks) getHub()._notify(list, this);
+      else list.fireAll(this);
+    }
+  }
+
+  /** @internal park the caller until this object notifies its links */
+  _park<T>(op: string, timeoutMs: number | null, mode: FireMode, onTimeout: unknown): Promise<T> {
+    return park<T>(getHub(), this, op, (this._links ??= new WaitList()), timeoutMs, mode, onTimeout);
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * greenhub: gevent's programming model for Node.js — the hub, greenlets and their primitives.
+ *
+ * @example
+ * ```ts
+ * import { spawn, sleep, joinAll } from 'greenhub';
+ * const gs = [1, 2, 3].map((n) => spawn(async () => { await sleep(10 * n); return n; }));
+ * await joinAll(gs);
+ * ```
+ */
+export * from './errors.js';
+export { AsyncResult, Event } from './greenlet/event.js';
+export {
+  type GetOptions,
+  Greenlet,
+  type GreenletState,
+  getCurrent,
+  type KillOptions,
+  spawn,
+  spawnLater,
+} from './greenlet/greenlet.js';
+export { getHub, Hub, type HubStats } from './greenlet/hub.js';
+export { Local } from './greenlet/local.js';
+export { beginOperation, Operation } from './greenlet/operation.js';
+export { Group, type GroupJoinOptions, type ImapOptions, Pool } from './greenlet/pool.js';
+export {
+  Channel,
+  JoinableQueue,
+  LifoQueue,
+  PriorityQueue,
+  Queue,
+  type QueueWaitOptions,
+} from './greenlet/queue.js';
+export type { RunInfo, RunInfoEntry, WaitInfo } from './greenlet/run-info.js';
+export { type AcquireOptions, BoundedSemaphore, Lock, RLock, Semaphore } from './greenlet/semaphore.js';
+export { sleep } from './greenlet/sleep.js';
+export { Timeout, type WithTimeoutOptions, withTimeout } from './greenlet/timeout.js';
+export {
+  iwait,
+  type JoinAllOptions,
+  joinAll,
+  killAll,
+  type Waitable,
+  type WaitOptions,
+  wait,
+} from './greenlet/wait.js';
