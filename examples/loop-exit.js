@@ -9,7 +9,10 @@ function run(label, source) {
   let status = 0;
   let output;
   try {
-    output = execFileSync(process.execPath, ['--input-type=module', '-e', source], { encoding: 'utf8', stdio: 'pipe' });
+    output = execFileSync(process.execPath, ['--input-type=module', '-e', source], {
+      encoding: 'utf8',
+      stdio: 'pipe',
+    });
   } catch (error) {
     status = error.status;
     output = `${error.stdout}${error.stderr}`;

@@ -12,7 +12,9 @@ const examples = [
 let failed = 0;
 for (const [file, title] of examples) {
   console.log(`\n=== examples/${file}: ${title} ===`);
-  const { status } = spawnSync(process.execPath, [fileURLToPath(new URL(file, import.meta.url))], { stdio: 'inherit' });
+  const { status } = spawnSync(process.execPath, [fileURLToPath(new URL(file, import.meta.url))], {
+    stdio: 'inherit',
+  });
   if (status !== 0) failed++;
 }
 process.exitCode = failed === 0 ? 0 : 1;
