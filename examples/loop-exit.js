@@ -4,6 +4,10 @@
 // exits non-zero with that diagnostic.
 import { execFileSync } from 'node:child_process';
 
+/**
+ * @param {string} label
+ * @param {string} source
+ */
 function run(label, source) {
   console.log(`--- ${label} ---`);
   let status = 0;
@@ -13,7 +17,8 @@ function run(label, source) {
       encoding: 'utf8',
       stdio: 'pipe',
     });
-  } catch (error) {
+  } catch (e) {
+    const error = /** @type {{ status: number, stdout: string, stderr: string }} */ (e);
     status = error.status;
     output = `${error.stdout}${error.stderr}`;
   }

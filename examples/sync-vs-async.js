@@ -4,6 +4,7 @@ import { joinAll, sleep, spawn } from 'greenhub';
 
 const delays = Array.from({ length: 10 }, () => 20 + Math.floor(Math.random() * 80)); // 20–99 ms
 
+/** @param {number} pid */
 async function task(pid) {
   await sleep(delays[pid]);
   console.log(`Task ${pid} done (slept ${delays[pid]} ms)`);

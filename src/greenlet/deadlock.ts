@@ -32,6 +32,20 @@ export function hasBlockers(on: WaitTarget): on is BlockingTarget {
   return (on as Partial<BlockingTarget>)[kBlockers] !== undefined;
 }
 
+/**
+ * Implemented by wait targets that a greenlet's progress may wake even when the wait does not
+ * need all of them (`wait([...], { count: 1 })`); defaults to {@link kBlockers}. LoopExit uses it
+ * to reject first the waits that nothing alive can wake.
+ */
+export const kWakers: unique symbol = Symbol('greenhub.wakers');
+
+/** True when a live greenlet could still end this wait (by finishing, or releasing a lock). */
+export function mayBeWokenByGreenlet(on: WaitTarget): boolean {
+  const target = on as Partial<BlockingTarget> & { [kWakers]?: () => readonly Greenlet[] };
+  const wakers = target[kWakers]?.() ?? target[kBlockers]?.();
+  return wakers?.some((g) => !g.dead) === true;
+}
+
 /** The single, untimed wait of `greenlet` whose target has blockers — or null. */
 function soleBlockingWait(greenlet: Greenlet): Waiter | null {
   const w = greenlet._wfirst;

@@ -98,6 +98,7 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
   /** @internal */ _failed = false;
   /** @internal value or exception once dead */ _result: unknown = undefined;
   /** @internal someone joined, got, linked or waited on this greenlet */ _observed = false;
+  /** @internal its exception was handed to someone (get(), a link, raiseError) */ _errorDelivered = false;
   /** @internal first parked waiter (owner list) */ _wfirst: Waiter | null = null;
   /** @internal live list */ _lnext: Greenlet | null = null;
   /** @internal live list */ _lprev: Greenlet | null = null;
@@ -258,6 +259,7 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
     const ms = checkTimeout('Greenlet.get()', 'opts.timeout', opts?.timeout);
     if (opts?.block !== undefined) checkBoolean('Greenlet.get()', 'opts.block', opts.block);
     this._observed = true;
+    this._errorDelivered = true;
     if (this.phase === State.Dead) {
       return checkpointed(
         getHub(),
@@ -432,6 +434,7 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
   private addUserLink(callback: (greenlet: this) => unknown, kind: LinkKind, method: string): void {
     checkFunction(`Greenlet.${method}()`, 'callback', callback);
     this._observed = true;
+    this._errorDelivered = true;
     this._addLink(new UserLink(callback as (source: never) => unknown, kind));
   }
 

@@ -32,7 +32,7 @@ import {
   now,
 } from '../internal/natives.js';
 import { checkFunction } from '../internal/validate.js';
-import { findDeadlock, hasBlockers } from './deadlock.js';
+import { findDeadlock, hasBlockers, mayBeWokenByGreenlet } from './deadlock.js';
 import type { Greenlet } from './greenlet.js';
 import { formatRunInfo, type RunInfo, runInfo } from './run-info.js';
 import { Refusal, type Waiter, type WaitList, type WaitTarget } from './waiter.js';
@@ -139,12 +139,13 @@ export interface WakerRecord {
 
 /** The default `onError`: print the failure, its greenlet and (when tracked) where it was spawned. */
 export function printError(error: unknown, greenlet: Greenlet | null): void {
-  const who = greenlet === null ? 'top-level code' : greenlet.toString();
   const stack = error instanceof Error ? (error.stack ?? String(error)) : String(error);
   const site = greenlet?.spawnSite ? `\n  spawned at:\n${greenlet.spawnSite}` : '';
-  process.stderr.write(
-    `greenhub: ${who} failed and nobody joined it, got its value or linked to it:\n${stack}${site}\n`,
-  );
+  const what =
+    greenlet === null
+      ? 'a callback run by the hub threw'
+      : `${greenlet} failed and nobody received the error`;
+  process.stderr.write(`greenhub: ${what}:\n${stack}${site}\n`);
 }
 
 /**
@@ -160,8 +161,9 @@ export function printError(error: unknown, greenlet: Greenlet | null): void {
 export class Hub {
   /**
    * Called once for every greenlet failure that nobody observed (no `join`, `get`, link or `wait`
-   * by the turn after it died), and for errors thrown by `rawlink` callbacks. Defaults to printing
-   * on stderr. An unobserved `LoopExit` also sets `process.exitCode` to 1, whatever the handler.
+   * by the turn after it died), for a greenlet killed by a `LoopExit` whose error nobody received
+   * (through `get()` or a link), and for errors thrown by `rawlink` callbacks. Defaults to printing
+   * on stderr. A reported `LoopExit` also sets `process.exitCode` to 1, whatever the handler.
    */
   get onError(): (error: unknown, greenlet: Greenlet | null) => void {
     return this.errorHandler;
@@ -359,6 +361,12 @@ export class Hub {
 
   private readonly drainReady = (): void => {
     this.drainQueued = false;
+    // Failures from earlier turns: whoever was going to join/get/link them has had a turn to do so.
+    let failed: readonly Greenlet[] = NO_FAILURES;
+    if (this.failed.length !== 0) {
+      failed = this.failed;
+      this.failed = [];
+    }
     const batch = this.ready;
     this.ready = this.readySpare;
     for (let i = 0; i < batch.length; i++) {
@@ -370,14 +378,13 @@ export class Hub {
     }
     batch.length = 0;
     this.readySpare = batch;
-    if (this.failed.length !== 0) {
-      const failed = this.failed;
-      this.failed = [];
-      for (const greenlet of failed) {
-        if (!greenlet._observed) {
-          this._unobserved++;
-          this._report(greenlet.exception, greenlet);
-        }
+    for (const greenlet of failed) {
+      // A LoopExit nobody caught is reported even if someone joined the greenlet: join() does not
+      // hand over the error, and the process must not end quietly.
+      const unreceivedLoopExit = greenlet._result instanceof LoopExit && !greenlet._errorDelivered;
+      if (!greenlet._observed || unreceivedLoopExit) {
+        this._unobserved++;
+        this._report(greenlet.exception, greenlet);
       }
     }
   };
@@ -393,6 +400,11 @@ export class Hub {
     this.notifyQueued = false;
   };
 
+  /**
+   * The loop ran dry. Reject, with LoopExit, the parked waits that nothing alive can wake; waits
+   * on live greenlets (join/get, a lock such a greenlet holds) are left for the next round — the
+   * greenlet may catch its own LoopExit and finish — unless there is nothing else to reject.
+   */
   private readonly onBeforeExit = (): void => {
     if (this.wakers.size !== 0 || this._parked === 0) return;
     const waiters: Waiter[] = [];
@@ -401,12 +413,13 @@ export class Hub {
       for (let w = g._wfirst; w !== null; w = w.wnext) waiters.push(w);
     }
     if (waiters.length === 0) return;
+    const leaves = waiters.filter((w) => !mayBeWokenByGreenlet(w.on));
     this._loopExits++;
     const info = formatRunInfo(this, 50);
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
-      for (const waiter of waiters) {
+      for (const waiter of leaves.length !== 0 ? leaves : waiters) {
         const who = waiter.owner === this._top ? 'top-level code' : String(waiter.owner);
         const error = new LoopExit(
           `This operation would block forever: ${who} waits in ${waiter.op}() on ${String(waiter.on)} ` +
@@ -422,6 +435,8 @@ export class Hub {
 }
 
 function noop(): void {}
+
+const NO_FAILURES: readonly Greenlet[] = [];
 
 /** `12 ms`, `1.5 s`: for humans reading run info and LoopExit messages. */
 export function formatMs(ms: number): string {

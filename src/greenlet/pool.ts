@@ -117,7 +117,10 @@ abstract class GreenletSet implements Iterable<Greenlet>, BlockingTarget {
         : await park<boolean>(hub, this, 'join', this.emptyWaiters, ms, FireMode.True, false);
     if (opts?.raiseError) {
       const failed = snapshot.find((g) => g._failed);
-      if (failed !== undefined) throw failed.exception;
+      if (failed !== undefined) {
+        failed._errorDelivered = true;
+        throw failed.exception;
+      }
     }
     return emptied;
   }
@@ -313,11 +316,17 @@ abstract class GreenletSet implements Iterable<Greenlet>, BlockingTarget {
       for await (const g of results) {
         await g.join();
         budget?.release();
-        if (g._failed) throw g.exception;
+        if (g._failed) {
+          g._errorDelivered = true;
+          throw g.exception;
+        }
         yield g.value as Awaited<R>;
       }
       await producer.join();
-      if (producer._failed) throw producer.exception;
+      if (producer._failed) {
+        producer._errorDelivered = true;
+        throw producer.exception;
+      }
     } finally {
       if (!producer.dead || running.size > 0) await killAll([producer, ...running]);
     }

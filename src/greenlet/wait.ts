@@ -7,7 +7,7 @@
  */
 import { now } from '../internal/natives.js';
 import { checkInteger, checkIterable, checkOptions, checkTimeout, typeError } from '../internal/validate.js';
-import { type BlockingTarget, kBlockers } from './deadlock.js';
+import { type BlockingTarget, kBlockers, kWakers } from './deadlock.js';
 import { Greenlet, type KillOptions } from './greenlet.js';
 import { currentGreenlet, getHub } from './hub.js';
 import { Linkable } from './linkable.js';
@@ -76,9 +76,13 @@ class WaitSet<T extends Waitable> implements BlockingTarget {
   }
 
   [kBlockers](): readonly Greenlet[] {
-    return this.blocking
-      ? (this.objects as readonly Waitable[]).filter((o): o is Greenlet => o instanceof Greenlet && !o.dead)
-      : [];
+    return this.blocking ? this[kWakers]() : [];
+  }
+
+  [kWakers](): readonly Greenlet[] {
+    return (this.objects as readonly Waitable[]).filter(
+      (o): o is Greenlet => o instanceof Greenlet && !o.dead,
+    );
   }
 }
 
@@ -155,15 +159,20 @@ async function waitFor<T extends Waitable>(
   const ready = list.filter((o) => o.ready());
   if (raiseError) {
     const failed = ready.find((g) => g instanceof Greenlet && g._failed) as Greenlet | undefined;
-    if (failed !== undefined) return checkpointed(hub, Promise.reject(failed.exception));
+    if (failed !== undefined) {
+      failed._errorDelivered = true;
+      return checkpointed(hub, Promise.reject(failed.exception));
+    }
   }
   if (ready.length >= count) return checkpointed(hub, Promise.resolve(ready.slice(0, count)));
   const set = new WaitSet<T>(list, count, label, (object, s) => {
     s.ready.push(object);
     const waiter = s.list.head as Waiter | null;
     if (waiter === null) return;
-    if (raiseError && object instanceof Greenlet && object._failed) waiter.fail(object.exception);
-    else if (s.ready.length >= s.count) waiter.fire(undefined);
+    if (raiseError && object instanceof Greenlet && object._failed) {
+      object._errorDelivered = true;
+      waiter.fail(object.exception);
+    } else if (s.ready.length >= s.count) waiter.fire(undefined);
   });
   set.ready.push(...ready);
   set.blocking = label === 'joinAll' && count === list.length;

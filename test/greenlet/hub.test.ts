@@ -1,0 +1,263 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  DeadlockError,
+  Event,
+  type Greenlet,
+  getHub,
+  Lock,
+  LoopExit,
+  RLock,
+  sleep,
+  spawn,
+} from '../../src/index.js';
+import { runNode } from '../helpers.js';
+
+describe('LoopExit (each scenario in its own process: the loop must really run dry)', () => {
+  it('a greenlet waiting on an Event nobody sets fails with LoopExit; uncaught, the process exits 1 with the diagnostic', async () => {
+    const { code, stdout, stderr } = await runNode({
+      source: `
+        import { Event, spawn } from 'greenhub';
+        const never = new Event();
+        const g = spawn(async () => { await never.wait(); console.log('unreachable'); });
+        g.name = 'consumer';
+      `,
+    });
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('LoopExit: This operation would block forever');
+    expect(stderr).toMatch(
+      /"consumer" \(Greenlet-1\) waits in wait\(\) on Event\(unset\) since [\d.]+ m?s ago/,
+    );
+    expect(stderr).toContain('Run info: 1 live greenlet (0 running, 1 waiting, 0 scheduled)');
+  });
+
+  it("top-level code awaiting a hub wait gets LoopExit as a rejection (exit 1, never Node's silent 0 or bare 13)", async () => {
+    const { code, stderr } = await runNode({
+      source: `
+        import { Event } from 'greenhub';
+        await new Event().wait();
+      `,
+    });
+    expect(code).toBe(1);
+    expect(stderr).toContain(
+      'This operation would block forever: top-level code waits in wait() on Event(unset)',
+    );
+  });
+
+  it('catching LoopExit lets the program go on and exit 0', async () => {
+    const { code, stdout } = await runNode({
+      source: `
+        import { Event, LoopExit, spawn } from 'greenhub';
+        const g = spawn(async () => {
+          try { await new Event().wait(); } catch (e) { return e instanceof LoopExit ? 'caught' : 'other'; }
+        });
+        console.log(await g.get());
+        console.log('went on');
+      `,
+    });
+    expect(stdout.trim().split('\n')).toEqual(['caught', 'went on']);
+    expect(code).toBe(0);
+  });
+
+  it('a pending timer means no LoopExit', async () => {
+    const { code, stdout, stderr } = await runNode({
+      source: `
+        import { Event, spawn } from 'greenhub';
+        const ev = new Event();
+        setTimeout(() => ev.set(), 30);
+        console.log(await spawn(() => ev.wait()).get());
+      `,
+    });
+    expect({ code, stdout: stdout.trim(), stderr }).toEqual({ code: 0, stdout: 'true', stderr: '' });
+  });
+
+  it('a held waker means no LoopExit, even when Node sees nothing left to do', async () => {
+    const { code, stdout } = await runNode({
+      source: `
+        import { Event, getHub, spawn } from 'greenhub';
+        const ev = new Event();
+        const release = getHub().holdWaker('simulated pool task');
+        // An unref'd timer does not keep Node alive: only the waker does.
+        setTimeout(() => { ev.set(); release(); }, 30).unref();
+        console.log(await spawn(() => ev.wait()).get());
+      `,
+    });
+    expect({ code, stdout: stdout.trim() }).toEqual({ code: 0, stdout: 'true' });
+  });
+
+  it('waits on a live greenlet are rejected in a later round: the greenlet gets LoopExit first, its joiner goes on', async () => {
+    const { code, stdout, stderr } = await runNode({
+      source: `
+        import { Queue, spawn } from 'greenhub';
+        const jobs = new Queue(10);
+        const worker = spawn(() => jobs.get());
+        worker.name = 'worker';
+        console.log('join returned', await worker.join());
+      `,
+    });
+    expect(stdout.trim()).toBe('join returned true');
+    // join() does not hand over the worker's error, so its uncaught LoopExit is reported and the
+    // exit status says so; the run info shows the whole picture at the moment the loop emptied.
+    expect(code).toBe(1);
+    expect(stderr).toContain('greenhub: "worker" (Greenlet-1) failed and nobody received the error:');
+    expect(stderr).toMatch(/"worker" \(Greenlet-1\) waits in get\(\) on Queue\(0\/10, 1 getters waiting\)/);
+    expect(stderr).toContain('- top-level code: waiting in join() on "worker" (Greenlet-1)');
+  });
+
+  it("get() hands the greenlet's LoopExit to the caller", async () => {
+    const { code, stderr } = await runNode({
+      source: `
+        import { Event, LoopExit, spawn } from 'greenhub';
+        const g = spawn(() => new Event().wait());
+        try { await g.get(); } catch (e) { console.error('caller got', e.name, e === g.exception); }
+      `,
+    });
+    expect(stderr.trim()).toBe('caller got LoopExit true');
+    expect(code).toBe(0);
+  });
+});
+
+describe('deadlock detection', () => {
+  let keepAlive: ReturnType<typeof setInterval> | undefined;
+  afterEach(() => clearInterval(keepAlive));
+
+  it('A joins B joins A: the wait that closes the cycle rejects at once, naming it, while the loop stays alive', async () => {
+    keepAlive = setInterval(() => undefined, 1000); // like a server: the loop never empties
+    const ready = new Event();
+    const holder: { a?: ReturnType<typeof spawn> } = {};
+    const b = spawn(async () => {
+      await ready.wait();
+      return holder.a!.join();
+    });
+    b.name = 'b';
+    const a = spawn(async () => {
+      ready.set();
+      await sleep(1); // let b start joining a
+      return b.join();
+    });
+    a.name = 'a';
+    holder.a = a;
+    const error = await a.get().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DeadlockError);
+    expect((error as DeadlockError).cycle).toEqual(['"a" (Greenlet-' + a.id + ')', String(b)]);
+    expect((error as Error).message).toMatch(/"a" .* joins "b" .*; "b" .* joins "a"/);
+    expect(getHub().stats().deadlocks).toBeGreaterThan(0);
+    // b is still joining a, which has now finished (with the DeadlockError): b's join returns.
+    expect(await b.get()).toBe(true);
+  });
+
+  it('A joins B while B waits on a lock A holds', async () => {
+    for (const LockClass of [Lock, RLock]) {
+      const lock = new LockClass();
+      const a = spawn(async () => {
+        await lock.acquire();
+        const b = spawn(() => lock.acquire());
+        b.name = 'b';
+        await sleep(0); // b parks on the lock
+        try {
+          return await b.join();
+        } finally {
+          lock.release();
+        }
+      });
+      a.name = 'a';
+      const error = await a.get().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DeadlockError);
+      expect((error as Error).message).toContain(
+        `waits in acquire() on ${LockClass === Lock ? 'Lock' : 'RLock'}(held by "a"`,
+      );
+    }
+  });
+
+  it('a greenlet joining itself is a deadlock', async () => {
+    const g: Greenlet<boolean> = spawn(async function self(): Promise<boolean> {
+      return g.join();
+    });
+    await expect(g.get()).rejects.toBeInstanceOf(DeadlockError);
+  });
+
+  it('a join with a timeout is not a deadlock: it just times out', async () => {
+    const lock = new Lock();
+    const a = spawn(async () => {
+      await lock.acquire();
+      const b = spawn(() => lock.acquire());
+      await sleep(0);
+      const joined = await b.join(5);
+      lock.release();
+      await b.join();
+      lock.release();
+      return joined;
+    });
+    expect(await a.get()).toBe(false);
+  });
+});
+
+describe('run info and stats', () => {
+  it('formatRunInfo() shows the spawn tree with states and waits', async () => {
+    const stop = new Event();
+    const parent = spawn(async () => {
+      const child = spawn(() => stop.wait());
+      child.name = 'child';
+      await child.join();
+    });
+    parent.name = 'parent';
+    await sleep(0);
+    await sleep(0);
+    const text = getHub().formatRunInfo();
+    expect(text).toMatch(/- "parent" \(Greenlet-\d+\) running \(anonymous\): waiting in join\(\) on "child"/);
+    expect(text).toMatch(
+      /\n {4}- "child" \(Greenlet-\d+\) running \(anonymous\): waiting in wait\(\) on Event\(unset\) for [\d.]+ m?s/,
+    );
+    const info = getHub().runInfo();
+    const root = info.greenlets.find((e) => e.name === 'parent')!;
+    expect(root.children.map((c) => c.name)).toEqual(['child']);
+    expect(root.children[0]!.waits[0]!.op).toBe('wait');
+    stop.set();
+    await parent.join();
+  });
+
+  it('stats() counts greenlets by state and returns to its baseline when all is done', async () => {
+    const hub = getHub();
+    const before = hub.stats();
+    const stop = new Event();
+    const waiting = spawn(() => stop.wait());
+    const scheduled = spawn(() => undefined);
+    let s = hub.stats();
+    expect(s.greenlets.scheduled - before.greenlets.scheduled).toBe(2);
+    await sleep(0);
+    s = hub.stats();
+    expect(s.greenlets.waiting - before.greenlets.waiting).toBe(1);
+    expect(s.waiters - before.waiters).toBe(1);
+    stop.set();
+    await waiting.join();
+    await scheduled.join();
+    s = hub.stats();
+    expect(s.greenlets).toEqual(before.greenlets);
+    expect(s.waiters).toBe(before.waiters);
+    expect(s.spawned - before.spawned).toBe(2);
+    expect(s.finished.ok - before.finished.ok).toBe(2);
+  });
+
+  it('tracks spawn sites when asked', async () => {
+    const hub = getHub();
+    hub.trackSpawnSites = true;
+    try {
+      const g = spawn(function tracked() {});
+      expect(g.spawnSite).toContain('hub.test.ts');
+      await g.join();
+    } finally {
+      hub.trackSpawnSites = false;
+    }
+    expect(spawn(() => undefined).spawnSite).toBeUndefined();
+  });
+
+  it('onError must be a function', () => {
+    expect(() => {
+      getHub().onError = 'log' as never;
+    }).toThrow(/`onError` to be a function/);
+  });
+
+  it('LoopExit carries its stable code', () => {
+    expect(new LoopExit('x').code).toBe('ERR_GREENHUB_LOOP_EXIT');
+  });
+});

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AsyncResult,
+  Event,
+  GreenletExit,
+  iwait,
+  joinAll,
+  killAll,
+  sleep,
+  spawn,
+  wait,
+} from '../../src/index.js';
+import { captureErrors } from '../helpers.js';
+
+const finishAfter = (ms: number, value: string) =>
+  spawn(async () => {
+    await sleep(ms);
+    return value;
+  });
+
+describe('joinAll', () => {
+  it('resolves with the greenlets in completion order', async () => {
+    const slow = finishAfter(20, 'slow');
+    const fast = finishAfter(1, 'fast');
+    const mid = finishAfter(10, 'mid');
+    expect(await joinAll([slow, fast, mid])).toEqual([fast, mid, slow]);
+  });
+
+  it('count returns after that many; timeout returns those done so far', async () => {
+    const a = finishAfter(1, 'a');
+    const b = finishAfter(60_000, 'b');
+    expect(await joinAll([a, b], { count: 1 })).toEqual([a]);
+    expect(await joinAll([a, b], { timeout: 5 })).toEqual([a]);
+    await b.kill();
+  });
+
+  it('raiseError rejects with the first failure as soon as it happens', async () => {
+    captureErrors.install();
+    const failing = spawn(async () => {
+      await sleep(1);
+      throw new Error('first failure');
+    });
+    const forever = spawn(() => sleep(60_000));
+    await expect(joinAll([forever, failing], { raiseError: true })).rejects.toThrow('first failure');
+    await forever.kill();
+    captureErrors.restore();
+  });
+
+  it('leaves no link behind on the greenlets after a timeout', async () => {
+    const g = spawn(() => sleep(60_000));
+    await joinAll([g], { timeout: 1 });
+    expect(g._links?.size ?? 0).toBe(0);
+    await g.kill();
+  });
+
+  it('rejects things that are not greenlets', async () => {
+    await expect(joinAll([new Event()] as never)).rejects.toThrow(/`greenlets\[0\]` to be a Greenlet/);
+  });
+});
+
+describe('wait and iwait', () => {
+  it('wait() takes Greenlets, Events and AsyncResults and returns them as they become ready', async () => {
+    const ev = new Event();
+    const result = new AsyncResult<number>();
+    const g = finishAfter(5, 'g');
+    setTimeout(() => ev.set(), 1);
+    setTimeout(() => result.set(1), 10);
+    expect(await wait([result, g, ev])).toEqual([ev, g, result]);
+  });
+
+  it('wait({ count, timeout })', async () => {
+    const never = new Event();
+    const soon = new Event();
+    setTimeout(() => soon.set(), 1);
+    expect(await wait([never, soon], { count: 1 })).toEqual([soon]);
+    expect(await wait([never], { timeout: 5 })).toEqual([]);
+  });
+
+  it('iwait() yields greenlets (not their values) in completion order', async () => {
+    const slow = finishAfter(15, 'slow');
+    const fast = finishAfter(1, 'fast');
+    const seen = [];
+    for await (const g of iwait([slow, fast])) seen.push(g);
+    expect(seen).toEqual([fast, slow]);
+    expect(seen.map((g) => g.value)).toEqual(['fast', 'slow']);
+  });
+
+  it('iwait({ timeout }) stops yielding when the time is up', async () => {
+    const fast = finishAfter(1, 'fast');
+    const never = spawn(() => sleep(60_000));
+    const seen = [];
+    for await (const g of iwait([fast, never], { timeout: 10 })) seen.push(g);
+    expect(seen).toEqual([fast]);
+    await never.kill();
+  });
+});
+
+describe('killAll', () => {
+  it('kills every greenlet and waits until all are dead', async () => {
+    const gs = [1, 2, 3].map(() => spawn(() => sleep(60_000)));
+    await sleep(0);
+    await killAll(gs);
+    for (const g of gs) expect(g.value).toBeInstanceOf(GreenletExit);
+  });
+});
