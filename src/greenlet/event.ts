@@ -6,7 +6,7 @@ import { checkBoolean, checkOptions, checkTimeout } from '../internal/validate.j
 import { getHub } from './hub.js';
 import { Linkable } from './linkable.js';
 import { Timeout } from './timeout.js';
-import { checkpointed, FireMode, RejectWith, type ResultSource } from './waiter.js';
+import { checkpointed, FireMode, RejectWith, type ResultSource, type WaitList } from './waiter.js';
 
 const RESOLVED_TRUE: Promise<boolean> = Promise.resolve(true);
 
@@ -127,6 +127,11 @@ export class AsyncResult<T = unknown> extends Linkable implements ResultSource {
     const ms = checkTimeout('AsyncResult.wait()', 'timeout', timeout);
     if (this.done) return checkpointed(getHub(), RESOLVED_TRUE);
     return this._park<boolean>('wait', ms, FireMode.True, false);
+  }
+
+  /** Ready for good once set: links are notified in place. */
+  protected override notificationBatch(): WaitList {
+    return this;
   }
 
   override toString(): string {

@@ -36,7 +36,14 @@ import {
 import { Linkable, LinkKind, setLinkSpawner, UserLink } from './linkable.js';
 import type { Operation } from './operation.js';
 import { Timeout } from './timeout.js';
-import { checkpointed, FireMode, RejectWith, type ResultSource, type Waiter } from './waiter.js';
+import {
+  checkpointed,
+  FireMode,
+  RejectWith,
+  type ResultSource,
+  type Waiter,
+  type WaitList,
+} from './waiter.js';
 
 enum State {
   New = 0,
@@ -49,6 +56,14 @@ enum State {
 const NONE: unique symbol = Symbol('none');
 
 const RESOLVED_TRUE: Promise<boolean> = Promise.resolve(true);
+const NO_ARGS: unknown[] = [];
+
+interface Extras {
+  killException: unknown;
+  killedBeforeStart: boolean;
+  startTimer: Timer | undefined;
+  site: { stack?: string } | undefined;
+}
 const RESOLVED_VOID: Promise<void> = Promise.resolve();
 
 // Small ids, reused once their greenlet is dead (gevent's minimal_ident). Assigned at start (or on
@@ -111,15 +126,13 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
   /** @internal */
   _args: unknown[] | undefined;
   private phase: State = State.New;
-  private killedBeforeStart = false;
   /** Counted in `hub._waiting` (see syncBlocked). */
   private blocked = false;
   private ident = 0;
   private label: string | null = null;
   private pendingThrow: unknown = NONE;
-  private killException: unknown = NONE;
-  private startTimer: Timer | undefined = undefined;
-  private site: { stack?: string } | undefined = undefined;
+  /** Rarely needed state, allocated on first use: kill bookkeeping, the startLater timer, the spawn site. */
+  private extra: Extras | null = null;
 
   /**
    * A greenlet that will run `fn(...args)`; not started (see {@link start}).
@@ -135,12 +148,13 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
     super();
     checkFunction('new Greenlet()', 'fn', fn);
     this._fn = fn;
-    this._args = args;
+    this._args = args.length === 0 ? NO_ARGS : args;
     this.parent = currentGreenlet() ?? null;
     const hub = getHub();
     if (hub.trackSpawnSites) {
-      this.site = {};
-      Error.captureStackTrace(this.site, Greenlet);
+      const site = {};
+      Error.captureStackTrace(site, Greenlet);
+      this.extras().site = site;
     }
   }
 
@@ -175,7 +189,7 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
 
   /** True once `start()`/`startLater()` was called (stays true after death). */
   get started(): boolean {
-    return this.phase !== State.New && !(this.phase === State.Dead && this.killedBeforeStart);
+    return this.phase !== State.New && !(this.phase === State.Dead && this.extra?.killedBeforeStart === true);
   }
 
   /** True once the greenlet has finished, or was killed before it started. */
@@ -219,7 +233,7 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
 
   /** Where `spawn`/`new Greenlet` was called, when `getHub().trackSpawnSites` was on. */
   get spawnSite(): string | undefined {
-    const stack = this.site?.stack;
+    const stack = this.extra?.site?.stack;
     return stack === undefined ? undefined : stack.slice(stack.indexOf('\n') + 1);
   }
 
@@ -236,7 +250,7 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
     const delay = checkDelay('Greenlet.startLater()', 'ms', ms);
     if (this.phase !== State.New) return;
     this.becomeLive(getHub());
-    this.startTimer = armTimer(runLater, delay, this);
+    this.extras().startTimer = armTimer(runLater, delay, this);
   }
 
   /**
@@ -281,13 +295,13 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
     if (opts?.block !== undefined) checkBoolean('Greenlet.kill()', 'opts.block', opts.block);
     if (this.phase === State.Dead) return RESOLVED_VOID;
     const exception = makeException(opts?.exception);
-    this.killException = exception;
+    this.extras().killException = exception;
     if (this.phase === State.Running) {
       if (currentGreenlet() === this) return Promise.reject(exception);
       this._throw(exception, true);
     } else {
       // Never started, or scheduled but not yet run: it dies now and never runs.
-      if (this.phase === State.New) this.killedBeforeStart = true;
+      if (this.phase === State.New) this.extras().killedBeforeStart = true;
       this.settle(!(exception instanceof GreenletExit), exception);
     }
     if (opts?.block === false || (this.phase as State) === State.Dead) return RESOLVED_VOID;
@@ -312,6 +326,11 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
 
   override rawlink(callback: (greenlet: this) => void): void {
     this.addUserLink(callback, LinkKind.Raw, 'rawlink');
+  }
+
+  /** Ready for good once dead: links are notified in place. */
+  protected override notificationBatch(): WaitList {
+    return this;
   }
 
   override toString(): string {
@@ -373,6 +392,30 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
     if (this.pendingThrow === NONE) getHub()._pendingThrows++;
     else if (!isKill) return;
     this.pendingThrow = exception;
+  }
+
+  /** @internal the startLater timer fired */
+  _startLaterFired(): void {
+    if (this.extra !== null) this.extra.startTimer = undefined;
+  }
+
+  /**
+   * @internal A greenlet that will run `fn(...args)`, keeping the given args array (the public
+   * constructor's rest parameter would copy it); greenlets without arguments share one empty array.
+   */
+  static _create<R>(fn: (...args: never[]) => R | PromiseLike<R>, args: readonly unknown[]): Greenlet<R> {
+    const greenlet = new Greenlet<R>(fn);
+    greenlet._args = args.length === 0 ? NO_ARGS : (args as unknown[]);
+    return greenlet;
+  }
+
+  private extras(): Extras {
+    return (this.extra ??= {
+      killException: NONE,
+      killedBeforeStart: false,
+      startTimer: undefined,
+      site: undefined,
+    });
   }
 
   /** @internal operation.ts */
@@ -468,11 +511,12 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
       else this._lprev._lnext = this._lnext;
       if (this._lnext !== null) this._lnext._lprev = this._lprev;
       this._lnext = this._lprev = null;
-      if (this.startTimer !== undefined) {
-        disarmTimer(this.startTimer);
-        this.startTimer = undefined;
+      const extra = this.extra;
+      if (extra?.startTimer !== undefined) {
+        disarmTimer(extra.startTimer);
+        extra.startTimer = undefined;
       }
-      const killed = result === this.killException || result instanceof GreenletExit;
+      const killed = result instanceof GreenletExit || (extra !== null && result === extra.killException);
       if (killed) hub._finishedKilled++;
       else if (failed) hub._finishedError++;
       else hub._finishedOk++;
@@ -507,7 +551,7 @@ function makeException(exception: unknown): unknown {
 }
 
 function runLater(greenlet: Greenlet): void {
-  (greenlet as unknown as { startTimer: Timer | undefined }).startTimer = undefined;
+  greenlet._startLaterFired();
   greenlet._run();
 }
 
@@ -556,8 +600,7 @@ export function spawn<A extends unknown[], R>(
   fn: (...args: A) => R | PromiseLike<R>,
   ...args: A
 ): Greenlet<Awaited<R>> {
-  const greenlet = new Greenlet<Awaited<R>>(fn as unknown as (...args: never[]) => Awaited<R>);
-  greenlet._args = args; // keep the rest array; spreading it into the constructor would copy it
+  const greenlet = Greenlet._create<Awaited<R>>(fn as unknown as (...args: never[]) => Awaited<R>, args);
   greenlet.start();
   return greenlet;
 }
@@ -577,8 +620,7 @@ export function spawnLater<A extends unknown[], R>(
   fn: (...args: A) => R | PromiseLike<R>,
   ...args: A
 ): Greenlet<Awaited<R>> {
-  const greenlet = new Greenlet<Awaited<R>>(fn as unknown as (...args: never[]) => Awaited<R>);
-  greenlet._args = args;
+  const greenlet = Greenlet._create<Awaited<R>>(fn as unknown as (...args: never[]) => Awaited<R>, args);
   greenlet.startLater(ms);
   return greenlet;
 }

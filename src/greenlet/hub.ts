@@ -137,8 +137,17 @@ export interface WakerRecord {
   readonly since: number;
 }
 
-/** The default `onError`: print the failure, its greenlet and (when tracked) where it was spawned. */
+/**
+ * The default `onError`: print the failure, its greenlet and (when tracked) where it was spawned.
+ * LoopExits of one round share their run info: the first is printed whole, the others are counted
+ * in one line after it (100k greenlets waiting on one Event must not print 100k reports).
+ */
 export function printError(error: unknown, greenlet: Greenlet | null): void {
+  if (error instanceof LoopExit && error.runInfo !== '' && error.runInfo === loopExitRound) {
+    if (sameRoundSuppressed++ === 0) nativeSetImmediate(printSameRoundSummary);
+    return;
+  }
+  if (error instanceof LoopExit) loopExitRound = error.runInfo;
   const stack = error instanceof Error ? (error.stack ?? String(error)) : String(error);
   const site = greenlet?.spawnSite ? `\n  spawned at:\n${greenlet.spawnSite}` : '';
   const what =
@@ -146,6 +155,17 @@ export function printError(error: unknown, greenlet: Greenlet | null): void {
       ? 'a callback run by the hub threw'
       : `${greenlet} failed and nobody received the error`;
   process.stderr.write(`greenhub: ${what}:\n${stack}${site}\n`);
+}
+
+let loopExitRound: string | null = null;
+let sameRoundSuppressed = 0;
+
+function printSameRoundSummary(): void {
+  const n = sameRoundSuppressed;
+  sameRoundSuppressed = 0;
+  process.stderr.write(
+    `greenhub: … and ${n} more greenlet${n === 1 ? '' : 's'} failed with LoopExit in the same round (see the run info above)\n`,
+  );
 }
 
 /**
@@ -203,7 +223,7 @@ export class Hub {
   private readySpare: Runnable[] = [];
   private drainQueued = false;
   private notifyQueue: (WaitList | unknown)[] = [];
-  private notifyQueued = false;
+  private notifyDrainQueued = false;
   private failed: Greenlet[] = [];
   private readonly wakers = new Set<WakerRecord>();
   private readonly operations = new Map<string, number>();
@@ -297,11 +317,11 @@ export class Hub {
 
   /** @internal fire every link of `list` with `source`, in a microtask; once per list per batch */
   _notify(list: WaitList, source: unknown): void {
-    if (list.notifyQueued) return;
-    list.notifyQueued = true;
+    if (list._notifyQueued) return;
+    list._notifyQueued = true;
     this.notifyQueue.push(list, source);
-    if (!this.notifyQueued) {
-      this.notifyQueued = true;
+    if (!this.notifyDrainQueued) {
+      this.notifyDrainQueued = true;
       nativeQueueMicrotask(this.drainNotify);
     }
   }
@@ -393,11 +413,11 @@ export class Hub {
     const queue = this.notifyQueue;
     for (let i = 0; i < queue.length; i += 2) {
       const list = queue[i] as WaitList;
-      list.notifyQueued = false;
+      list._notifyQueued = false;
       list.fireAll(queue[i + 1]);
     }
     queue.length = 0;
-    this.notifyQueued = false;
+    this.notifyDrainQueued = false;
   };
 
   /**

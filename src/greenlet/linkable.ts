@@ -55,6 +55,10 @@ export class UserLink extends CallbackLink {
   ) {
     super(fn as (arg: never) => void);
   }
+  override get runsUserCode(): boolean {
+    return true;
+  }
+
   override fire(source: unknown): void {
     const kind = this.kind;
     if (kind === LinkKind.Raw) {
@@ -71,12 +75,15 @@ export class UserLink extends CallbackLink {
 
 /**
  * Base of everything that becomes ready and tells its links: `rawlink`, `unlink`, and the parked
- * waits of subclasses.
+ * waits of subclasses. A Linkable *is* the list of its links (no separate allocation per object:
+ * this matters for greenlets, which are created by the hundred thousand).
+ *
+ * Notification order: ready-once objects (Greenlet, AsyncResult) fire their list in place — links
+ * added later fire in a later notification. Objects that can become not-ready again (Event,
+ * Semaphore) hand the current links over as a batch and start empty, so that a link added after
+ * `clear()` is not fired by a notification that was meant for earlier links.
  */
-export abstract class Linkable implements WaitTarget {
-  /** @internal links waiting for the next notification; created on first use */
-  _links: WaitList | null = null;
-
+export abstract class Linkable extends WaitList implements WaitTarget {
   /** True when waiting on this object would not block. */
   abstract ready(): boolean;
 
@@ -92,37 +99,38 @@ export abstract class Linkable implements WaitTarget {
 
   /** Remove every link registered with `callback` that has not fired yet. */
   unlink(callback: (source: this) => void): void {
-    const list = this._links;
-    if (list === null) return;
-    for (let link = list.head; link !== null; ) {
+    for (let link = this._head; link !== null; ) {
       const next = link.next;
-      if (link instanceof UserLink && link.fn === (callback as unknown)) list.remove(link);
+      if (link instanceof UserLink && link.fn === (callback as unknown)) this.remove(link);
       link = next;
     }
   }
 
   /** @internal register a link; if ready, queue its notification */
   _addLink(link: Link): void {
-    (this._links ??= new WaitList()).push(link);
+    this.push(link);
     if (this.ready()) this._notifyLinks();
   }
 
   /**
-   * @internal Notify the current links; later links start a new list. Parked waiters only: resolve
-   * them now (their code resumes in microtasks anyway). With callbacks: all in one microtask, in
+   * @internal Notify the current links. Without user callbacks: now (waiters resume in microtasks
+   * anyway; internal links run no user code). With user callbacks: all in one microtask, in
    * registration order.
    */
   _notifyLinks(): void {
-    const list = this._links;
-    if (list !== null && list.size !== 0) {
-      this._links = null;
-      if (list.hasCallbacks) getHub()._notify(list, this);
-      else list.fireAll(this);
-    }
+    if (this._size === 0) return;
+    const batch = this.notificationBatch();
+    if (batch._hasUserLinks) getHub()._notify(batch, this);
+    else batch.fireAll(this);
   }
 
   /** @internal park the caller until this object notifies its links */
   _park<T>(op: string, timeoutMs: number | null, mode: FireMode, onTimeout: unknown): Promise<T> {
-    return park<T>(getHub(), this, op, (this._links ??= new WaitList()), timeoutMs, mode, onTimeout);
+    return park<T>(getHub(), this, op, this, timeoutMs, mode, onTimeout);
+  }
+
+  /** The list to notify: a detached batch (default), or the object itself if it is ready for good. */
+  protected notificationBatch(): WaitList {
+    return this.detachAll();
   }
 }

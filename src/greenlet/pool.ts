@@ -182,8 +182,7 @@ abstract class GreenletSet implements Iterable<Greenlet>, BlockingTarget {
     if (args !== undefined && !Array.isArray(args))
       throw typeError(where, 'args', 'an array of arguments', args);
     if (callback !== undefined) checkFunction(where, 'callback', callback);
-    const greenlet = new Greenlet<Awaited<R>>(fn as unknown as () => Awaited<R>);
-    greenlet._args = args ?? [];
+    const greenlet = Greenlet._create<Awaited<R>>(fn as unknown as () => Awaited<R>, args ?? []);
     if (callback !== undefined) {
       greenlet._addLink(
         new UserLink((g: Greenlet<Awaited<R>>) => callback(g.value as Awaited<R>), LinkKind.Raw),
@@ -353,8 +352,7 @@ export class Group extends GreenletSet {
   /** Spawn `fn(...args)` as a member (see the module `spawn`). */
   spawn<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>, ...args: A): Greenlet<Awaited<R>> {
     checkFunction('Group.spawn()', 'fn', fn);
-    const greenlet = new Greenlet<Awaited<R>>(fn as unknown as () => Awaited<R>);
-    greenlet._args = args;
+    const greenlet = Greenlet._create<Awaited<R>>(fn as unknown as () => Awaited<R>, args);
     this.track(greenlet);
     greenlet.start();
     return greenlet;
@@ -449,8 +447,7 @@ export class Pool extends GreenletSet {
     args: A,
   ): Promise<Greenlet<Awaited<R>>> {
     if (this.slots !== null) await this.slots.acquire();
-    const greenlet = new Greenlet<Awaited<R>>(fn as unknown as () => Awaited<R>);
-    greenlet._args = args;
+    const greenlet = Greenlet._create<Awaited<R>>(fn as unknown as () => Awaited<R>, args);
     this.track(greenlet);
     greenlet.start();
     return greenlet;

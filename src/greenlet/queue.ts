@@ -165,7 +165,7 @@ export class Queue<T = unknown> implements WaitTarget {
       item,
     );
     // On a Channel a parked putter's item is what a peek sees.
-    if (this.peekers.size !== 0 && this._putters.size !== 0) this.peekers.fireAll(this.headItem());
+    if (this.peekers._size !== 0 && this._putters._size !== 0) this.peekers.fireAll(this.headItem());
     return done;
   }
 
@@ -184,14 +184,14 @@ export class Queue<T = unknown> implements WaitTarget {
     const hub = getHub();
     const pending = hub._checkpoint();
     if (pending !== undefined) return Promise.reject(pending.error);
-    if (this.store.length !== 0 || this._putters.size !== 0) return Promise.resolve(this.take());
+    if (this.store.length !== 0 || this._putters._size !== 0) return Promise.resolve(this.take());
     if (this.closed) return Promise.reject(this.shutDownError('get'));
     return park<T>(hub, this, 'get', this._getters, ms, FireMode.Value, this.emptyOnTimeout(ms));
   }
 
   /** Get without waiting: throws `QueueEmpty` or `QueueShutDown`. Not a checkpoint. */
   getNowait(): T {
-    if (this.store.length !== 0 || this._putters.size !== 0) return this.take();
+    if (this.store.length !== 0 || this._putters._size !== 0) return this.take();
     if (this.closed) throw this.shutDownError('getNowait');
     throw new QueueEmpty(`${this}: getNowait() on an empty queue`);
   }
@@ -200,7 +200,7 @@ export class Queue<T = unknown> implements WaitTarget {
   peek(opts?: QueueWaitOptions): Promise<T> {
     const ms = opts === undefined ? null : this.waitOption('peek', opts);
     const hub = getHub();
-    if (this.store.length !== 0 || this._putters.size !== 0)
+    if (this.store.length !== 0 || this._putters._size !== 0)
       return checkpointed(hub, Promise.resolve(this.headItem()));
     if (this.closed) return checkpointed(hub, Promise.reject(this.shutDownError('peek')));
     return park<T>(hub, this, 'peek', this.peekers, ms, FireMode.Value, this.emptyOnTimeout(ms));
@@ -208,7 +208,7 @@ export class Queue<T = unknown> implements WaitTarget {
 
   /** The next item without removing it or waiting: throws `QueueEmpty`. */
   peekNowait(): T {
-    if (this.store.length !== 0 || this._putters.size !== 0) return this.headItem();
+    if (this.store.length !== 0 || this._putters._size !== 0) return this.headItem();
     if (this.closed) throw this.shutDownError('peekNowait');
     throw new QueueEmpty(`${this}: peekNowait() on an empty queue`);
   }
@@ -265,10 +265,10 @@ export class Queue<T = unknown> implements WaitTarget {
 
   toString(): string {
     const size = this.maxsize === null ? `${this.qsize()}` : `${this.qsize()}/${this.maxsize}`;
-    const waiting = this._getters.size
-      ? `, ${this._getters.size} getters waiting`
-      : this._putters.size
-        ? `, ${this._putters.size} putters waiting`
+    const waiting = this._getters._size
+      ? `, ${this._getters._size} getters waiting`
+      : this._putters._size
+        ? `, ${this._putters._size} putters waiting`
         : '';
     return `${this.constructor.name}(${size}${waiting}${this.closed ? ', shut down' : ''})`;
   }
@@ -284,7 +284,7 @@ export class Queue<T = unknown> implements WaitTarget {
     if (this.store.length >= this.capacity) return false;
     this.store.push(item);
     this.unfinished++;
-    if (this.peekers.size !== 0) this.peekers.fireAll(this.store.peek());
+    if (this.peekers._size !== 0) this.peekers.fireAll(this.store.peek());
     return true;
   }
 
@@ -307,7 +307,9 @@ export class Queue<T = unknown> implements WaitTarget {
   }
 
   private headItem(): T {
-    return this.store.length !== 0 ? (this.store.peek() as T) : ((this._putters.head as Waiter).payload as T);
+    return this.store.length !== 0
+      ? (this.store.peek() as T)
+      : ((this._putters._head as Waiter).payload as T);
   }
 
   private waitOption(method: string, opts: QueueWaitOptions): number | null {
@@ -394,11 +396,11 @@ export class Channel<T = unknown> extends Queue<T> {
 
   /** Putters waiting to hand over an item. */
   override qsize(): number {
-    return this._putters.size;
+    return this._putters._size;
   }
 
   /** True unless a getter is waiting (a `put` would block). */
   override full(): boolean {
-    return this._getters.size === 0;
+    return this._getters._size === 0;
   }
 }

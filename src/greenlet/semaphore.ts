@@ -115,7 +115,7 @@ export class Semaphore extends Linkable {
   }
 
   override toString(): string {
-    return `${this.constructor.name}(counter=${this.count}, waiting=${this._acquirers.size})`;
+    return `${this.constructor.name}(counter=${this.count}, waiting=${this._acquirers._size})`;
   }
 
   /**
@@ -201,7 +201,7 @@ export class Lock extends BoundedSemaphore implements BlockingTarget {
   override toString(): string {
     if (this.count > 0) return `${this.label()}(unlocked)`;
     const holder = this.holder === null ? 'an internal reservation' : String(this.holder);
-    return `${this.label()}(held by ${holder}, waiting=${this._acquirers.size})`;
+    return `${this.label()}(held by ${holder}, waiting=${this._acquirers._size})`;
   }
 
   /** @internal deadlock detection: acquiring depends on the holder */

@@ -30,45 +30,64 @@ export abstract class Link {
   list: WaitList | null = null;
   /** Called by the primitive with what the waiter gets (an item, `true`, the ready object…). */
   abstract fire(arg: unknown): void;
+  /** True for links that call user code (rawlink, link…): they must not run synchronously. */
+  get runsUserCode(): boolean {
+    return false;
+  }
 }
 
 /** An intrusive FIFO of {@link Link}s with O(1) push, shift and removal. */
 export class WaitList {
-  head: Link | null = null;
-  tail: Link | null = null;
-  size = 0;
+  /** @internal */ _head: Link | null = null;
+  /** @internal */ _tail: Link | null = null;
+  /** @internal */ _size = 0;
   /** Set while a notification of this list is queued on the hub, so it is queued once. */
-  notifyQueued = false;
+  _notifyQueued = false;
   /**
-   * Set once a callback link was pushed. A list of parked waiters only can be fired synchronously
-   * (resolving a promise runs no user code); one with callbacks is fired in a microtask.
+   * Set once a link that runs user code was pushed. Parked waiters and internal bookkeeping links
+   * run no user code, so a list of only those fires synchronously (a woken greenlet resumes in a
+   * microtask anyway); a list with user callbacks is fired in one microtask, in order.
    */
-  hasCallbacks = false;
+  _hasUserLinks = false;
 
   push(link: Link): void {
-    if (link instanceof CallbackLink) this.hasCallbacks = true;
+    if (link.runsUserCode) this._hasUserLinks = true;
     link.list = this;
-    link.prev = this.tail;
+    link.prev = this._tail;
     link.next = null;
-    if (this.tail === null) this.head = link;
-    else this.tail.next = link;
-    this.tail = link;
-    this.size++;
+    if (this._tail === null) this._head = link;
+    else this._tail.next = link;
+    this._tail = link;
+    this._size++;
   }
 
   shift(): Link | null {
-    const link = this.head;
+    const link = this._head;
     if (link !== null) this.remove(link);
     return link;
   }
 
   remove(link: Link): void {
-    if (link.prev === null) this.head = link.next;
+    if (link.prev === null) this._head = link.next;
     else link.prev.next = link.next;
-    if (link.next === null) this.tail = link.prev;
+    if (link.next === null) this._tail = link.prev;
     else link.next.prev = link.prev;
     link.prev = link.next = link.list = null;
-    this.size--;
+    this._size--;
+  }
+
+  /** Move every link into a new list (a notification batch) and leave this one empty. */
+  detachAll(): WaitList {
+    const batch = new WaitList();
+    for (let link = this._head; link !== null; link = link.next) link.list = batch;
+    batch._head = this._head;
+    batch._tail = this._tail;
+    batch._size = this._size;
+    batch._hasUserLinks = this._hasUserLinks;
+    this._head = this._tail = null;
+    this._size = 0;
+    this._hasUserLinks = false;
+    return batch;
   }
 
   /** Fire every link in order, including links pushed while firing. */
@@ -78,7 +97,7 @@ export class WaitList {
   }
 }
 
-/** A link that calls a function; `rawlink` callbacks and internal bookkeeping use it. */
+/** A link that calls an internal function (bookkeeping that runs no user code). */
 export class CallbackLink extends Link {
   constructor(readonly fn: (arg: never) => void) {
     super();

@@ -1,0 +1,124 @@
+// The hub's hot paths next to their floors, measured in one run: `node bench/hub.js [--reps N]`.
+// Every measurement is a fresh process (bench/hub-cases.js), so the plain-Node floor never shares
+// a process with greenhub's AsyncLocalStorage; implementations are interleaved, medians kept.
+import { benchDir, fmt, geventPython, median, runJson, writeResults } from './lib.js';
+
+const option = (/** @type {string} */ name) => {
+  const i = process.argv.indexOf(name);
+  return i === -1 ? undefined : process.argv[i + 1];
+};
+const reps = Number(option('--reps')) || 5;
+const out = option('--out') ?? 'hub';
+
+/**
+ * name, description, and the target: either a ratio to the plain floor ("higher"/"lower" is
+ * better) or an absolute bound.
+ * @type {{ id: string, name: string, target: string, met: (r: Record<string, number>) => boolean }[]}
+ */
+const cases = [
+  {
+    id: 'spawn-join',
+    name: 'spawn + joinAll, 100k trivial greenlets',
+    target: '≥ 0.5 × floor',
+    met: (r) => r.greenhub >= 0.5 * r.floor,
+  },
+  {
+    id: 'sleep0-pingpong',
+    name: 'two greenlets ping-pong with sleep(0)',
+    target: '≥ 0.7 × floor',
+    met: (r) => r.greenhub >= 0.7 * r.floor,
+  },
+  { id: 'event-handoff', name: 'Event handoff ping-pong', target: '≥ 2M/s', met: (r) => r.greenhub >= 2e6 },
+  {
+    id: 'queue-unbounded',
+    name: 'Queue put/get, 1M items, unbounded',
+    target: '≥ 0.6 × floor',
+    met: (r) => r.greenhub >= 0.6 * r.floor,
+  },
+  {
+    id: 'queue-100',
+    name: 'Queue put/get, 1M items, maxsize 100',
+    target: '≥ 0.6 × floor',
+    met: (r) => r.greenhub >= 0.6 * r.floor,
+  },
+  {
+    id: 'idle-memory',
+    name: 'memory per idle greenlet (100k waiting on an Event)',
+    target: '≤ 1.5 KB',
+    met: (r) => r.greenhub <= 1.5,
+  },
+  {
+    id: 'timeout-start-cancel',
+    name: 'Timeout start + cancel',
+    target: '≥ 1M/s',
+    met: (r) => r.greenhub >= 1e6,
+  },
+];
+
+const floors = {
+  'spawn-join': 'async fn with one await + Promise.all',
+  'sleep0-pingpong': 'setImmediate ping-pong',
+  'event-handoff': 'promise handoff',
+  'queue-unbounded': 'plain promise queue',
+  'queue-100': 'plain promise queue, bounded',
+  'idle-memory': 'pending async fn',
+  'timeout-start-cancel': 'setTimeout + clearTimeout',
+};
+
+const gevent = geventPython();
+const only = process.argv.find((a) => a.startsWith('--case='))?.slice(7);
+const results = [];
+for (const c of cases) {
+  if (only && c.id !== only) continue;
+  /** @type {Record<string, number[]>} */
+  const samples = { greenhub: [], floor: [], 'floor-als': [], 'floor-ctx': [], gevent: [] };
+  let unit = '';
+  for (let i = 0; i < reps; i++) {
+    for (const impl of c.id === 'spawn-join'
+      ? ['floor', 'greenhub', 'floor-als', 'floor-ctx']
+      : ['floor', 'greenhub', 'floor-als']) {
+      const r = runJson(process.execPath, ['--expose-gc', `${benchDir}hub-cases.js`, c.id, impl]);
+      samples[impl]?.push(r.value);
+      unit = r.unit;
+    }
+    if (gevent.python && i < 3)
+      samples.gevent?.push(runJson(gevent.python, [`${benchDir}gevent/hub_cases.py`, c.id]).value);
+  }
+  /** @type {Record<string, number>} */
+  const r = Object.fromEntries(
+    Object.entries(samples)
+      .filter(([, v]) => v.length)
+      .map(([k, v]) => [k, median(v)]),
+  );
+  const lowerIsBetter = unit.startsWith('KB');
+  const row = {
+    id: c.id,
+    name: c.name,
+    unit,
+    floorName: floors[/** @type {keyof floors} */ (c.id)],
+    greenhub: r.greenhub,
+    floor: r.floor,
+    floorAls: r['floor-als'],
+    floorCtx: r['floor-ctx'] ?? null,
+    gevent: r.gevent ?? null,
+    ratio: r.greenhub / r.floor,
+    ratioAls: r.greenhub / r['floor-als'],
+    ratioCtx: r['floor-ctx'] ? r.greenhub / r['floor-ctx'] : null,
+    vsGevent: r.gevent ? (lowerIsBetter ? r.gevent / r.greenhub : r.greenhub / r.gevent) : null,
+    target: c.target,
+    met: c.met(r),
+    spread: { greenhub: [Math.min(...samples.greenhub), Math.max(...samples.greenhub)] },
+  };
+  results.push(row);
+  console.log(
+    `${c.name.padEnd(52)} greenhub ${fmt(row.greenhub).padStart(7)}  floor ${fmt(row.floor).padStart(7)} (${row.ratio.toFixed(2)}×)  ` +
+      `floor+ALS ${fmt(row.floorAls).padStart(7)}  gevent ${fmt(row.gevent).padStart(7)}  ${unit}  ${row.met ? 'met' : 'MISSED'} ${c.target}`,
+  );
+}
+
+writeResults(out, {
+  command: `node bench/hub.js --reps ${reps}`,
+  gevent: gevent.label,
+  reps,
+  cases: results,
+});

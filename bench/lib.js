@@ -1,0 +1,82 @@
+// Shared by the benchmark areas (bench/<area>.js) and the runner (bench/run.js).
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+export const benchDir = fileURLToPath(new URL('.', import.meta.url));
+export const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
+
+/** @param {number[]} values */
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2
+    ? /** @type {number} */ (sorted[mid])
+    : /** @type {number} */ (sorted[mid - 1] + /** @type {number} */ (sorted[mid])) / 2;
+}
+
+/**
+ * Run a command that prints one JSON line `{ value, unit }` and return it.
+ * @param {string} file
+ * @param {string[]} args
+ * @returns {{ value: number, unit: string }}
+ */
+export function runJson(file, args) {
+  const out = execFileSync(file, args, {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 300_000,
+  });
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '');
+}
+
+/** The Python with gevent the issues compare against, or null with the reason it is unusable. */
+export function geventPython() {
+  const python = '/usr/bin/python3';
+  try {
+    const version = execFileSync(
+      python,
+      ['-c', 'import gevent, sys; print(gevent.__version__, sys.version.split()[0])'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    ).trim();
+    const [gevent, py] = version.split(' ');
+    return { python, label: `gevent ${gevent} (Python ${py})` };
+  } catch {
+    return { python: null, label: 'gevent not installed (apt-get install python3-gevent)' };
+  }
+}
+
+/** What the numbers were measured on. */
+export function machine() {
+  return {
+    node: process.version,
+    cpus: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    platform: `${os.platform()} ${os.arch()}`,
+  };
+}
+
+/**
+ * Write `bench/results/<area>.json`.
+ * @param {string} area
+ * @param {object} data
+ */
+export function writeResults(area, data) {
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(
+    `${resultsDir}${area}.json`,
+    `${JSON.stringify({ area, ...machine(), date: new Date().toISOString().slice(0, 10), ...data }, null, 2)}\n`,
+  );
+}
+
+/** 1234567 → "1.23M", 950 → "950", 0.731 → "0.73" */
+export function fmt(/** @type {number | null | undefined} */ value) {
+  if (value === null || value === undefined || Number.isNaN(value)) return '—';
+  const abs = Math.abs(value);
+  if (abs >= 1e6) return `${(value / 1e6).toFixed(2)}M`;
+  if (abs >= 1e4) return `${(value / 1e3).toFixed(0)}k`;
+  if (abs >= 100) return value.toFixed(0);
+  return value.toFixed(2);
+}
