@@ -23,7 +23,7 @@
  * any is held the hub keeps the loop alive and raises no LoopExit.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { type DeadlockError, LoopExit } from '../errors.js';
+import { DeadlockError, LoopExit } from '../errors.js';
 import {
   nativeClearInterval,
   nativeQueueMicrotask,
@@ -181,8 +181,8 @@ function printSameRoundSummary(): void {
 export class Hub {
   /**
    * Called once for every greenlet failure that nobody observed (no `join`, `get`, link or `wait`
-   * by the turn after it died), for a greenlet killed by a `LoopExit` whose error nobody received
-   * (through `get()` or a link), and for errors thrown by `rawlink` callbacks. Defaults to printing
+   * by the turn after it died), for a greenlet ended by a `LoopExit` or `DeadlockError` whose error
+   * nobody received (through `get()` or a link), and for errors thrown by `rawlink` callbacks. Defaults to printing
    * on stderr. A reported `LoopExit` also sets `process.exitCode` to 1, whatever the handler.
    */
   get onError(): (error: unknown, greenlet: Greenlet | null) => void {
@@ -399,10 +399,10 @@ export class Hub {
     batch.length = 0;
     this.readySpare = batch;
     for (const greenlet of failed) {
-      // A LoopExit nobody caught is reported even if someone joined the greenlet: join() does not
-      // hand over the error, and the process must not end quietly.
-      const unreceivedLoopExit = greenlet._result instanceof LoopExit && !greenlet._errorDelivered;
-      if (!greenlet._observed || unreceivedLoopExit) {
+      // A LoopExit or DeadlockError nobody caught means the program is stuck: it is reported even
+      // if someone joined the greenlet, since join() does not hand over the error.
+      const stuck = greenlet._result instanceof LoopExit || greenlet._result instanceof DeadlockError;
+      if (!greenlet._observed || (stuck && !greenlet._errorDelivered)) {
         this._unobserved++;
         this._report(greenlet.exception, greenlet);
       }

@@ -200,8 +200,12 @@ export class Lock extends BoundedSemaphore implements BlockingTarget {
 
   override toString(): string {
     if (this.count > 0) return `${this.label()}(unlocked)`;
-    const holder = this.holder === null ? 'an internal reservation' : String(this.holder);
-    return `${this.label()}(held by ${holder}, waiting=${this._acquirers._size})`;
+    const holder = this.holder;
+    const by =
+      holder === null
+        ? 'an internal reservation'
+        : `${holder}${(holder as Partial<Greenlet>).dead ? ', which is dead' : ''}`;
+    return `${this.label()}(held by ${by}, waiting=${this._acquirers._size})`;
   }
 
   /** @internal deadlock detection: acquiring depends on the holder */

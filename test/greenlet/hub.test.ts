@@ -10,7 +10,7 @@ import {
   sleep,
   spawn,
 } from '../../src/index.js';
-import { runNode } from '../helpers.js';
+import { captureErrors, runNode } from '../helpers.js';
 
 describe('LoopExit (each scenario in its own process: the loop must really run dry)', () => {
   it('a greenlet waiting on an Event nobody sets fails with LoopExit; uncaught, the process exits 1 with the diagnostic', async () => {
@@ -119,7 +119,10 @@ describe('LoopExit (each scenario in its own process: the loop must really run d
 
 describe('deadlock detection', () => {
   let keepAlive: ReturnType<typeof setInterval> | undefined;
-  afterEach(() => clearInterval(keepAlive));
+  afterEach(() => {
+    clearInterval(keepAlive);
+    captureErrors.restore();
+  });
 
   it('A joins B joins A: the wait that closes the cycle rejects at once, naming it, while the loop stays alive', async () => {
     keepAlive = setInterval(() => undefined, 1000); // like a server: the loop never empties
@@ -167,6 +170,24 @@ describe('deadlock detection', () => {
         `waits in acquire() on ${LockClass === Lock ? 'Lock' : 'RLock'}(held by "a"`,
       );
     }
+  });
+
+  it('a DeadlockError that ends a greenlet is reported even when the greenlet was only joined', async () => {
+    const reported = captureErrors.install();
+    const lock = new Lock();
+    const a = spawn(async () => {
+      await lock.acquire();
+      const b = spawn(() => lock.acquire()); // b's wait closes the cycle: b gets the error
+      b.name = 'b';
+      return b.join(); // join() returns true and does not hand over b's error
+    });
+    expect(await a.get()).toBe(true);
+    await sleep(0);
+    await sleep(0);
+    expect(reported.map((r) => [String(r.greenlet), (r.error as Error).name])).toEqual([
+      ['"b" (Greenlet-' + reported[0]?.greenlet?.id + ')', 'DeadlockError'],
+    ]);
+    lock.release();
   });
 
   it('a greenlet joining itself is a deadlock', async () => {
