@@ -1,0 +1,38 @@
+/**
+ * greenhub/threadpool: real worker threads whose tasks look like greenlets, the `Thread` facade in
+ * both modes, `hybrid()` placement, and primitives shared across threads.
+ *
+ * @example
+ * ```ts
+ * import { task, ThreadPool } from 'greenhub/threadpool';
+ * import { getHub, withTimeout } from 'greenhub';
+ *
+ * const fib = task<(n: number) => number>(new URL('./tasks.js', import.meta.url), 'fib');
+ * const pool = getHub().threadpool;                       // or new ThreadPool({ maxThreads: 4 })
+ * const g = pool.spawn(fib, 40);                         // a Greenlet
+ * console.log(await withTimeout(10_000, () => g.get()));  // a Timeout cancels it on its thread
+ * ```
+ */
+import './default-pool.js';
+
+export {
+  ClosureError,
+  PoolClosedError,
+  PoolFull,
+  TaskCancelledError,
+  ThreadModeError,
+  UncloneableError,
+  WorkerCrashError,
+} from '../errors.js';
+export { move } from '../worker/index.js';
+export type { ModuleProxyOptions } from './module-proxy.js';
+export {
+  type CloseOptions,
+  type PoolImapOptions,
+  ThreadPool,
+  type ThreadPoolOptions,
+  type ThreadPoolStats,
+  type TimingSummary,
+} from './pool.js';
+export { type SharedAcquireOptions, SharedEvent, SharedLock, SharedSemaphore } from './shared.js';
+export { TaskRef, task } from './task.js';
