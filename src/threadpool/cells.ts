@@ -81,6 +81,7 @@ export class SlotTable {
     const int32 = this.cells.int32;
     Atomics.store(int32, slot, tagged(generation, 0));
     Atomics.store(int32, this.cells.capacity + slot, tagged(generation, STATE_QUEUED));
+    Atomics.store(int32, this.cells.microsIndex(slot), -1);
     return slot;
   }
 
@@ -97,9 +98,10 @@ export class SlotTable {
     Atomics.notify(int32, slot);
   }
 
-  /** The synchronous run time the worker measured, in milliseconds. */
+  /** The synchronous run time the worker measured, in milliseconds; negative when it measured none. */
   runMs(slot: number): number {
-    return Atomics.load(this.cells.int32, this.cells.microsIndex(slot)) / 1000;
+    const micros = Atomics.load(this.cells.int32, this.cells.microsIndex(slot));
+    return micros < 0 ? -1 : micros / 1000;
   }
 
   give(slot: number): void {

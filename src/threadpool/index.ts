@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { task, ThreadPool } from 'greenhub/threadpool';
+ * import { task, ThreadPool, hybrid } from 'greenhub/threadpool';
  * import { getHub, withTimeout } from 'greenhub';
  *
  * const fib = task<(n: number) => number>(new URL('./tasks.js', import.meta.url), 'fib');
@@ -25,6 +25,14 @@ export {
   WorkerCrashError,
 } from '../errors.js';
 export { move } from '../worker/index.js';
+export {
+  type Hybrid,
+  type HybridClass,
+  type HybridOptions,
+  type HybridStats,
+  hybrid,
+  type Placement,
+} from './hybrid.js';
 export type { ModuleProxyOptions } from './module-proxy.js';
 export {
   type CloseOptions,

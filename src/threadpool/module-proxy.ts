@@ -37,7 +37,6 @@ export interface ModuleHost {
     task: AnyTaskRef,
     args: unknown[],
     flags: number,
-    measure: boolean,
     transfer?: unknown[],
   ): Submission<R>;
 }
@@ -98,7 +97,7 @@ class PoolEndpoint {
       const values = (request.argumentList ?? []).map((wire) => wire.value);
       checkArguments(where, values);
       checkCrossing(where, values, 'A module proxy call runs on another thread');
-      submission = this.pool._submit(where, this.ref, [request], 0, false, transfer);
+      submission = this.pool._submit(where, this.ref, [request], 0, transfer);
     } catch (error) {
       this.fail(id, error);
       return;

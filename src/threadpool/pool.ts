@@ -265,7 +265,7 @@ export class ThreadPool implements SubmissionHost {
    * ```
    */
   spawn<F extends Fn>(task: TaskRef<F>, ...args: Parameters<F>): Greenlet<Result<F>> {
-    const submission = this._submit('ThreadPool.spawn()', task, args, 0, false);
+    const submission = this._submit('ThreadPool.spawn()', task, args, 0);
     const greenlet = new Greenlet<Result<F>>(poolTask as () => Promise<Result<F>>, submission);
     greenlet.name = task.label;
     greenlet._addLink(new CallbackLink(cancelUnstarted(submission)));
@@ -286,7 +286,7 @@ export class ThreadPool implements SubmissionHost {
   apply<F extends Fn>(task: TaskRef<F>, ...args: Parameters<F>): Promise<Result<F>> {
     let submission: Submission<Result<F>>;
     try {
-      submission = this._submit('ThreadPool.apply()', task, args, 0, false);
+      submission = this._submit('ThreadPool.apply()', task, args, 0);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -453,7 +453,6 @@ export class ThreadPool implements SubmissionHost {
     task: unknown,
     args: unknown[],
     flags: number,
-    measure: boolean,
     transfer?: unknown[],
   ): Submission<R> {
     if (!(task instanceof TaskRef)) {
@@ -490,7 +489,6 @@ export class ThreadPool implements SubmissionHost {
       );
     }
     const submission = new Submission<R>(this, task, args, slot, where);
-    submission.measure = measure;
     if (this.inFlight++ === 0) this.becameBusy();
     this.live.add(submission as Submission);
     const message: TaskMessage = [
@@ -588,7 +586,10 @@ export class ThreadPool implements SubmissionHost {
     submission.markFinished();
     const slots = this.slots!;
     const state = failed ? slots.state(submission.slot) : STATE_FINISHED;
-    if (submission.measure) submission.runMs = slots.runMs(submission.slot);
+    if (submission.onRunMs !== null) {
+      const ms = slots.runMs(submission.slot);
+      if (ms >= 0) submission.onRunMs(ms);
+    }
     slots.give(submission.slot);
     this.live.delete(submission);
     if (--this.inFlight === 0) this.becameIdle();
@@ -692,7 +693,7 @@ export class ThreadPool implements SubmissionHost {
           }
           let submission: Submission<R>;
           try {
-            submission = this._submit(where, task, [next.value], 0, false);
+            submission = this._submit(where, task, [next.value], 0);
           } catch (error) {
             // A queue filled by others: wait for our own tasks before failing.
             if (!(error instanceof PoolFull) || inFlight.length === 0) throw error;

@@ -47,10 +47,12 @@ export class Submission<R = unknown> {
   finished = false;
   /** Set when the task was cancelled (by whichever caller first). */
   cancelledWith: unknown = undefined;
-  /** Whether the worker measures the call's synchronous run time (hybrid). */
-  measure = false;
-  /** That run time in milliseconds, once finished; -1 when not measured. */
-  runMs = -1;
+  /**
+   * Called with the call's synchronous run time, measured by the worker, once piscina settles the
+   * task (also after the caller gave up on it); not called when the worker never got that far.
+   * Set by hybrid(), whose cost model learns from every run.
+   */
+  onRunMs: ((ms: number) => void) | null = null;
   private resolve!: (value: R) => void;
   private reject!: (error: unknown) => void;
   private operation: Operation | null = null;
