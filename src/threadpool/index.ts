@@ -44,3 +44,4 @@ export {
 } from './pool.js';
 export { type SharedAcquireOptions, SharedEvent, SharedLock, SharedSemaphore } from './shared.js';
 export { TaskRef, task } from './task.js';
+export { Thread, type ThreadOptions } from './thread.js';
