@@ -34,14 +34,9 @@ export {
   type Placement,
 } from './hybrid.js';
 export type { ModuleProxyOptions } from './module-proxy.js';
-export {
-  type CloseOptions,
-  type PoolImapOptions,
-  ThreadPool,
-  type ThreadPoolOptions,
-  type ThreadPoolStats,
-  type TimingSummary,
-} from './pool.js';
+export { ThreadPool } from './pool.js';
+export type { PoolImapOptions } from './pool-map.js';
+export type { CloseOptions, ThreadPoolOptions, ThreadPoolStats, TimingSummary } from './pool-options.js';
 export { type SharedAcquireOptions, SharedEvent, SharedLock, SharedSemaphore } from './shared.js';
 export { TaskRef, task } from './task.js';
 export { Thread, type ThreadOptions } from './thread.js';

@@ -20,7 +20,6 @@
  * pay for them.
  */
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { Remote } from 'comlink';
@@ -28,111 +27,27 @@ import type { Piscina } from 'piscina';
 import { GreenletExit, PoolClosedError, PoolFull, UncloneableError } from '../errors.js';
 import { Greenlet } from '../greenlet/greenlet.js';
 import { getHub } from '../greenlet/hub.js';
-import { Queue } from '../greenlet/queue.js';
 import { CallbackLink } from '../greenlet/waiter.js';
 import { nativeClearTimeout, nativeSetImmediate, nativeSetTimeout } from '../internal/natives.js';
-import {
-  checkAnyIterable,
-  checkInteger,
-  checkOptions,
-  checkString,
-  checkTimeout,
-  typeError,
-} from '../internal/validate.js';
+import { checkOptions, checkTimeout, typeError } from '../internal/validate.js';
 import { SlotTable, STATE_FINISHED, STATE_RUNNING } from './cells.js';
 import { typeName } from './clone-check.js';
 import { checkCrossing, markThreadBound } from './cross-mode.js';
 import { explainFailure } from './failures.js';
 import { threadBegan, threadEnded } from './liveness.js';
 import { createModuleProxy, type ModuleProxyOptions } from './module-proxy.js';
+import { mapped, type PoolImapOptions } from './pool-map.js';
+import {
+  type CloseOptions,
+  resolveOptions,
+  summary,
+  type ThreadPoolOptions,
+  type ThreadPoolStats,
+} from './pool-options.js';
 import { MSG_NOOP, type PoolWorkerData, type TaskMessage } from './protocol.js';
 import { reportThreadFailure } from './report.js';
 import { Submission, type SubmissionHost } from './submission.js';
 import { type AnyTaskRef, explainClosure, sourceRef, TaskRef } from './task.js';
-
-/** Options of {@link ThreadPool}. */
-export interface ThreadPoolOptions {
-  /** Most threads at once. Default: `os.availableParallelism()`. */
-  maxThreads?: number;
-  /** Threads kept even when idle. Default 0: threads start on demand. */
-  minThreads?: number;
-  /**
-   * Most tasks waiting for a thread; one more fails at once with `PoolFull`. Default 4096. (Never
-   * unbounded: a queue that grows without limit hides overload until memory runs out.)
-   */
-  maxQueue?: number;
-  /** Milliseconds an idle thread above `minThreads` lives. Default 30 000. */
-  idleTimeout?: number;
-  /** Memory limits of each thread (`worker_threads` `resourceLimits`); a thread over them is stopped. */
-  resourceLimits?: ResourceLimits;
-  /** A name for run info, stats, metrics and errors. Default `pool-<n>` (`default` for the hub's). */
-  name?: string;
-  /**
-   * Milliseconds a cancelled task that is running gets to stop by itself (through `checkpoint()` or
-   * `currentSignal()`) before its thread is terminated and replaced. Default 250.
-   */
-  cancelGrace?: number;
-}
-
-const OPTIONS = [
-  'maxThreads',
-  'minThreads',
-  'maxQueue',
-  'idleTimeout',
-  'resourceLimits',
-  'name',
-  'cancelGrace',
-] as const;
-
-/** A timing summary in milliseconds (piscina's histograms). */
-export interface TimingSummary {
-  p50: number;
-  p99: number;
-  mean: number;
-  max: number;
-}
-
-/** A snapshot of a pool (STYLE habit 9), read by metrics at scrape time. */
-export interface ThreadPoolStats {
-  name: string;
-  closed: boolean;
-  /** Threads alive now, and how many of them are idle. */
-  threads: number;
-  idleThreads: number;
-  minThreads: number;
-  maxThreads: number;
-  maxQueue: number;
-  /** Tasks submitted and not yet settled by their thread (queued + running). */
-  inFlight: number;
-  /** Tasks waiting for a thread. */
-  queued: number;
-  /** Tasks on a thread (including cancelled ones still stopping). */
-  running: number;
-  /** Finished tasks by outcome. */
-  tasks: { ok: number; error: number; cancelled: number; crashed: number };
-  /** Threads terminated because a cancelled task did not stop within `cancelGrace`. */
-  terminatedThreads: number;
-  /** Time tasks waited for a thread, and ran on it (piscina's histograms, milliseconds). */
-  waitTime: TimingSummary;
-  runTime: TimingSummary;
-  /** Share of the threads' capacity spent running tasks since the pool started, 0..1. */
-  utilization: number;
-}
-
-/** Options of {@link ThreadPool.close}. */
-export interface CloseOptions {
-  /**
-   * Milliseconds to let tasks in flight finish; then they are cancelled (running ones get
-   * `cancelGrace` to stop) and fail with `PoolClosedError`. Default: wait for all of them.
-   */
-  timeout?: number | null;
-}
-
-/** Options of `imap`/`imapUnordered`. */
-export interface PoolImapOptions {
-  /** Most tasks in flight (and results buffered) at once. Default: twice `maxThreads`. */
-  maxsize?: number;
-}
 
 type Fn = (...args: never[]) => unknown;
 type Result<F extends Fn> = Awaited<ReturnType<F>>;
@@ -201,49 +116,14 @@ export class ThreadPool implements SubmissionHost {
    * ```
    */
   constructor(opts?: ThreadPoolOptions) {
-    const where = 'new ThreadPool()';
-    checkOptions(where, 'opts', opts, OPTIONS);
-    const maxThreads = opts?.maxThreads ?? availableParallelism();
-    checkInteger(where, 'opts.maxThreads', maxThreads, 1, 'a positive integer', 1024);
-    const minThreads = opts?.minThreads ?? 0;
-    checkInteger(
-      where,
-      'opts.minThreads',
-      minThreads,
-      0,
-      `an integer from 0 to maxThreads (${maxThreads})`,
-      maxThreads,
-    );
-    const maxQueue = opts?.maxQueue ?? 4096;
-    checkInteger(
-      where,
-      'opts.maxQueue',
-      maxQueue,
-      0,
-      'a non-negative integer (at most 1 000 000)',
-      1_000_000,
-    );
-    const idleTimeout = checkTimeout(where, 'opts.idleTimeout', opts?.idleTimeout ?? 30_000);
-    const cancelGrace = checkTimeout(where, 'opts.cancelGrace', opts?.cancelGrace ?? 250);
-    if (cancelGrace === null) {
-      throw typeError(where, 'opts.cancelGrace', 'a finite number of milliseconds', opts?.cancelGrace);
-    }
-    if (opts?.resourceLimits !== undefined) {
-      checkOptions(where, 'opts.resourceLimits', opts.resourceLimits, [
-        'maxOldGenerationSizeMb',
-        'maxYoungGenerationSizeMb',
-        'codeRangeSizeMb',
-        'stackSizeMb',
-      ]);
-    }
-    if (opts?.name !== undefined) checkString(where, 'opts.name', opts.name);
-    this.name = opts?.name ?? `pool-${++poolCount}`;
-    this.maxThreads = maxThreads;
-    this.minThreads = minThreads;
-    this.maxQueue = maxQueue;
-    this.idleTimeout = idleTimeout ?? Number.POSITIVE_INFINITY;
-    this.cancelGrace = cancelGrace;
-    this.resourceLimits = opts?.resourceLimits;
+    const resolved = resolveOptions(opts);
+    this.name = resolved.name ?? `pool-${++poolCount}`;
+    this.maxThreads = resolved.maxThreads;
+    this.minThreads = resolved.minThreads;
+    this.maxQueue = resolved.maxQueue;
+    this.idleTimeout = resolved.idleTimeout;
+    this.cancelGrace = resolved.cancelGrace;
+    this.resourceLimits = resolved.resourceLimits;
   }
 
   /** True once {@link close} was called: the pool takes no new task. */
@@ -334,7 +214,7 @@ export class ThreadPool implements SubmissionHost {
     items: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>,
   ): Promise<Result<F>[]> {
     const results: Result<F>[] = [];
-    for await (const result of this.mapped('ThreadPool.map()', task, items, undefined, true))
+    for await (const result of mapped<Result<F>>(this, 'ThreadPool.map()', task, items, undefined, true))
       results.push(result);
     return results;
   }
@@ -353,7 +233,7 @@ export class ThreadPool implements SubmissionHost {
     items: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>,
     opts?: PoolImapOptions,
   ): AsyncIterableIterator<Result<F>> {
-    return this.mapped('ThreadPool.imap()', task, items, opts, true);
+    return mapped(this, 'ThreadPool.imap()', task, items, opts, true);
   }
 
   /**
@@ -369,7 +249,7 @@ export class ThreadPool implements SubmissionHost {
     items: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>,
     opts?: PoolImapOptions,
   ): AsyncIterableIterator<Result<F>> {
-    return this.mapped('ThreadPool.imapUnordered()', task, items, opts, false);
+    return mapped(this, 'ThreadPool.imapUnordered()', task, items, opts, false);
   }
 
   /**
@@ -652,78 +532,7 @@ export class ThreadPool implements SubmissionHost {
     await this.kicking;
     await this.piscina?.destroy();
   }
-
-  private mapped<F extends (item: never) => unknown>(
-    where: string,
-    task: TaskRef<F>,
-    items: Iterable<unknown> | AsyncIterable<unknown>,
-    opts: PoolImapOptions | undefined,
-    ordered: boolean,
-  ): AsyncIterableIterator<Result<F>> {
-    if (!(task instanceof TaskRef))
-      throw typeError(where, 'task', 'a TaskRef (from task(url, exportName))', task);
-    checkAnyIterable(where, 'items', items);
-    checkOptions(where, 'opts', opts, ['maxsize']);
-    if (opts?.maxsize !== undefined)
-      checkInteger(where, 'opts.maxsize', opts.maxsize, 1, 'a positive integer');
-    return this.results<Result<F>>(where, task, items, opts?.maxsize ?? 2 * this.maxThreads, ordered);
-  }
-
-  private async *results<R>(
-    where: string,
-    task: AnyTaskRef,
-    items: Iterable<unknown> | AsyncIterable<unknown>,
-    window: number,
-    ordered: boolean,
-  ): AsyncGenerator<R> {
-    const iterator =
-      Symbol.asyncIterator in items
-        ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]()
-        : (items as Iterable<unknown>)[Symbol.iterator]();
-    const inFlight: Submission<R>[] = [];
-    const done = ordered ? null : new Queue<Submission<R>>();
-    let exhausted = false;
-    try {
-      for (;;) {
-        while (!exhausted && inFlight.length < window) {
-          const next = await iterator.next();
-          if (next.done) {
-            exhausted = true;
-            break;
-          }
-          let submission: Submission<R>;
-          try {
-            submission = this._submit(where, task, [next.value], 0);
-          } catch (error) {
-            // A queue filled by others: wait for our own tasks before failing.
-            if (!(error instanceof PoolFull) || inFlight.length === 0) throw error;
-            break;
-          }
-          inFlight.push(submission);
-          if (done !== null) {
-            const report = (): void => done.putNowait(submission);
-            submission.promise.then(report, report);
-          }
-        }
-        if (inFlight.length === 0) return;
-        const submission = done === null ? inFlight[0]! : await done.get();
-        inFlight.splice(inFlight.indexOf(submission), 1);
-        yield await submission.wait();
-      }
-    } finally {
-      const stop = new GreenletExit(`${where}: the consumer stopped`);
-      for (const submission of inFlight) submission.cancel(stop);
-      if (!exhausted) await iterator.return?.();
-    }
-  }
 }
 markThreadBound(ThreadPool);
 
 function ignore(): void {}
-
-function summary(
-  histogram: { p50: number; p99: number; mean: number; max: number } | undefined,
-): TimingSummary {
-  if (histogram === undefined || !Number.isFinite(histogram.mean)) return { p50: 0, p99: 0, mean: 0, max: 0 };
-  return { p50: histogram.p50, p99: histogram.p99, mean: histogram.mean, max: histogram.max };
-}
