@@ -309,6 +309,12 @@ brand(UncloneableError, 'UncloneableError');
  * `close()` timeout passed fail with this error.
  *
  * Whose fault: the caller's — the pool's owner closed it.
+ *
+ * @example
+ * ```ts
+ * await pool.close({ timeout: 1_000 });
+ * pool.spawn(resize, photo); // throws PoolClosedError
+ * ```
  */
 export class PoolClosedError extends Error {
   readonly code = 'ERR_GREENHUB_POOL_CLOSED';

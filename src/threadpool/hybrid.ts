@@ -301,15 +301,14 @@ export function hybrid<F extends Fn>(task: TaskRef<F> | F, opts?: HybridOptions<
   };
 
   const call = ((...args: Parameters<F>): Promise<Awaited<ReturnType<F>>> => {
-    let size: number;
     try {
-      size = sizeFor(args);
+      const size = sizeFor(args);
+      if (local === undefined) load();
+      const placement = decide(size);
+      return placement.placement === 'inline' ? inline(local!, args, size) : onThread(args, size);
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(error); // a bad size, a closed or full pool: the promise carries it
     }
-    if (local === undefined) load();
-    const placement = decide(size);
-    return placement.placement === 'inline' ? inline(local!, args, size) : onThread(args, size);
   }) as Hybrid<F>;
   call.place = (...args: Parameters<F>): Placement => decide(sizeFor(args));
   call.stats = (): HybridStats => ({

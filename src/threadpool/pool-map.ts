@@ -57,22 +57,28 @@ async function* results<R>(
   const inFlight: Submission<R>[] = [];
   const done = ordered ? null : new Queue<Submission<R>>();
   let exhausted = false;
+  /** An item taken from the iterator but not submitted yet (the pool's queue was full). */
+  let held: { value: unknown } | null = null;
   try {
     for (;;) {
       while (!exhausted && inFlight.length < window) {
-        const next = await iterator.next();
-        if (next.done) {
-          exhausted = true;
-          break;
+        if (held === null) {
+          const next = await iterator.next();
+          if (next.done) {
+            exhausted = true;
+            break;
+          }
+          held = { value: next.value };
         }
         let submission: Submission<R>;
         try {
-          submission = pool._submit(where, task, [next.value], 0);
+          submission = pool._submit(where, task, [held.value], 0);
         } catch (error) {
           // A queue filled by others: wait for our own tasks before failing.
           if (!(error instanceof PoolFull) || inFlight.length === 0) throw error;
           break;
         }
+        held = null;
         inFlight.push(submission);
         if (done !== null) {
           const report = (): void => done.putNowait(submission);

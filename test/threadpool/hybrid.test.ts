@@ -1,5 +1,5 @@
 import { GreenletExit, getHub, spawn } from 'greenhub';
-import { type Hybrid, hybrid, ThreadPool } from 'greenhub/threadpool';
+import { type Hybrid, hybrid, PoolClosedError, ThreadPool } from 'greenhub/threadpool';
 import { afterAll, describe, expect, it } from 'vitest';
 import { flags, ref, until } from './helpers.js';
 
@@ -127,6 +127,13 @@ describe('hybrid()', () => {
     expect(() => hybrid(ref('add'), { size: 3 as never })).toThrow(/opts.size/);
     expect(() => hybrid(ref('add'), { pool: {} as never })).toThrow(/opts.pool/);
     expect(() => hybrid(ref('add'), { treshold: 1 } as never)).toThrow(/unknown option/);
+  });
+
+  it('a call that cannot be placed rejects (a closed pool), it does not throw', async () => {
+    const local = new ThreadPool({ maxThreads: 1 });
+    await local.close();
+    const add = hybrid(ref('add'), { pool: local });
+    await expect(add(1, 2)).rejects.toBeInstanceOf(PoolClosedError);
   });
 
   it('a size function that returns nonsense makes that call fail, not the model', async () => {

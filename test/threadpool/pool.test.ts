@@ -41,6 +41,16 @@ describe('ThreadPool', () => {
     expect(order).toEqual([1, 80]);
   });
 
+  it('imap() with a window larger than the queue waits for its own tasks and loses no item', async () => {
+    await using local = new ThreadPool({ maxThreads: 1, maxQueue: 1 });
+    const results: number[] = [];
+    for await (const value of local.imap(task<(x: number) => number>(TASKS), [1, 2, 3, 4, 5, 6], {
+      maxsize: 6,
+    }))
+      results.push(value);
+    expect(results).toEqual([2, 4, 6, 8, 10, 12]);
+  });
+
   it('imap() yields each result once it and all before it are done', async () => {
     const results: number[] = [];
     for await (const value of pool.imap(task<(x: number) => number>(TASKS), [3, 1, 2])) results.push(value);
