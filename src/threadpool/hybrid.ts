@@ -35,7 +35,7 @@ import {
   registry,
   type TaskContext,
 } from '../worker/context.js';
-import type { ThreadPool } from './pool.js';
+import { type ThreadPool, unmove } from './pool.js';
 import { FLAG_MEASURE } from './protocol.js';
 import { sourceRef, TaskRef } from './task.js';
 
@@ -288,13 +288,11 @@ export function hybrid<F extends Fn>(task: TaskRef<F> | F, opts?: HybridOptions<
       typeof (result as PromiseLike<unknown> | null)?.then !== 'function' ||
       currentGreenlet() === undefined
     )
-      return (await result) as Awaited<ReturnType<F>>;
+      return unmove(await result) as Awaited<ReturnType<F>>;
     // An async task awaits: make it part of the greenlet's cancellation, as a pool task would be.
     const operation = beginOperation('task', (reason) => context.cancel(reason));
     try {
-      return (await cancellable(result as Promise<Awaited<ReturnType<F>>>, context)) as Awaited<
-        ReturnType<F>
-      >;
+      return unmove(await cancellable(result as Promise<unknown>, context)) as Awaited<ReturnType<F>>;
     } finally {
       operation.end();
     }

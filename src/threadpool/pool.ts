@@ -536,3 +536,14 @@ export class ThreadPool implements SubmissionHost {
 markThreadBound(ThreadPool);
 
 function ignore(): void {}
+
+/**
+ * A value marked by `move()` as the calling thread sees it: the value itself (a task run inline by
+ * hybrid() returns the marker, which no thread boundary unwrapped).
+ */
+export function unmove(value: unknown): unknown {
+  const symbols = piscinaModule;
+  if (symbols === undefined || typeof value !== 'object' || value === null || !(symbols.valueSymbol in value))
+    return value;
+  return (value as Record<symbol, unknown>)[symbols.valueSymbol];
+}

@@ -320,8 +320,11 @@ export class SharedSemaphore extends SharedPrimitive {
    */
   acquire(opts?: SharedAcquireOptions): Promise<boolean> {
     const ms = checkAcquire(`${this.constructor.name}.acquire()`, opts);
-    if (this._grant()) return checkpointed(getHub(), RESOLVED_TRUE);
-    if (ms === 0) return checkpointed(getHub(), RESOLVED_FALSE);
+    // The checkpoint comes first: a pending kill must not leave with a permit it never releases.
+    const pending = getHub()._checkpoint();
+    if (pending !== undefined) return Promise.reject(pending.error);
+    if (this._grant()) return RESOLVED_TRUE;
+    if (ms === 0) return RESOLVED_FALSE;
     return this._park('acquire', ms);
   }
 

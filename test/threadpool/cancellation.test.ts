@@ -83,7 +83,7 @@ describe('cancelling pool tasks', () => {
   it('a task that ignores cancellation is terminated after cancelGrace, and its thread replaced', async () => {
     await using pool = new ThreadPool({ maxThreads: 1, minThreads: 1, cancelGrace: 400 });
     const mark = flags();
-    const g = pool.spawn(ref('spinIgnoringCancel'), mark.buffer, 60_000);
+    const g = pool.spawn(ref('holdIgnoringCancel'), mark.buffer, 60_000);
     await until(mark.view, 1);
     const start = performance.now();
     await g.kill();
@@ -122,7 +122,7 @@ describe('cancelling pool tasks', () => {
     await using pool = new ThreadPool({ maxThreads: 1, minThreads: 1, cancelGrace: 10 });
     for (let round = 0; round < 5; round++) {
       const mark = flags();
-      const running = pool.spawn(ref('spinIgnoringCancel'), mark.buffer, 60_000);
+      const running = pool.spawn(ref('holdIgnoringCancel'), mark.buffer, 60_000);
       const queued = [pool.spawn(ref('add'), 1, 1), pool.spawn(ref('add'), 2, 2)];
       await until(mark.view, 1);
       await killAll([queued[0]!, running]);

@@ -109,6 +109,17 @@ describe('hybrid()', () => {
     expect(await g.get()).toBe(true); // 50 × 0.2 ms inline would be 10 ms without a yield
   });
 
+  it('a result marked by move() is the value itself, inline as from a thread', async () => {
+    const make = hybrid(ref('makeBuffer'), { pool, thresholdMs: 50 });
+    const fromThread = (await make(16)) as unknown as Uint8Array;
+    expect(fromThread).toBeInstanceOf(Uint8Array);
+    for (let i = 0; i < 40 && make.place(16).placement !== 'inline'; i++) await make(16);
+    expect(make.place(16).placement).toBe('inline');
+    const inline = (await make(16)) as unknown as Uint8Array;
+    expect(inline).toBeInstanceOf(Uint8Array);
+    expect(inline[0]).toBe(7);
+  });
+
   it('uses the hub’s default pool unless given one', async () => {
     const hub = getHub();
     const local = new ThreadPool({ maxThreads: 1 });

@@ -126,6 +126,19 @@ describe('SharedLock and SharedSemaphore', () => {
     expect(semaphore.counter).toBe(2);
   });
 
+  it('acquire() is a checkpoint: a pending kill is delivered before a permit is taken', async () => {
+    const semaphore = new SharedSemaphore(1);
+    const g = spawn(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 30)); // not a hub wait: the kill stays pending
+      return semaphore.acquire();
+    });
+    await sleep(5);
+    await g.kill({ block: false });
+    await g.join();
+    expect(g.value).toBeInstanceOf(GreenletExit);
+    expect(semaphore.counter).toBe(1); // no permit leaked
+  });
+
   it('refuses bad arguments, naming them', () => {
     expect(() => new SharedSemaphore(-1)).toThrow(/expected `value` to be a non-negative integer/);
     expect(() => new SharedEvent(new ArrayBuffer(4) as never)).toThrow(
