@@ -15,6 +15,13 @@
 export interface Uncloneable {
   path: string;
   type: string;
+  /** For an instance of a class: which of its parts refused (`its \`_events.end\` is a function`). */
+  detail?: string;
+}
+
+/** "`args[0].conn` is a Socket (its `_events.end` is a function)": for messages. */
+export function describeUncloneable(bad: Uncloneable): string {
+  return `\`${bad.path}\` is a ${bad.type}${bad.detail === undefined ? '' : ` (${bad.detail})`}`;
 }
 
 /** `function \`onDone\``, `symbol`, `Socket`, `object`: for error messages. */
@@ -45,12 +52,32 @@ function descend(value: unknown, path: string, seen: Set<object>): Uncloneable |
   if (typeof value !== 'object' || value === null) return { path, type: typeName(value) };
   if (seen.has(value)) return null;
   seen.add(value);
+  let inner: Uncloneable | null = null;
   for (const [childPath, child] of childrenOf(value, path)) {
     if (clones(child)) continue;
-    const inner = descend(child, childPath, seen);
-    if (inner !== null) return inner;
+    inner = descend(child, childPath, seen);
+    if (inner !== null) break;
   }
-  return { path, type: typeName(value) };
+  if (inner === null) return { path, type: typeName(value) };
+  // Inside an instance of some class (a Socket, a stream), the instance is the news, not the
+  // private field that refused: name both.
+  if (isPlainContainer(value)) return inner;
+  return {
+    path,
+    type: typeName(value),
+    detail: `its \`${inner.path.slice(path.length + 1)}\` is a ${inner.type}`,
+  };
+}
+
+function isPlainContainer(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return (
+    proto === Object.prototype ||
+    proto === null ||
+    Array.isArray(value) ||
+    value instanceof Map ||
+    value instanceof Set
+  );
 }
 
 function* childrenOf(value: object, path: string): Generator<[string, unknown]> {

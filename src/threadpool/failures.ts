@@ -8,7 +8,7 @@
 import type { ResourceLimits } from 'node:worker_threads';
 import { PoolClosedError, UncloneableError, WorkerCrashError } from '../errors.js';
 import { STATE_FINISHED } from './cells.js';
-import { locateUncloneable } from './clone-check.js';
+import { describeUncloneable, locateUncloneable } from './clone-check.js';
 import { fromWire, isWireError } from './wire-errors.js';
 
 /** What the pool knows about the failed task. */
@@ -69,7 +69,7 @@ export function explainFailure(error: unknown, task: FailedTask): unknown {
       if (bad !== null) {
         return new UncloneableError(
           `${task.where}: argument ${i} of task ${task.task} cannot be sent to a worker thread: ` +
-            `\`${bad.path}\` is a ${bad.type}. Only data crosses threads (structured clone): pass plain ` +
+            `${describeUncloneable(bad)}. Only data crosses threads (structured clone): pass plain ` +
             'values, typed arrays, or a module export to call there',
           bad.path,
           bad.type,

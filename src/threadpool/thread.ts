@@ -29,7 +29,7 @@ import { getHub } from '../greenlet/hub.js';
 import { checkpointed } from '../greenlet/waiter.js';
 import { isThreadPatched } from '../internal/thread-mode.js';
 import { checkBoolean, checkOptions, checkString, checkTimeout, typeError } from '../internal/validate.js';
-import { locateUncloneable, typeName } from './clone-check.js';
+import { describeUncloneable, locateUncloneable, typeName } from './clone-check.js';
 import { checkCrossing, markThreadBound } from './cross-mode.js';
 import { threadBegan, threadEnded } from './liveness.js';
 import { reportThreadFailure } from './report.js';
@@ -239,7 +239,7 @@ function cloneFailure(where: string, error: unknown, args: unknown[]): unknown {
     const bad = locateUncloneable(args[i], `args[${i}]`);
     if (bad !== null) {
       return new UncloneableError(
-        `${where}: argument ${i} cannot be sent to a real thread: \`${bad.path}\` is a ${bad.type}.${PATCH_ORDER}`,
+        `${where}: argument ${i} cannot be sent to a real thread: ${describeUncloneable(bad)}.${PATCH_ORDER}`,
         bad.path,
         bad.type,
       );

@@ -15,7 +15,7 @@ import { workerData } from 'node:worker_threads';
 import { TaskCancelledError, UncloneableError } from '../errors.js';
 import { CANCEL_NONE, CellTaskContext, reasonOf, registry } from '../worker/context.js';
 import { STATE_FINISHED, STATE_RUNNING, TaskCells, tagged } from './cells.js';
-import { findUncloneable } from './clone-check.js';
+import { describeUncloneable, findUncloneable } from './clone-check.js';
 import {
   FLAG_MEASURE,
   MSG_COMLINK,
@@ -90,7 +90,7 @@ function onValue(value: unknown): unknown {
   if (bad !== null) {
     throw toWire(
       new UncloneableError(
-        `The task's return value cannot be sent back to the calling thread: \`${bad.path}\` is a ${bad.type}`,
+        `The task's return value cannot be sent back to the calling thread: ${describeUncloneable(bad)}`,
         bad.path,
         bad.type,
       ),

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { Event, InvalidArgumentTypeError, Lock, spawn } from 'greenhub';
 import {
   ClosureError,
@@ -153,6 +155,21 @@ describe('arguments and results that cannot cross threads', () => {
     expect(error).toBeInstanceOf(UncloneableError);
     expect(error).toMatchObject({ path: 'args[0].user.id', valueType: 'symbol' });
     expect(error.message).toMatch(/`args\[0\]\.user\.id` is a symbol/);
+  });
+
+  it('a socket inside an argument is named by its class, with the part that refused', async () => {
+    const server = createServer((socket) => socket.end()).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    await once(socket, 'connect');
+    try {
+      const error = await rejection(pool.apply(ref('echo'), { conn: socket }));
+      expect(error).toMatchObject({ path: 'args[0].conn', valueType: 'Socket' });
+      expect(error.message).toMatch(/`args\[0\]\.conn` is a Socket \(its `.+` is a .+\)/);
+    } finally {
+      socket.destroy();
+      server.close();
+    }
   });
 
   it('a hub primitive is refused (it would arrive as a lifeless copy), with the Shared one to use', async () => {
