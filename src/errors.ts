@@ -24,7 +24,13 @@ export type GreenhubErrorCode =
   | 'ERR_GREENHUB_INVALID_STATE'
   | 'ERR_GREENHUB_INVALID_ARG_TYPE'
   | 'ERR_GREENHUB_INVALID_ARG_VALUE'
-  | 'ERR_GREENHUB_UNKNOWN_OPTION';
+  | 'ERR_GREENHUB_UNKNOWN_OPTION'
+  | 'ERR_GREENHUB_WORKER_CRASHED'
+  | 'ERR_GREENHUB_UNCLONEABLE'
+  | 'ERR_GREENHUB_POOL_CLOSED'
+  | 'ERR_GREENHUB_CLOSURE'
+  | 'ERR_GREENHUB_TASK_CANCELLED'
+  | 'ERR_GREENHUB_THREAD_MODE';
 
 /** Give `cls` a prototype `name`, so stack headers read `LoopExit: …` rather than `Error: …`. */
 function brand(cls: abstract new (...args: never[]) => Error, name: string): void {
@@ -237,3 +243,154 @@ export class InvalidArgumentValueError extends RangeError {
   }
 }
 brand(InvalidArgumentValueError, 'RangeError');
+
+/**
+ * The worker thread running a pool task died before the task could finish: the task called
+ * `process.exit()` (which ends only its thread), an exception escaped the task's own call stack (a
+ * throw in a timer or callback, an unhandled rejection), or the thread ran out of memory under the
+ * pool's `resourceLimits`. Only this task fails; the pool replaces the thread. `cause` holds what
+ * the thread reported.
+ *
+ * Whose fault: the task's code (or `resourceLimits` too small for it).
+ *
+ * @example
+ * ```ts
+ * try { await pool.apply(parse, hugeInput); }
+ * catch (e) { if (e instanceof WorkerCrashError && e.reason === 'out-of-memory') shrinkBatch(); }
+ * ```
+ */
+export class WorkerCrashError extends Error {
+  readonly code = 'ERR_GREENHUB_WORKER_CRASHED';
+  /** `exit`: the thread exited (`process.exit()`); `uncaught`: an uncaught exception; `out-of-memory`. */
+  readonly reason: 'exit' | 'uncaught' | 'out-of-memory';
+  /** The thread's exit code, for `reason: 'exit'`. */
+  readonly exitCode: number | undefined;
+  constructor(
+    message: string,
+    reason: 'exit' | 'uncaught' | 'out-of-memory',
+    opts?: { cause?: unknown; exitCode?: number },
+  ) {
+    super(message, opts?.cause === undefined ? undefined : { cause: opts.cause });
+    this.reason = reason;
+    this.exitCode = opts?.exitCode;
+  }
+}
+brand(WorkerCrashError, 'WorkerCrashError');
+
+/**
+ * A value cannot cross between threads (structured clone refuses it): a function, a symbol, a
+ * socket, a class instance holding native state… `path` says where it sits (`args[1].onDone`,
+ * `result.handle`) and `valueType` what it is. Also raised for greenhub objects that belong to one
+ * thread (a hub `Event`, a `Greenlet`) when they are passed to another one.
+ *
+ * Whose fault: the caller's (arguments) or the task's (its return value).
+ *
+ * @example
+ * ```ts
+ * await pool.apply(resize, image, () => {}); // UncloneableError: `args[1]` is a function
+ * ```
+ */
+export class UncloneableError extends TypeError {
+  readonly code = 'ERR_GREENHUB_UNCLONEABLE';
+  /** Where the value sits: `args[1].onDone`, `result`, `target`. */
+  readonly path: string;
+  /** What it is: `function`, `symbol`, `Socket`, `greenhub Event`… */
+  readonly valueType: string;
+  constructor(message: string, path: string, valueType: string) {
+    super(message);
+    this.path = path;
+    this.valueType = valueType;
+  }
+}
+brand(UncloneableError, 'UncloneableError');
+
+/**
+ * The thread pool is closed (or closing): it takes no new task, and tasks it had to drop when its
+ * `close()` timeout passed fail with this error.
+ *
+ * Whose fault: the caller's — the pool's owner closed it.
+ *
+ * @example
+ * ```ts
+ * await pool.close({ timeout: 1_000 });
+ * pool.spawn(resize, photo); // throws PoolClosedError
+ * ```
+ */
+export class PoolClosedError extends Error {
+  readonly code = 'ERR_GREENHUB_POOL_CLOSED';
+}
+brand(PoolClosedError, 'PoolClosedError');
+
+/**
+ * A function given to `ThreadPool.run()` (or a real `Thread`) used a variable from its
+ * surroundings. Only the function's source text reaches the other thread, not its closure, so the
+ * variable does not exist there. `variable` names it; pass its value as an argument instead.
+ *
+ * Whose fault: the caller's.
+ *
+ * @example
+ * ```ts
+ * const factor = 3;
+ * await pool.run((x) => x * factor, 2);            // ClosureError: … uses `factor` …
+ * await pool.run((x, f) => x * f, 2, factor);      // 6
+ * ```
+ */
+export class ClosureError extends ReferenceError {
+  readonly code = 'ERR_GREENHUB_CLOSURE';
+  /** The outer variable the function used. */
+  readonly variable: string;
+  constructor(message: string, variable: string, opts?: { cause?: unknown }) {
+    super(message, opts?.cause === undefined ? undefined : { cause: opts.cause });
+    this.variable = variable;
+  }
+}
+brand(ClosureError, 'ClosureError');
+
+/**
+ * Raised *inside* a pool task (by `checkpoint()`, and the reason of `currentSignal()`) when its
+ * caller no longer wants the result: the calling greenlet was killed or timed out, or the pool is
+ * closing. The task should stop; if it does not within the pool's `cancelGrace`, its thread is
+ * terminated and replaced.
+ *
+ * Whose fault: nobody's — it is a request to stop.
+ *
+ * @example
+ * ```ts
+ * // tasks.js, running in the pool
+ * import { checkpoint } from 'greenhub/worker';
+ * export function crunch(rows) { for (const row of rows) { checkpoint(); work(row); } }
+ * ```
+ */
+export class TaskCancelledError extends Error {
+  readonly code = 'ERR_GREENHUB_TASK_CANCELLED';
+  /** Why: `kill` (the greenlet was killed), `timeout` (a Timeout fired) or `close` (pool closing). */
+  readonly reason: 'kill' | 'timeout' | 'close';
+  constructor(reason: 'kill' | 'timeout' | 'close') {
+    super(
+      reason === 'close'
+        ? 'The thread pool is closing and this task was cancelled'
+        : `This task was cancelled: its caller ${reason === 'kill' ? 'was killed' : 'timed out'}`,
+    );
+    this.reason = reason;
+  }
+}
+brand(TaskCancelledError, 'TaskCancelledError');
+
+/**
+ * An object of one thread mode was used in the other: a hub primitive (a `Lock`, an `Event`, a
+ * `Greenlet`) handed to a `Thread` that runs as a real worker thread (`thread` not patched when it
+ * started), which cannot wait on it. The message explains the mode each side is in and the patch
+ * order that would make them agree.
+ *
+ * Whose fault: the caller's (usually the order of `patchAll()` and `Thread.start()`).
+ *
+ * @example
+ * ```ts
+ * const lock = new Lock();                        // a hub lock: greenlets only
+ * new Thread({ target: work, args: [lock] }).start(); // unpatched: ThreadModeError — use SharedLock
+ * ```
+ */
+export class ThreadModeError extends Error {
+  readonly code = 'ERR_GREENHUB_THREAD_MODE';
+}
+brand(ThreadModeError, 'ThreadModeError');

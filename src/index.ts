@@ -44,3 +44,5 @@ export {
   type WaitOptions,
   wait,
 } from './greenlet/wait.js';
+
+import './threadpool/default-pool.js';

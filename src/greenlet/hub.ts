@@ -24,14 +24,9 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { DeadlockError, LoopExit } from '../errors.js';
-import {
-  nativeClearInterval,
-  nativeQueueMicrotask,
-  nativeSetImmediate,
-  nativeSetInterval,
-  now,
-} from '../internal/natives.js';
-import { checkFunction } from '../internal/validate.js';
+import { nativeQueueMicrotask, nativeSetImmediate, nativeSetInterval, now } from '../internal/natives.js';
+import { checkFunction, typeError } from '../internal/validate.js';
+import type { ThreadPool } from '../threadpool/pool.js';
 import { findDeadlock, hasBlockers, mayBeWokenByGreenlet } from './deadlock.js';
 import type { Greenlet } from './greenlet.js';
 import { formatRunInfo, type RunInfo, runInfo } from './run-info.js';
@@ -169,6 +164,16 @@ function printSameRoundSummary(): void {
 }
 
 /**
+ * @internal How the hub makes its default thread pool. Installed by `threadpool/default-pool.ts`,
+ * which both `greenhub` and `greenhub/threadpool` load, so that the hub itself does not import the
+ * pool (nor piscina, which the pool loads on first use).
+ */
+export const defaultPool: {
+  create: (() => ThreadPool) | undefined;
+  isPool: (value: unknown) => value is ThreadPool;
+} = { create: undefined, isPool: (_value: unknown): _value is ThreadPool => false };
+
+/**
  * The hub of this thread; get it with {@link getHub}.
  *
  * @example
@@ -200,6 +205,28 @@ export class Hub {
    * turned on.
    */
   trackSpawnSites: boolean = process.env.GREENHUB_SPAWN_SITES === '1';
+
+  /**
+   * The default thread pool (`greenhub/threadpool`), sized to `os.availableParallelism()`, created
+   * on first use (and again after it was closed). Assign a `ThreadPool` to use another one.
+   *
+   * @example
+   * ```ts
+   * const sum = await getHub().threadpool.run((n: number) => { let s = 0; for (let i = 0; i < n; i++) s += i; return s; }, 1e8);
+   * ```
+   */
+  get threadpool(): ThreadPool {
+    const pool = this.pool;
+    if (pool !== undefined && !pool.closed) return pool;
+    if (defaultPool.create === undefined) throw new Error('greenhub: the thread pool module is not loaded');
+    this.pool = defaultPool.create();
+    return this.pool;
+  }
+  set threadpool(pool: ThreadPool) {
+    if (!defaultPool.isPool(pool)) throw typeError('Hub.threadpool', 'threadpool', 'a ThreadPool', pool);
+    this.pool = pool;
+  }
+  private pool: ThreadPool | undefined = undefined;
 
   /** @internal */ readonly _top: TopLevel = new TopLevel(this);
   /** @internal live greenlets, an intrusive list through `_lnext`/`_lprev` */
@@ -291,13 +318,13 @@ export class Hub {
   holdWaker(label: string): () => void {
     const record: WakerRecord = { label, since: now() };
     this.wakers.add(record);
+    // One interval for the hub's lifetime, ref'd while a waker is held: a pool that goes idle and
+    // busy for every task pays a ref()/unref(), not a timer's creation and removal.
     if (this.keepAlive === undefined) this.keepAlive = nativeSetInterval(noop, 1 << 30);
+    else if (this.wakers.size === 1) this.keepAlive.ref();
     return () => {
       if (!this.wakers.delete(record)) return;
-      if (this.wakers.size === 0 && this.keepAlive !== undefined) {
-        nativeClearInterval(this.keepAlive);
-        this.keepAlive = undefined;
-      }
+      if (this.wakers.size === 0) this.keepAlive?.unref();
     };
   }
 

@@ -14,6 +14,7 @@
 import { PoolFull } from '../errors.js';
 import { now } from '../internal/natives.js';
 import {
+  checkAnyIterable,
   checkBoolean,
   checkFunction,
   checkInteger,
@@ -259,14 +260,7 @@ abstract class GreenletSet implements Iterable<Greenlet>, BlockingTarget {
   ): AsyncIterableIterator<Awaited<R>> {
     const where = `${this.constructor.name}.${method}()`;
     checkFunction(where, 'fn', fn);
-    const iterable = items as Partial<Iterable<I> & AsyncIterable<I>> | null | undefined;
-    if (
-      iterable == null ||
-      (typeof iterable[Symbol.iterator] !== 'function' &&
-        typeof iterable[Symbol.asyncIterator] !== 'function')
-    ) {
-      throw typeError(where, 'items', 'an iterable or async iterable', items);
-    }
+    checkAnyIterable(where, 'items', items);
     checkOptions(where, 'opts', opts, ['maxsize']);
     if (opts?.maxsize !== undefined)
       checkInteger(where, 'opts.maxsize', opts.maxsize, 1, 'a positive integer');

@@ -111,6 +111,17 @@ export function checkIterable(where: string, name: string, value: unknown): void
   }
 }
 
+/** An iterable or an async iterable (what the map family consumes). */
+export function checkAnyIterable(where: string, name: string, value: unknown): void {
+  const iterable = value as Partial<Iterable<unknown> & AsyncIterable<unknown>> | null | undefined;
+  if (
+    iterable == null ||
+    (typeof iterable[Symbol.iterator] !== 'function' && typeof iterable[Symbol.asyncIterator] !== 'function')
+  ) {
+    throw typeError(where, name, 'an iterable or async iterable', value);
+  }
+}
+
 /**
  * An options bag: `undefined`, or a plain object whose keys are all in `allowed`. Unknown keys are
  * refused so that a typo (`{ timout: 5 }`) cannot silently mean "no timeout".

@@ -32,7 +32,9 @@ describe('examples (each run as a program, as `npm start` does)', () => {
       .map(Number);
     expect(syncMs).toBeGreaterThanOrEqual(sum! - 5);
     expect(asyncMs).toBeGreaterThanOrEqual(longest! - 5);
-    expect(asyncMs).toBeLessThan(sum! / 2); // far from the sum even on a loaded machine
+    // Compared with the synchronous run measured in the same process, under the same load: the sum
+    // of sleeps is typically 5–6× the longest, so half is a wide margin on a loaded machine.
+    expect(asyncMs).toBeLessThan(syncMs! / 2);
   });
 
   it('polling.js: three greenlets finish together after about 2 s', async () => {

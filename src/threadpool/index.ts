@@ -1,0 +1,42 @@
+/**
+ * greenhub/threadpool: real worker threads whose tasks look like greenlets, the `Thread` facade in
+ * both modes, `hybrid()` placement, and primitives shared across threads.
+ *
+ * @example
+ * ```ts
+ * import { task, ThreadPool, hybrid } from 'greenhub/threadpool';
+ * import { getHub, withTimeout } from 'greenhub';
+ *
+ * const fib = task<(n: number) => number>(new URL('./tasks.js', import.meta.url), 'fib');
+ * const pool = getHub().threadpool;                       // or new ThreadPool({ maxThreads: 4 })
+ * const g = pool.spawn(fib, 40);                         // a Greenlet
+ * console.log(await withTimeout(10_000, () => g.get()));  // a Timeout cancels it on its thread
+ * ```
+ */
+import './default-pool.js';
+
+export {
+  ClosureError,
+  PoolClosedError,
+  PoolFull,
+  TaskCancelledError,
+  ThreadModeError,
+  UncloneableError,
+  WorkerCrashError,
+} from '../errors.js';
+export { move } from '../worker/index.js';
+export {
+  type Hybrid,
+  type HybridClass,
+  type HybridOptions,
+  type HybridStats,
+  hybrid,
+  type Placement,
+} from './hybrid.js';
+export type { ModuleProxyOptions } from './module-proxy.js';
+export { ThreadPool } from './pool.js';
+export type { PoolImapOptions } from './pool-map.js';
+export type { CloseOptions, ThreadPoolOptions, ThreadPoolStats, TimingSummary } from './pool-options.js';
+export { type SharedAcquireOptions, SharedEvent, SharedLock, SharedSemaphore } from './shared.js';
+export { TaskRef, task } from './task.js';
+export { Thread, type ThreadOptions } from './thread.js';

@@ -1,0 +1,549 @@
+/**
+ * ThreadPool: real worker threads, on piscina, whose tasks look like greenlets.
+ *
+ * piscina does the pooling (threads, queue, load balancing, timing histograms); this facade adds
+ * what a greenlet program needs around it:
+ * - `spawn` returns a {@link Greenlet}: join, get, kill, links, `Timeout`, `joinAll`, `wait` work as
+ *   for any greenlet; `apply` registers the task as an operation of the calling greenlet, so a
+ *   kill or a Timeout cancels it the same way.
+ * - Cancellation in two phases (submission.ts), through a SharedArrayBuffer of per-task cells
+ *   (cells.ts) that `greenhub/worker` reads.
+ * - Failures that say which and why (failures.ts), errors rebuilt whole (wire-errors.ts), arguments
+ *   checked before they leave (cross-mode.ts, clone-check.ts).
+ * - `LoopExit` accounting: while a task is in flight the pool holds a hub waker.
+ * - Its own `maxQueue`: piscina does not apply `maxQueue` to tasks that carry an abort signal
+ *   (they wait in its "skip queue"), and every task here does.
+ * - Work never stalls after a crash: piscina replaces a dead thread only up to `minThreads`, so with
+ *   `minThreads: 0` queued tasks would wait forever; the pool then asks piscina for a thread.
+ *
+ * piscina (and comlink, for module proxies) are loaded on first use: importing greenhub does not
+ * pay for them.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { ResourceLimits } from 'node:worker_threads';
+import type { Remote } from 'comlink';
+import type { Piscina } from 'piscina';
+import { GreenletExit, PoolClosedError, PoolFull, UncloneableError } from '../errors.js';
+import { Greenlet } from '../greenlet/greenlet.js';
+import { getHub } from '../greenlet/hub.js';
+import { CallbackLink } from '../greenlet/waiter.js';
+import { nativeClearTimeout, nativeSetImmediate, nativeSetTimeout } from '../internal/natives.js';
+import { checkOptions, checkTimeout, typeError } from '../internal/validate.js';
+import { SlotTable, STATE_FINISHED, STATE_RUNNING } from './cells.js';
+import { typeName } from './clone-check.js';
+import { checkCrossing, markThreadBound } from './cross-mode.js';
+import { explainFailure } from './failures.js';
+import { threadBegan, threadEnded } from './liveness.js';
+import { createModuleProxy, type ModuleProxyOptions } from './module-proxy.js';
+import { mapped, type PoolImapOptions } from './pool-map.js';
+import {
+  type CloseOptions,
+  resolveOptions,
+  summary,
+  type ThreadPoolOptions,
+  type ThreadPoolStats,
+} from './pool-options.js';
+import { MSG_NOOP, type PoolWorkerData, type TaskMessage } from './protocol.js';
+import { reportThreadFailure } from './report.js';
+import { Submission, type SubmissionHost } from './submission.js';
+import { type AnyTaskRef, explainClosure, sourceRef, TaskRef } from './task.js';
+
+type Fn = (...args: never[]) => unknown;
+type Result<F extends Fn> = Awaited<ReturnType<F>>;
+type PiscinaModule = { Piscina: typeof Piscina; transferableSymbol: symbol; valueSymbol: symbol };
+
+const require = createRequire(import.meta.url);
+let piscinaModule: PiscinaModule | undefined;
+const ENTRY = fileURLToPath(new URL('./worker-entry.js', import.meta.url));
+let poolCount = 0;
+
+function poolTask(submission: Submission): Promise<unknown> {
+  return submission.wait();
+}
+
+function cancelUnstarted(submission: Submission): (greenlet: Greenlet) => void {
+  return () => {
+    if (!submission.settled)
+      submission.cancel(new GreenletExit('The task greenlet was killed before it started'));
+  };
+}
+
+/**
+ * A pool of worker threads for CPU-heavy work, whose tasks are handled like greenlets: `spawn`
+ * returns a Greenlet (join, get, kill, links, Timeout); killing or timing out a task removes it from
+ * the queue, or asks it to stop and, after `cancelGrace`, terminates and replaces its thread.
+ *
+ * @example
+ * ```ts
+ * import { task, ThreadPool } from 'greenhub/threadpool';
+ * import { withTimeout } from 'greenhub';
+ *
+ * const resize = task<typeof import('./images.js').resize>(new URL('./images.js', import.meta.url), 'resize');
+ * await using pool = new ThreadPool({ maxThreads: 4, maxQueue: 100 });
+ *
+ * const g = pool.spawn(resize, photo, 800);            // a Greenlet
+ * const thumb = await withTimeout(2_000, () => g.get()); // kill-on-timeout stops the task
+ * for await (const t of pool.imapUnordered(resize, photos)) save(t);
+ * ```
+ */
+export class ThreadPool implements SubmissionHost {
+  readonly name: string;
+  readonly maxThreads: number;
+  readonly minThreads: number;
+  readonly maxQueue: number;
+  readonly idleTimeout: number;
+  readonly cancelGrace: number;
+  readonly resourceLimits: ResourceLimits | undefined;
+  private piscina: Piscina | null = null;
+  private slots: SlotTable | null = null;
+  private inFlight = 0;
+  private releaseWaker: (() => void) | null = null;
+  private closing: Promise<void> | null = null;
+  private drained: (() => void) | null = null;
+  private readonly live = new Set<Submission>();
+  private readonly counts = { ok: 0, error: 0, cancelled: 0, crashed: 0 };
+  private terminated = 0;
+  /** The no-op task `kick` sent, until it is done (close waits for it before destroying). */
+  private kicking: Promise<void> | null = null;
+
+  /**
+   * A pool; its threads start on first use.
+   *
+   * @example
+   * ```ts
+   * const pool = new ThreadPool({ maxThreads: 2, maxQueue: 64, name: 'thumbnails' });
+   * ```
+   */
+  constructor(opts?: ThreadPoolOptions) {
+    const resolved = resolveOptions(opts);
+    this.name = resolved.name ?? `pool-${++poolCount}`;
+    this.maxThreads = resolved.maxThreads;
+    this.minThreads = resolved.minThreads;
+    this.maxQueue = resolved.maxQueue;
+    this.idleTimeout = resolved.idleTimeout;
+    this.cancelGrace = resolved.cancelGrace;
+    this.resourceLimits = resolved.resourceLimits;
+  }
+
+  /** True once {@link close} was called: the pool takes no new task. */
+  get closed(): boolean {
+    return this.closing !== null;
+  }
+
+  /**
+   * Run `task(...args)` on a thread, in a new {@link Greenlet} whose value is the task's result. The
+   * task is queued at once; killing the greenlet (or a Timeout in it) cancels it. Throws `PoolFull`
+   * at once when `maxQueue` tasks are already waiting, `PoolClosedError` after `close()`, and
+   * `UncloneableError` for an argument that cannot cross threads.
+   *
+   * @example
+   * ```ts
+   * const gs = files.map((f) => pool.spawn(hashFile, f));
+   * await joinAll(gs, { timeout: 5_000 });
+   * await killAll(gs.filter((g) => !g.dead)); // the slow ones: cancelled on their threads
+   * ```
+   */
+  spawn<F extends Fn>(task: TaskRef<F>, ...args: Parameters<F>): Greenlet<Result<F>> {
+    const submission = this._submit('ThreadPool.spawn()', task, args, 0);
+    const greenlet = new Greenlet<Result<F>>(poolTask as () => Promise<Result<F>>, submission);
+    greenlet.name = task.label;
+    greenlet._addLink(new CallbackLink(cancelUnstarted(submission)));
+    greenlet.start();
+    return greenlet;
+  }
+
+  /**
+   * Run `task(...args)` on a thread and return its result. Inside a greenlet the task is part of the
+   * greenlet's cancellation: a kill or a Timeout cancels it at once.
+   *
+   * @example
+   * ```ts
+   * const digest = await pool.apply(sha256, buffer);
+   * const quick = await withTimeout(100, () => pool.apply(score, doc), { fallback: 0 });
+   * ```
+   */
+  apply<F extends Fn>(task: TaskRef<F>, ...args: Parameters<F>): Promise<Result<F>> {
+    let submission: Submission<Result<F>>;
+    try {
+      submission = this._submit('ThreadPool.apply()', task, args, 0);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return submission.wait();
+  }
+
+  /**
+   * Run a self-contained function on a thread, no module file needed. Only its source text crosses
+   * the thread boundary: a function that uses a variable from its surroundings fails with a
+   * `ClosureError` naming the variable (pass the value as an argument instead). Each distinct
+   * function is compiled once per thread.
+   *
+   * @example
+   * ```ts
+   * const primes = await pool.run((limit: number) => {
+   *   const sieve = new Uint8Array(limit); let count = 0;
+   *   for (let i = 2; i < limit; i++) if (!sieve[i]) { count++; for (let j = i * i; j < limit; j += i) sieve[j] = 1; }
+   *   return count;
+   * }, 10_000_000);
+   * ```
+   */
+  run<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): Promise<Awaited<R>> {
+    let ref: AnyTaskRef;
+    try {
+      ref = sourceRef('ThreadPool.run()', fn);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.apply(ref as TaskRef<(...args: A) => R>, ...(args as never)).catch((error: unknown) => {
+      throw explainClosure(error, ref, 'ThreadPool.run()', 'pool.run((…, NAME) => …, …, NAME)');
+    }) as Promise<Awaited<R>>;
+  }
+
+  /**
+   * `task(item)` for every item, on the pool's threads; the results in input order. At most
+   * `2 × maxThreads` tasks are in flight at once; the first error stops the rest.
+   *
+   * @example
+   * ```ts
+   * const sizes = await pool.map(measure, files);
+   * ```
+   */
+  async map<F extends (item: never) => unknown>(
+    task: TaskRef<F>,
+    items: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>,
+  ): Promise<Result<F>[]> {
+    const results: Result<F>[] = [];
+    for await (const result of mapped<Result<F>>(this, 'ThreadPool.map()', task, items, undefined, true))
+      results.push(result);
+    return results;
+  }
+
+  /**
+   * Like {@link map}, as an async iterator: each result as soon as it and all before it are done. A
+   * consumer that stops early (break, error, kill) cancels the tasks still in flight.
+   *
+   * @example
+   * ```ts
+   * for await (const page of pool.imap(renderPage, pages, { maxsize: 8 })) stream.write(page);
+   * ```
+   */
+  imap<F extends (item: never) => unknown>(
+    task: TaskRef<F>,
+    items: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>,
+    opts?: PoolImapOptions,
+  ): AsyncIterableIterator<Result<F>> {
+    return mapped(this, 'ThreadPool.imap()', task, items, opts, true);
+  }
+
+  /**
+   * Like {@link imap}, results in completion order.
+   *
+   * @example
+   * ```ts
+   * for await (const hash of pool.imapUnordered(hashFile, files)) index.add(hash);
+   * ```
+   */
+  imapUnordered<F extends (item: never) => unknown>(
+    task: TaskRef<F>,
+    items: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>,
+    opts?: PoolImapOptions,
+  ): AsyncIterableIterator<Result<F>> {
+    return mapped(this, 'ThreadPool.imapUnordered()', task, items, opts, false);
+  }
+
+  /**
+   * A typed proxy of a module: calling any exported function runs it on the pool's threads (through
+   * comlink). Calls are pool tasks: inside a greenlet, a kill or a Timeout cancels them; a call
+   * whose thread dies rejects with a `WorkerCrashError`; errors keep name, message, stack, code and
+   * cause. `opts.timeout` bounds every call (it then rejects with a `Timeout`).
+   *
+   * @example
+   * ```ts
+   * const images = pool.module<typeof import('./images.js')>(new URL('./images.js', import.meta.url));
+   * const thumb = await images.resize(photo, 200); // typed: (Buffer, number) => Promise<Buffer>
+   * ```
+   */
+  module<M>(url: URL | string, opts?: ModuleProxyOptions): Remote<M> {
+    return createModuleProxy<M>(this, url, opts);
+  }
+
+  /**
+   * A snapshot of the pool: threads, tasks by state and outcome, wait and run times.
+   *
+   * @example
+   * ```ts
+   * const { queued, running, tasks } = pool.stats();
+   * ```
+   */
+  stats(): ThreadPoolStats {
+    const piscina = this.piscina;
+    const queued = piscina === null ? 0 : piscina.queueSize;
+    return {
+      name: this.name,
+      closed: this.closed,
+      threads: piscina === null ? 0 : piscina.threads.length,
+      idleThreads: piscina === null ? 0 : piscina.idleThreads,
+      minThreads: this.minThreads,
+      maxThreads: this.maxThreads,
+      maxQueue: this.maxQueue,
+      inFlight: this.inFlight,
+      queued,
+      running: Math.max(0, this.inFlight - queued),
+      tasks: { ...this.counts },
+      terminatedThreads: this.terminated,
+      waitTime: summary(piscina?.histogram.waitTime),
+      runTime: summary(piscina?.histogram.runTime),
+      utilization: piscina === null ? 0 : piscina.utilization,
+    };
+  }
+
+  /**
+   * Stop taking tasks, let those in flight finish (at most `timeout` ms; then they are cancelled and
+   * fail with `PoolClosedError`), and stop the threads. Idempotent: a second call returns the same
+   * promise.
+   *
+   * @example
+   * ```ts
+   * process.once('SIGTERM', () => pool.close({ timeout: 5_000 }));
+   * ```
+   */
+  close(opts?: CloseOptions): Promise<void> {
+    checkOptions('ThreadPool.close()', 'opts', opts, ['timeout']);
+    const timeout = checkTimeout('ThreadPool.close()', 'opts.timeout', opts?.timeout);
+    this.closing ??= this.shutdown(timeout);
+    return this.closing;
+  }
+
+  /** `await using pool = new ThreadPool()` closes it (waiting for its tasks) at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  toString(): string {
+    return `ThreadPool "${this.name}" (${this.inFlight} in flight, max ${this.maxThreads} threads)`;
+  }
+
+  /**
+   * @internal Queue `task(...args)`: validate, take a slot, post it to piscina. Throws at once for
+   * what the caller can fix now (bad arguments, a full queue, a closed pool).
+   */
+  _submit<R>(
+    where: string,
+    task: unknown,
+    args: unknown[],
+    flags: number,
+    transfer?: unknown[],
+  ): Submission<R> {
+    if (!(task instanceof TaskRef)) {
+      throw typeError(where, 'task', 'a TaskRef (from task(url, exportName))', task);
+    }
+    if (this.closing !== null) throw new PoolClosedError(`${where}: ThreadPool "${this.name}" is closed`);
+    checkCrossing(where, args, 'A pool task runs on another thread');
+    const piscina = this.piscina ?? this.start();
+    let transferList: unknown[] | undefined =
+      transfer !== undefined && transfer.length > 0 ? transfer : undefined;
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i];
+      if (typeof arg === 'function' || typeof arg === 'symbol') {
+        throw new UncloneableError(
+          `${where}: argument ${i} of task ${task.label} cannot be sent to a worker thread: it is a ` +
+            `${typeName(arg)}. Only data crosses threads; to run code there, export it from the task's module`,
+          `args[${i}]`,
+          typeName(arg),
+        );
+      }
+      if (typeof arg === 'object' && arg !== null && piscinaModule!.valueSymbol in arg) {
+        const movable = arg as Record<symbol, unknown>;
+        args[i] = movable[piscinaModule!.valueSymbol];
+        transferList ??= [];
+        transferList.push(movable[piscinaModule!.transferableSymbol]);
+      }
+    }
+    const slots = this.slots!;
+    const slot = slots.take();
+    if (slot < 0) {
+      throw new PoolFull(
+        `${where}: ThreadPool "${this.name}" is full: ${this.maxThreads} threads busy and ${this.maxQueue} ` +
+          'tasks queued (maxQueue); retry later, or raise maxQueue',
+      );
+    }
+    const submission = new Submission<R>(this, task, args, slot, where);
+    if (this.inFlight++ === 0) this.becameBusy();
+    this.live.add(submission as Submission);
+    const message: TaskMessage = [
+      task._kind,
+      task._target,
+      task.exportName,
+      args,
+      slot,
+      slots.generations[slot]!,
+      flags,
+      task._id,
+    ];
+    piscina
+      .run(
+        message,
+        transferList === undefined
+          ? { signal: submission }
+          : { signal: submission, transferList: transferList as never },
+      )
+      .then(
+        (value: unknown) => this.finished(submission as Submission, value, false),
+        (error: unknown) => this.finished(submission as Submission, error, true),
+      );
+    return submission;
+  }
+
+  /** @internal SubmissionHost */
+  _taskState(slot: number): number {
+    return this.slots!.state(slot);
+  }
+
+  /** @internal SubmissionHost */
+  _askToStop(slot: number, code: number): void {
+    this.slots!.cancel(slot, code);
+  }
+
+  /** @internal SubmissionHost */
+  _cancelled(): void {
+    this.counts.cancelled++;
+  }
+
+  private start(): Piscina {
+    piscinaModule ??= require('piscina') as PiscinaModule;
+    const slots = new SlotTable(this.maxThreads + this.maxQueue);
+    const workerData: PoolWorkerData = {
+      greenhub: { cells: slots.cells.buffer, capacity: slots.cells.capacity },
+    };
+    const piscina = new piscinaModule.Piscina({
+      filename: ENTRY,
+      name: 'default',
+      maxThreads: this.maxThreads,
+      minThreads: this.minThreads,
+      idleTimeout: this.idleTimeout,
+      maxQueue: Number.POSITIVE_INFINITY,
+      concurrentTasksPerWorker: 1,
+      workerData,
+      ...(this.resourceLimits === undefined ? {} : { resourceLimits: this.resourceLimits }),
+    });
+    piscina.on('error', (error: unknown) => this.idleThreadDied(error));
+    piscina.on('workerDestroy', () => {
+      if (this.closing === null) nativeSetImmediate(this.kick);
+    });
+    this.slots = slots;
+    this.piscina = piscina;
+    return piscina;
+  }
+
+  /**
+   * piscina replaces a dead thread only up to `minThreads`: tasks queued behind a crash would wait
+   * forever. A no-op task makes piscina start a thread, which then takes the queue.
+   */
+  private readonly kick = (): void => {
+    const piscina = this.piscina;
+    if (piscina === null || this.closing !== null || this.kicking !== null || piscina.queueSize === 0) return;
+    if (piscina.threads.length >= this.maxThreads) return;
+    const noop: TaskMessage = [MSG_NOOP, '', '', [], -1, 0, 0, 0];
+    this.kicking = piscina.run(noop).then(ignore, ignore);
+    this.kicking.then(() => {
+      this.kicking = null;
+    });
+  };
+
+  private idleThreadDied(error: unknown): void {
+    // The reply of a task whose thread was just terminated (cancelGrace): piscina no longer knows
+    // the task. Nothing died that the pool did not stop itself.
+    if (error instanceof Error && error.message.startsWith('Unexpected message from Worker')) return;
+    reportThreadFailure(
+      error,
+      `ThreadPool "${this.name}": an idle worker thread died from an uncaught exception, thrown by code ` +
+        'that a finished task left running (a timer, a callback); the pool replaces the thread',
+    );
+  }
+
+  private finished(submission: Submission, outcome: unknown, failed: boolean): void {
+    submission.markFinished();
+    const slots = this.slots!;
+    const state = failed ? slots.state(submission.slot) : STATE_FINISHED;
+    if (submission.onRunMs !== null) {
+      const ms = slots.runMs(submission.slot);
+      if (ms >= 0) submission.onRunMs(ms);
+    }
+    slots.give(submission.slot);
+    this.live.delete(submission);
+    if (--this.inFlight === 0) this.becameIdle();
+    if (submission.aborted && state === STATE_RUNNING) this.terminated++;
+    if (submission.cancelledWith !== undefined) return;
+    if (!failed) {
+      this.counts.ok++;
+      submission.succeed(outcome);
+      return;
+    }
+    const error = explainFailure(outcome, {
+      where: submission.where,
+      pool: this.name,
+      task: submission.ref.label,
+      state,
+      args: submission.args,
+      closing: this.closing !== null,
+      resourceLimits: this.resourceLimits,
+    });
+    if ((error as { code?: unknown }).code === 'ERR_GREENHUB_WORKER_CRASHED') this.counts.crashed++;
+    else this.counts.error++;
+    submission.fail(error);
+  }
+
+  private becameBusy(): void {
+    this.releaseWaker = getHub().holdWaker(`ThreadPool "${this.name}" (tasks in flight)`);
+    threadBegan();
+  }
+
+  private becameIdle(): void {
+    this.releaseWaker?.();
+    this.releaseWaker = null;
+    threadEnded();
+    this.drained?.();
+  }
+
+  private async shutdown(timeout: number | null): Promise<void> {
+    if (this.inFlight > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const drained = new Promise<boolean>((resolve) => {
+        this.drained = () => resolve(true);
+        if (timeout !== null) timer = nativeSetTimeout(resolve, timeout, false);
+      });
+      const finished = await drained;
+      if (timer !== undefined) nativeClearTimeout(timer);
+      if (!finished) {
+        const reason = new PoolClosedError(
+          `ThreadPool "${this.name}" was closed and its tasks did not finish within ${timeout} ms`,
+        );
+        for (const submission of [...this.live]) submission.cancel(reason);
+        if (this.inFlight > 0) {
+          await new Promise<void>((resolve) => {
+            this.drained = resolve;
+            nativeSetTimeout(resolve, this.cancelGrace + 50).unref();
+          });
+        }
+      }
+      this.drained = null;
+    }
+    await this.kicking;
+    await this.piscina?.destroy();
+  }
+}
+markThreadBound(ThreadPool);
+
+function ignore(): void {}
+
+/**
+ * A value marked by `move()` as the calling thread sees it: the value itself (a task run inline by
+ * hybrid() returns the marker, which no thread boundary unwrapped).
+ */
+export function unmove(value: unknown): unknown {
+  const symbols = piscinaModule;
+  if (symbols === undefined || typeof value !== 'object' || value === null || !(symbols.valueSymbol in value))
+    return value;
+  return (value as Record<symbol, unknown>)[symbols.valueSymbol];
+}

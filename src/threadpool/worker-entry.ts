@@ -1,0 +1,142 @@
+/**
+ * The pool worker's entry: piscina runs this module's default export for every task.
+ *
+ * For each task it marks the slot *running* (so the caller knows to ask it to stop rather than to
+ * drop it from the queue), installs the task's cancellation context for `greenhub/worker`, runs the
+ * function, and marks the slot *finished*. Errors leave as {@link toWire} objects, which piscina
+ * passes through as they are; the caller rebuilds them.
+ *
+ * The hot path is synchronous: a cached function, arguments that need no revival, a result that
+ * is not a promise. Loading a module, compiling a source, reviving Shared primitives and comlink
+ * calls take the asynchronous path.
+ */
+import { performance } from 'node:perf_hooks';
+import { workerData } from 'node:worker_threads';
+import { TaskCancelledError, UncloneableError } from '../errors.js';
+import { CANCEL_NONE, CellTaskContext, reasonOf, registry } from '../worker/context.js';
+import { STATE_FINISHED, STATE_RUNNING, TaskCells, tagged } from './cells.js';
+import { describeUncloneable, findUncloneable } from './clone-check.js';
+import {
+  FLAG_MEASURE,
+  MSG_COMLINK,
+  MSG_MODULE,
+  MSG_NOOP,
+  type PoolWorkerData,
+  SHARED_BRAND,
+  type TaskMessage,
+} from './protocol.js';
+import { compileSource, exportOf } from './task.js';
+import { toWire } from './wire-errors.js';
+
+type TaskFunction = (...args: unknown[]) => unknown;
+
+const shared = (workerData as PoolWorkerData).greenhub;
+const cells = new TaskCells(shared.capacity, shared.cells);
+const context = new CellTaskContext(cells.int32);
+const MAX_CACHED = 512;
+const functions = new Map<number, TaskFunction>();
+
+let slot = -1;
+let generation = 0;
+
+/** piscina's task handler. */
+export default function handle(message: TaskMessage): unknown {
+  const kind = message[0];
+  if (kind === MSG_NOOP) return undefined;
+  slot = message[4];
+  generation = message[5];
+  Atomics.store(cells.int32, cells.stateIndex(slot), tagged(generation, STATE_RUNNING));
+  context.begin(slot, generation);
+  registry.current = context;
+  const code = context.cancelCode();
+  if (code !== CANCEL_NONE) return onError(new TaskCancelledError(reasonOf(code)));
+  if (kind === MSG_COMLINK) return comlinkCall(message).then(onValue, onError);
+  const key = message[7];
+  const fn = functions.get(key);
+  const args = message[3];
+  if (fn === undefined || needsRevival(args)) {
+    return prepare(message, key).then(([loaded, revived]) => call(loaded, revived, message[6]), onError);
+  }
+  return call(fn, args, message[6]);
+}
+
+function call(fn: TaskFunction, args: unknown[], flags: number): unknown {
+  let result: unknown;
+  const start = (flags & FLAG_MEASURE) === 0 ? -1 : performance.now();
+  try {
+    result = fn(...args);
+  } catch (error) {
+    return onError(error);
+  }
+  if (start >= 0) {
+    const micros = Math.min(0x7fffffff, Math.round((performance.now() - start) * 1000));
+    Atomics.store(cells.int32, cells.microsIndex(slot), micros);
+  }
+  if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
+    return Promise.resolve(result).then(onValue, onError);
+  }
+  return onValue(result);
+}
+
+function finish(): void {
+  Atomics.store(cells.int32, cells.stateIndex(slot), tagged(generation, STATE_FINISHED));
+  context.end();
+  registry.current = null;
+}
+
+function onValue(value: unknown): unknown {
+  finish();
+  const bad = findUncloneable(value, 'result');
+  if (bad !== null) {
+    throw toWire(
+      new UncloneableError(
+        `The task's return value cannot be sent back to the calling thread: ${describeUncloneable(bad)}`,
+        bad.path,
+        bad.type,
+      ),
+    );
+  }
+  return value;
+}
+
+function onError(error: unknown): never {
+  finish();
+  throw toWire(error);
+}
+
+/** Load (and cache) the function, and revive Shared primitives among the arguments. */
+async function prepare(message: TaskMessage, key: number): Promise<[TaskFunction, unknown[]]> {
+  let fn = functions.get(key);
+  if (fn === undefined) {
+    fn =
+      message[0] === MSG_MODULE
+        ? (exportOf(await import(message[1]), message[1], message[2]) as TaskFunction)
+        : compileSource(message[1]);
+    if (functions.size >= MAX_CACHED) functions.delete(functions.keys().next().value!);
+    functions.set(key, fn);
+  }
+  return [fn, needsRevival(message[3]) ? await revive(message[3]) : message[3]];
+}
+
+function needsRevival(args: unknown[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (
+      typeof arg === 'object' &&
+      arg !== null &&
+      (arg as Record<string, unknown>)[SHARED_BRAND] !== undefined
+    )
+      return true;
+  }
+  return false;
+}
+
+async function revive(args: unknown[]): Promise<unknown[]> {
+  const { reviveShared } = await import('./shared.js');
+  return args.map(reviveShared);
+}
+
+async function comlinkCall(message: TaskMessage): Promise<unknown> {
+  const { callModule } = await import('./module-worker.js');
+  return callModule(message[1], message[3][0] as Parameters<typeof callModule>[1]);
+}

@@ -1,0 +1,149 @@
+/**
+ * The context of the task running now: what `currentSignal()` and `checkpoint()` read.
+ *
+ * Three kinds of code run task functions:
+ * - a **pool worker** runs one task at a time; its entry module installs a {@link CellTaskContext}
+ *   whose cancellation flag lives in a SharedArrayBuffer cell that the calling thread writes;
+ * - the **hub** runs small `hybrid()` calls inline, many at once across `await`s, so each inline
+ *   call carries its context in an AsyncLocalStorage;
+ * - anything else (a unit test calling a task function directly) has no context, and the worker
+ *   API answers "never cancelled", so task modules stay plain, directly callable functions.
+ *
+ * The registry lives on `globalThis` under a registered symbol: a task module that resolves
+ * `greenhub/worker` to another copy of the package still sees the context its entry installed.
+ */
+import type { AsyncLocalStorage } from 'node:async_hooks';
+import { TaskCancelledError } from '../errors.js';
+import { codeFor, tagged } from '../threadpool/cells.js';
+
+/** Cancellation codes written into a task's cell by the calling thread (0: still wanted). */
+export const CANCEL_NONE = 0;
+export const CANCEL_KILL = 1;
+export const CANCEL_TIMEOUT = 2;
+export const CANCEL_CLOSE = 3;
+
+export type CancelReason = 'kill' | 'timeout' | 'close';
+
+export function reasonOf(code: number): CancelReason {
+  return code === CANCEL_TIMEOUT ? 'timeout' : code === CANCEL_CLOSE ? 'close' : 'kill';
+}
+
+/** What a running task can ask about its own cancellation. */
+export interface TaskContext {
+  /** The cancellation code: {@link CANCEL_NONE} while the caller still wants the result. */
+  cancelCode(): number;
+  /** An AbortSignal that aborts (with a TaskCancelledError) when the task is cancelled. */
+  signal(): AbortSignal;
+}
+
+interface Registry {
+  /** The pool worker's context, set by its entry for the duration of each task. */
+  current: TaskContext | null;
+  /** Inline hybrid calls on the hub; created by the first one. */
+  inline: AsyncLocalStorage<TaskContext> | undefined;
+}
+
+const KEY = Symbol.for('greenhub.worker.context');
+const holder = globalThis as unknown as Record<symbol, Registry | undefined>;
+
+export const registry: Registry = (holder[KEY] ??= { current: null, inline: undefined });
+
+export function currentContext(): TaskContext | null {
+  const inline = registry.inline;
+  if (inline !== undefined) {
+    const context = inline.getStore();
+    if (context !== undefined) return context;
+  }
+  return registry.current;
+}
+
+/**
+ * A pool worker's context: one instance per worker, re-armed for each task. `cells` is the pool's
+ * shared array; the task's slot holds its cancellation code, tagged with the slot's generation (see
+ * `threadpool/cells.ts`; a value of another generation means the slot was given to another task,
+ * which only happens once this task's thread is being terminated, so it reads as cancelled).
+ *
+ * `signal()` is lazy: a task that never asks for one costs nothing. When asked, it either aborts at
+ * once (already cancelled) or parks an `Atomics.waitAsync` on the slot, which the calling thread's
+ * `Atomics.notify` wakes. At the end of the task a pending wait is flushed with a notify of our own,
+ * so waits never pile up across tasks; a late wake-up of a finished task's wait is recognised by its
+ * controller no longer being the watched one.
+ */
+export class CellTaskContext implements TaskContext {
+  private slot = -1;
+  private generation = 0;
+  private controller: AbortController | null = null;
+  private watched: AbortController | null = null;
+
+  constructor(private readonly cells: Int32Array) {}
+
+  begin(slot: number, generation: number): void {
+    this.slot = slot;
+    this.generation = generation;
+    this.controller = null;
+  }
+
+  end(): void {
+    if (this.watched !== null) {
+      this.watched = null;
+      Atomics.notify(this.cells, this.slot);
+    }
+    this.slot = -1;
+    this.controller = null;
+  }
+
+  cancelCode(): number {
+    if (this.slot < 0) return CANCEL_NONE;
+    const code = codeFor(Atomics.load(this.cells, this.slot), this.generation);
+    return code < 0 ? CANCEL_CLOSE : code;
+  }
+
+  signal(): AbortSignal {
+    if (this.controller !== null) return this.controller.signal;
+    const controller = new AbortController();
+    this.controller = controller;
+    if (this.slot >= 0) this.watch(controller);
+    return controller.signal;
+  }
+
+  private watch(controller: AbortController): void {
+    const wanted = tagged(this.generation, CANCEL_NONE);
+    for (;;) {
+      const code = this.cancelCode();
+      if (code !== CANCEL_NONE) {
+        controller.abort(new TaskCancelledError(reasonOf(code)));
+        return;
+      }
+      const wait = waitAsync(this.cells, this.slot, wanted);
+      if (!wait.async) continue; // the value changed between the load and the wait
+      this.watched = controller;
+      wait.value.then(() => {
+        if (this.watched !== controller) return;
+        this.watched = null;
+        this.watch(controller);
+      });
+      return;
+    }
+  }
+}
+
+/** `Atomics.waitAsync` (ES2024; TypeScript's ES2023 lib does not declare it). */
+export const waitAsync = (
+  Atomics as unknown as {
+    waitAsync(
+      array: Int32Array,
+      index: number,
+      value: number,
+      timeoutMs?: number,
+    ):
+      | { async: false; value: 'not-equal' | 'timed-out' }
+      | { async: true; value: Promise<'ok' | 'timed-out'> };
+  }
+).waitAsync;
+
+const NEVER: AbortSignal = new AbortController().signal;
+
+/** The signal of code that runs outside any task: never aborts. */
+export function neverAborted(): AbortSignal {
+  return NEVER;
+}
