@@ -63,7 +63,7 @@ export interface BlockingMonitorEvents {
 }
 
 const PROBE = Symbol.for('greenhub.blockingProbe');
-const PROBE_EXPRESSION = "globalThis[Symbol.for('greenhub.blockingProbe')]?.()";
+const PROBE_EXPRESSION = "globalThis[Symbol.for('greenhub.blockingProbe')]?.";
 /** At most this many distinct API names are counted; later ones are counted as `other`. */
 const MAX_APIS = 100;
 
@@ -113,8 +113,12 @@ function internApi(api: string): number {
   return id;
 }
 
-/** The probe the watchdog evaluates on the hub's thread while it is blocked. */
-function probe(): string {
+/**
+ * The probe the watchdog evaluates on the hub's thread while it is blocked, with the heartbeat and
+ * switch count it saw when the block began: if they moved, the block is over and the probe says so.
+ */
+function probe(beat: number, switches: number): string {
+  if (slots[SLOT_BEAT] !== beat || getHub()._switchCounter[0] !== switches) return '{"stale":true}';
   const greenlet = currentGreenlet();
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 12;

@@ -57,14 +57,27 @@ let lastChange = clock();
 let block = null;
 
 function begin() {
-  const b = { start: lastChange, api: currentApi(), probe: null, probing: false, durationMs: -1, sent: false, timer: null, notice: noticeMs };
-  block = b;
-  if (session === null) return;
+  block = { start: lastChange, api: currentApi(), probe: null, probing: false, probes: 0, durationMs: -1, sent: false, timer: null, notice: noticeMs };
+  startProbe(block);
+}
+
+// Ask the hub's thread what it runs. A probe that comes back stale (it ran after the block) or
+// without a stack (the interrupt landed where no frame was visible) is retried while the block
+// lasts, up to three times.
+function startProbe(b) {
+  if (session === null || b.probing || b.probes >= 3) return;
   b.probing = true;
-  session.post('Runtime.evaluate', { expression: probeExpression, returnByValue: true, silent: true }, (err, res) => {
+  b.probes++;
+  // The probe checks that the heartbeat and the switch counter still hold the values seen here:
+  // if this thread was starved and the probe ran after the block, it describes other code.
+  const expression = probeExpression + '(' + lastBeat + ', ' + lastSwitches + ')';
+  session.post('Runtime.evaluate', { expression, returnByValue: true, silent: true }, (err, res) => {
     b.probing = false;
     if (!err && res && res.result && typeof res.result.value === 'string') {
-      try { b.probe = JSON.parse(res.result.value); } catch {}
+      try {
+        const p = JSON.parse(res.result.value);
+        if (!p.stale && (p.stack || b.probe === null)) b.probe = p;
+      } catch {}
     }
     if (b.durationMs >= 0) send(b);
   });
@@ -120,6 +133,7 @@ const timer = setInterval(() => {
     return;
   }
   if (block.api === null) block.api = currentApi();
+  if (block.probe === null || !block.probe.stack) startProbe(block);
   if (print && stalled >= block.notice) {
     notice(stalled);
     block.notice *= 2;
