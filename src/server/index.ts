@@ -16,6 +16,14 @@ export { HTTP_BUCKETS_SECONDS, type HttpStats } from './http-stats.js';
 export type { Listener } from './listener.js';
 export { defaultRoute } from './route.js';
 export {
+  type MountedStatusPage,
+  mountStatusPage,
+  type RouteStatus,
+  type StatusPageOptions,
+  type StatusSnapshot,
+  StatusSource,
+} from './status.js';
+export {
   type PeerAddress,
   type StreamHandler,
   StreamServer,
