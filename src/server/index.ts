@@ -14,6 +14,14 @@ export type { BaseServer, BaseServerOptions, SpawnOption } from './base-server.j
 export { type HttpHandler, HttpServer, type HttpServerOptions } from './http-server.js';
 export { HTTP_BUCKETS_SECONDS, type HttpStats } from './http-stats.js';
 export type { Listener } from './listener.js';
+export {
+  generateLoad,
+  type LoadOptions,
+  type LoadProgress,
+  type LoadReport,
+  type LoadRoute,
+  type RouteLoad,
+} from './loadgen.js';
 export { defaultRoute } from './route.js';
 export {
   type MountedStatusPage,
