@@ -43,7 +43,7 @@ const FUNCTIONS = new Set([
 ]);
 
 /** The metric names a PromQL expression reads: identifiers left once label matchers, groupings, ranges and strings are gone. */
-export function metricsIn(expr: string): string[] {
+function metricsIn(expr: string): string[] {
   const stripped = expr
     .replace(/"(?:[^"\\]|\\.)*"/g, '""')
     .replace(/\{[^}]*\}/g, '')
