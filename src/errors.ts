@@ -22,6 +22,7 @@ export type GreenhubErrorCode =
   | 'ERR_GREENHUB_NOT_OWNER'
   | 'ERR_GREENHUB_OVER_RELEASE'
   | 'ERR_GREENHUB_INVALID_STATE'
+  | 'ERR_GREENHUB_REQUEST_TIMEOUT'
   | 'ERR_GREENHUB_INVALID_ARG_TYPE'
   | 'ERR_GREENHUB_INVALID_ARG_VALUE'
   | 'ERR_GREENHUB_UNKNOWN_OPTION'
@@ -205,6 +206,23 @@ export class InvalidStateError extends Error {
   readonly code = 'ERR_GREENHUB_INVALID_STATE';
 }
 brand(InvalidStateError, 'InvalidStateError');
+
+/**
+ * An `HttpServer` request ran longer than its `requestTimeout`: its greenlet is killed with this
+ * error (at its next checkpoint) and the client gets `503` if nothing was sent yet.
+ *
+ * Whose fault: the handler's, or whatever it waits on — not the client's.
+ *
+ * @example
+ * ```ts
+ * const server = new HttpServer(8080, handler, { requestTimeout: 5_000 });
+ * // in the handler: catch (e) { if (e instanceof RequestTimeoutError) cleanup(); throw e; }
+ * ```
+ */
+export class RequestTimeoutError extends Error {
+  readonly code = 'ERR_GREENHUB_REQUEST_TIMEOUT';
+}
+brand(RequestTimeoutError, 'RequestTimeoutError');
 
 /**
  * An argument of the wrong type: the message names the argument, the expected form and what came.

@@ -21,6 +21,16 @@ export {
 } from './greenlet/greenlet.js';
 export { getHub, Hub, type HubStats } from './greenlet/hub.js';
 export { Local } from './greenlet/local.js';
+export {
+  BlockingMonitor,
+  type BlockingMonitorEvents,
+  type BlockingMonitorOptions,
+  type BlockingReport,
+  formatBlockingReport,
+  getBlockingMonitor,
+  setBlockingApi,
+  startBlockingMonitor,
+} from './greenlet/monitor.js';
 export { beginOperation, Operation } from './greenlet/operation.js';
 export { Group, type GroupJoinOptions, type ImapOptions, Pool } from './greenlet/pool.js';
 export {

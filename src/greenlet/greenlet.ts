@@ -14,7 +14,7 @@
  * `await g.get()` for its value.
  */
 import { GreenletExit } from '../errors.js';
-import { armTimer, disarmTimer, type Timer } from '../internal/natives.js';
+import { armTimer, disarmTimer, now, type Timer } from '../internal/natives.js';
 import {
   checkBoolean,
   checkDelay,
@@ -121,6 +121,8 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
   _timeouts: Timeout | null = null;
   /** @internal operations in flight outside the hub (intrusive list) */
   _operations: Operation | null = null;
+  /** @internal when it first ran (ms, `now()` clock), recorded only while durations are measured */
+  _ranAt = 0;
   /** @internal the body, cleared at death */
   _fn: ((...args: never[]) => T | PromiseLike<T>) | undefined;
   /** @internal */
@@ -352,7 +354,8 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
     const hub = getHub();
     this.phase = State.Running;
     hub._scheduled--;
-    hub._switches++;
+    hub._switchCounter[0]++;
+    if (hub._onGreenletEnd !== null) this._ranAt = hub._runClock || now();
     runAs(this, runBody, this);
   }
 
@@ -370,7 +373,7 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
     removeFromOwner(this, waiter);
     hub._parked--;
     if (this._wfirst === null) this.syncBlocked(hub);
-    if (this.phase === State.Running) hub._switches++;
+    if (this.phase === State.Running) hub._switchCounter[0]++;
   }
 
   /**
@@ -446,6 +449,11 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
     hub._waiting += blocked ? 1 : -1;
   }
 
+  /** @internal the name greenlet metrics group it under: its name if set, else its function's name */
+  _metricName(): string {
+    return this.label ?? (this._fn === undefined ? '(finished)' : this._fn.name || '(anonymous)');
+  }
+
   /** @internal the function's name, for run info */
   _functionName(): string {
     return this._fn === undefined ? '(finished)' : this._fn.name || '(anonymous)';
@@ -499,6 +507,8 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
     const hub = getHub();
     // gevent: ending with GreenletExit is a success whose value is the GreenletExit.
     if (failed && result instanceof GreenletExit) failed = false;
+    if (previous === State.Running && this._ranAt !== 0 && hub._onGreenletEnd !== null)
+      hub._onGreenletEnd(this, now() - this._ranAt);
     this.phase = State.Dead;
     this._failed = failed;
     this._result = result;

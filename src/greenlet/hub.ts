@@ -124,6 +124,12 @@ export interface HubStats {
   unobservedErrors: number;
   /** Operations in flight outside the hub (pool tasks, patched I/O), by kind. */
   operations: Record<string, number>;
+  /** Times the blocking monitor saw the hub blocked longer than its `maxBlockingTime`. */
+  blockingEvents: number;
+  /** Total duration of those blocks, in milliseconds. */
+  blockedMs: number;
+  /** That duration by blocking API (`fs.readFileSync`…, set by the patch layer); `none` when no API was known. */
+  blockedMsByApi: Record<string, number>;
 }
 
 /** A held waker, as shown in run info. */
@@ -241,7 +247,23 @@ export class Hub {
   /** @internal */ _finishedOk = 0;
   /** @internal */ _finishedError = 0;
   /** @internal */ _finishedKilled = 0;
-  /** @internal */ _switches = 0;
+  /**
+   * @internal Greenlet resumptions (starts plus wake-ups), in a typed array so that the blocking
+   * monitor's watchdog thread can read it while this thread is busy: it swaps in a view of shared
+   * memory (see monitor.ts). A Float64Array holds exact integers up to 2^53.
+   */
+  _switchCounter: Float64Array<ArrayBufferLike> = new Float64Array(1);
+  /**
+   * @internal Set by greenhub/metrics while greenlet durations are collected: called when a greenlet
+   * that ran dies, with how long it ran (ms, from its first switch-in to its death).
+   */
+  _onGreenletEnd: ((greenlet: Greenlet, ms: number) => void) | null = null;
+  /** @internal the clock a starting greenlet records while `_onGreenletEnd` is set (see drainReady) */
+  _runClock = 0;
+  /** @internal blocking monitor totals (monitor.ts) */ _blockingEvents = 0;
+  /** @internal */ _blockedMs = 0;
+  /** @internal blocked time by API; `none` when no patched API was in progress */
+  readonly _blockedMsByApi = new Map<string, number>();
   /** @internal */ _loopExits = 0;
   /** @internal */ _deadlocks = 0;
   /** @internal */ _unobserved = 0;
@@ -271,13 +293,16 @@ export class Hub {
       },
       spawned: this._spawned,
       finished: { ok: this._finishedOk, error: this._finishedError, killed: this._finishedKilled },
-      switches: this._switches,
+      switches: this._switchCounter[0]!,
       waiters: this._parked,
       wakers: this.wakers.size,
       loopExits: this._loopExits,
       deadlocks: this._deadlocks,
       unobservedErrors: this._unobserved,
       operations: Object.fromEntries(this.operations),
+      blockingEvents: this._blockingEvents,
+      blockedMs: this._blockedMs,
+      blockedMsByApi: Object.fromEntries(this._blockedMsByApi),
     };
   }
 
@@ -416,7 +441,12 @@ export class Hub {
     }
     const batch = this.ready;
     this.ready = this.readySpare;
+    // While greenlet durations are measured, starting greenlets read a clock refreshed every 32
+    // starts instead of reading it each (a clock read costs about as much as a trivial greenlet's
+    // bookkeeping): a start time is at most 32 starts early.
+    const timed = this._onGreenletEnd !== null;
     for (let i = 0; i < batch.length; i++) {
+      if (timed && (i & 31) === 0) this._runClock = now();
       try {
         batch[i]!._run();
       } catch (error) {
@@ -425,6 +455,7 @@ export class Hub {
     }
     batch.length = 0;
     this.readySpare = batch;
+    this._runClock = 0; // greenlets started outside a batch (startLater) read the clock themselves
     for (const greenlet of failed) {
       // A LoopExit or DeadlockError nobody caught means the program is stuck: it is reported even
       // if someone joined the greenlet, since join() does not hand over the error.

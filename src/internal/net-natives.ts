@@ -1,0 +1,29 @@
+/**
+ * Originals of the `node:http` and `node:net` functions greenhub's own servers and clients use (the
+ * metrics server, StreamServer, HttpServer, the load generator), captured when this module is first
+ * loaded — as natives.ts does for timers (STYLE habit 5). Kept apart from natives.ts so that
+ * importing `greenhub` alone does not load `node:http`; `greenhub/patch` imports this module before
+ * it patches `http` or `net`, so the captures are the originals.
+ */
+import http from 'node:http';
+import net from 'node:net';
+
+export const nativeHttpCreateServer: typeof http.createServer = http.createServer;
+export const nativeHttpRequest: typeof http.request = http.request;
+export const NativeHttpAgent: typeof http.Agent = http.Agent;
+export const nativeNetCreateServer: typeof net.createServer = net.createServer;
+
+/**
+ * Set on every server greenhub creates for itself. The patch layer must leave servers carrying it
+ * alone: HttpServer already runs each request in its own greenlet, and the metrics server must not
+ * count its own scrapes as application greenlets.
+ */
+export const kGreenhubServer: unique symbol = Symbol.for('greenhub.server');
+
+/** True for 127.0.0.0/8, ::1, `localhost` (and IPv4-mapped loopback). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  return net.isIPv4(v4) && v4.startsWith('127.');
+}

@@ -1,0 +1,512 @@
+/**
+ * `collectMetrics()`: registers every greenhub metric (SPEC §5) in a prom-client registry. Nothing
+ * is recorded on the hot paths except what the hub, pools and servers keep anyway (counters, and
+ * bucket counts for durations); every value is read from `stats()`-style snapshots when Prometheus
+ * scrapes. One scrape takes one snapshot of each source, shared by all metrics of that scrape.
+ */
+import client from 'prom-client';
+import { InvalidStateError } from '../errors.js';
+import { getHub, type HubStats } from '../greenlet/hub.js';
+import { nativeQueueMicrotask } from '../internal/natives.js';
+import {
+  checkBoolean,
+  checkInteger,
+  checkOptions,
+  checkString,
+  rangeError,
+  typeError,
+} from '../internal/validate.js';
+import {
+  addHistograms,
+  CollectedMetric,
+  type Labels,
+  type MetricType,
+  pushHistogram,
+  type Sample,
+  SampleSums,
+} from './collected-metric.js';
+import { greenletDurations } from './greenlet-durations.js';
+import { type LoopWindow, type LoopWindowStats, openLoopWindow } from './loop.js';
+import { BoundedLabel, metricNames } from './names.js';
+import type { HistogramSnapshot } from './recorder.js';
+import {
+  metricsSources,
+  type ServerMetricsSnapshot,
+  type ServerMetricsSource,
+  type ThreadPoolMetricsSnapshot,
+  type ThreadPoolMetricsSource,
+} from './sources.js';
+
+/** Options of {@link collectMetrics}. */
+export interface CollectMetricsOptions {
+  /** The prom-client registry to register in (default: prom-client's global `register`). */
+  register?: client.Registry;
+  /** Prepended to every metric name, greenhub's and prom-client's defaults (default `''`). */
+  prefix?: string;
+  /** Also register prom-client's default process and Node metrics (default `true`; skipped if already there). */
+  defaultMetrics?: boolean;
+  /** Distinct greenlet names with their own duration series; later names count as `other` (default 50). */
+  greenletNames?: number;
+}
+
+/** What {@link collectMetrics} registered. */
+export interface MetricsCollection {
+  readonly register: client.Registry;
+  readonly prefix: string;
+  /** The greenhub metric names registered, with the prefix. */
+  readonly names: readonly string[];
+  /**
+   * Remove greenhub's metrics from the registry and stop measuring greenlet durations and the loop.
+   * (prom-client's default metrics cannot be unregistered one by one and stay.) Idempotent.
+   */
+  close(): void;
+}
+
+/** The label values of `greenhub_patched_operations{kind}` that are always exported, 0 when idle. */
+export const OPERATION_KINDS: readonly string[] = Object.freeze([
+  'timer',
+  'fetch',
+  'net',
+  'fs',
+  'dns',
+  'child',
+]);
+
+const collections = new WeakMap<client.Registry, { collection: MetricsCollection; key: string }>();
+
+/**
+ * Register greenhub's metrics (hub, blocking monitor, event loop, patched I/O, thread pools, hybrid
+ * placements, servers) and, by default, prom-client's default metrics, in `register`. Values are
+ * read from snapshots when the registry is scraped. Calling it again for the same registry with the
+ * same options returns the same collection.
+ *
+ * @example
+ * ```ts
+ * import { collectMetrics } from 'greenhub/metrics';
+ * import { register } from 'prom-client';
+ * collectMetrics();
+ * app.get('/metrics', async (_req, res) => {
+ *   res.setHeader('content-type', register.contentType);
+ *   res.end(await register.metrics());
+ * });
+ * ```
+ */
+export function collectMetrics(opts?: CollectMetricsOptions): MetricsCollection {
+  const where = 'collectMetrics()';
+  checkOptions(where, 'opts', opts, ['register', 'prefix', 'defaultMetrics', 'greenletNames']);
+  const register = opts?.register ?? client.register;
+  if (!(register instanceof client.Registry))
+    throw typeError(where, 'opts.register', 'a prom-client Registry', register);
+  const prefix = opts?.prefix ?? '';
+  checkString(where, 'opts.prefix', prefix);
+  if (prefix !== '' && !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix))
+    throw rangeError(where, 'opts.prefix', 'a valid Prometheus metric name prefix', prefix);
+  if (opts?.defaultMetrics !== undefined) checkBoolean(where, 'opts.defaultMetrics', opts.defaultMetrics);
+  const greenletNames = opts?.greenletNames ?? 50;
+  checkInteger(where, 'opts.greenletNames', greenletNames, 0, 'a non-negative integer');
+
+  const key = `${prefix}\u0000${greenletNames}`;
+  const existing = collections.get(register);
+  if (existing !== undefined) {
+    if (existing.key === key) return existing.collection;
+    throw new InvalidStateError(
+      `${where}: greenhub metrics are already registered in this registry with other options; close() that collection first`,
+    );
+  }
+  if (!greenletDurations.attach(greenletNames)) {
+    throw new InvalidStateError(
+      `${where}: greenlet durations are already measured with greenletNames ${greenletNames === greenletDurations.limit ? '' : greenletDurations.limit}; ` +
+        'every collection in a thread must use the same greenletNames',
+    );
+  }
+  if (
+    opts?.defaultMetrics !== false &&
+    register.getSingleMetric(`${prefix}process_cpu_user_seconds_total`) === undefined
+  )
+    client.collectDefaultMetrics({ register, prefix });
+
+  const loop = openLoopWindow();
+  const scrape = new Scrape(loop);
+  const metrics = defineMetrics(scrape, prefix);
+  const registered: CollectedMetric[] = [];
+  try {
+    for (const metric of metrics) {
+      // prom-client's typings only know its own classes; the registry reads the metric protocol.
+      register.registerMetric(metric as unknown as client.Metric);
+      registered.push(metric);
+    }
+  } catch (error) {
+    for (const m of registered) register.removeSingleMetric(m.name);
+    loop.close();
+    greenletDurations.detach();
+    throw error;
+  }
+  let closed = false;
+  const collection: MetricsCollection = {
+    register,
+    prefix,
+    names: Object.freeze(metrics.map((m) => m.name)),
+    close() {
+      if (closed) return;
+      closed = true;
+      for (const m of registered)
+        if (register.getSingleMetric(m.name) === (m as unknown)) register.removeSingleMetric(m.name);
+      loop.close();
+      greenletDurations.detach();
+      collections.delete(register);
+    },
+  };
+  collections.set(register, { collection, key });
+  return collection;
+}
+
+/** True when greenhub's metrics are registered in `register`. */
+export function hasCollection(register: client.Registry): boolean {
+  return collections.has(register);
+}
+
+/**
+ * The snapshots of one scrape: prom-client calls every metric's `get()` in one synchronous pass, so
+ * the first metric takes each snapshot and the rest of the pass reuses it.
+ */
+class Scrape {
+  private hubStats: HubStats | undefined;
+  private loopStats: LoopWindowStats | undefined;
+  private poolStats: [string, ThreadPoolMetricsSnapshot][] | undefined;
+  private serverStats: [string, ServerMetricsSnapshot][] | undefined;
+  private queued = false;
+  readonly pools = new BoundedLabel(50);
+  readonly servers = new BoundedLabel(50);
+
+  constructor(private readonly loopWindow: LoopWindow) {}
+
+  private expireLater(): void {
+    if (this.queued) return;
+    this.queued = true;
+    nativeQueueMicrotask(this.expire);
+  }
+
+  private readonly expire = (): void => {
+    this.queued = false;
+    this.hubStats = undefined;
+    this.loopStats = undefined;
+    this.poolStats = undefined;
+    this.serverStats = undefined;
+  };
+
+  hub(): HubStats {
+    this.expireLater();
+    return (this.hubStats ??= getHub().stats());
+  }
+
+  /** Cumulative sum and count of loop delay samples: a summary's `_sum`/`_count` never go down. */
+  delaySum = 0;
+  delayCount = 0;
+
+  loop(): LoopWindowStats {
+    this.expireLater();
+    if (this.loopStats === undefined) {
+      const l = this.loopWindow.take();
+      this.delaySum += l.sum;
+      this.delayCount += l.samples;
+      this.loopStats = l;
+    }
+    return this.loopStats;
+  }
+
+  threadPools(): [string, ThreadPoolMetricsSnapshot][] {
+    this.expireLater();
+    return (this.poolStats ??= read(metricsSources('threadpool'), this.pools));
+  }
+
+  serversStats(): [string, ServerMetricsSnapshot][] {
+    this.expireLater();
+    return (this.serverStats ??= read(metricsSources('server'), this.servers));
+  }
+}
+
+function read<S extends ThreadPoolMetricsSource | ServerMetricsSource>(
+  sources: S[],
+  names: BoundedLabel,
+): [string, ReturnType<S['metricsSnapshot']>][] {
+  const out: [string, ReturnType<S['metricsSnapshot']>][] = [];
+  for (const source of sources) {
+    try {
+      out.push([names.value(source.name), source.metricsSnapshot() as ReturnType<S['metricsSnapshot']>]);
+    } catch (error) {
+      // A broken source must not break the scrape; it is reported and left out.
+      getHub()._report(error, null);
+    }
+  }
+  return out;
+}
+
+function defineMetrics(scrape: Scrape, prefix: string): CollectedMetric[] {
+  const metric = (
+    name: string,
+    help: string,
+    type: MetricType,
+    labelNames: readonly string[],
+    read: () => Sample[],
+  ) => new CollectedMetric(prefix + name, help, type, labelNames, read);
+  const one = (value: number, labels: Labels = {}): Sample[] => [{ value, labels }];
+  const byLabel = (label: string, values: Record<string, number>): Sample[] =>
+    Object.entries(values).map(([k, value]) => ({ labels: { [label]: k }, value }));
+  const n = metricNames;
+
+  const poolHistogram = (name: string, pick: (s: ThreadPoolMetricsSnapshot) => HistogramSnapshot) => () => {
+    const merged = new Map<string, HistogramSnapshot>();
+    for (const [pool, s] of scrape.threadPools()) {
+      const h = pick(s);
+      const before = merged.get(pool);
+      merged.set(pool, before === undefined ? h : addHistograms(before, h));
+    }
+    const out: Sample[] = [];
+    for (const [pool, h] of merged) pushHistogram(out, prefix + name, { pool }, h);
+    return out;
+  };
+  const poolSum =
+    (label: string | null, pick: (s: ThreadPoolMetricsSnapshot) => Record<string, number> | number) => () => {
+      const sums = new SampleSums();
+      for (const [pool, s] of scrape.threadPools()) {
+        const v = pick(s);
+        if (typeof v === 'number') sums.add({ pool }, v);
+        else for (const [k, value] of Object.entries(v)) sums.add({ pool, [label!]: k }, value);
+      }
+      return sums.samples();
+    };
+  const serverSum = (pick: (s: ServerMetricsSnapshot, server: string, sums: SampleSums) => void) => () => {
+    const sums = new SampleSums();
+    for (const [server, s] of scrape.serversStats()) pick(s, server, sums);
+    return sums.samples();
+  };
+
+  return [
+    metric(
+      n.greenlets,
+      'Live greenlets by state (waiting: parked in a hub wait or a tracked operation).',
+      'gauge',
+      ['state'],
+      () => {
+        const g = scrape.hub().greenlets;
+        return byLabel('state', { running: g.running, waiting: g.waiting, scheduled: g.scheduled });
+      },
+    ),
+    metric(n.greenletsSpawned, 'Greenlets started.', 'counter', [], () => one(scrape.hub().spawned)),
+    metric(
+      n.greenletsFinished,
+      'Greenlets finished, by outcome (a kill with GreenletExit counts as killed).',
+      'counter',
+      ['outcome'],
+      () => byLabel('outcome', { ...scrape.hub().finished }),
+    ),
+    metric(
+      n.greenletDuration,
+      'How long greenlets ran, from their first switch-in to their death, by name (the first names seen; the rest as other).',
+      'histogram',
+      ['name'],
+      () => {
+        const out: Sample[] = [];
+        for (const [name, h] of greenletDurations.snapshot())
+          pushHistogram(out, prefix + n.greenletDuration, { name }, h);
+        return out;
+      },
+    ),
+    metric(n.greenletSwitches, 'Greenlet starts and wake-ups by the hub.', 'counter', [], () =>
+      one(scrape.hub().switches),
+    ),
+    metric(
+      n.unobservedErrors,
+      'Greenlet failures nobody observed, reported through the hub onError.',
+      'counter',
+      [],
+      () => one(scrape.hub().unobservedErrors),
+    ),
+    metric(
+      n.hubBlockedSeconds,
+      'Time the hub was blocked beyond maxBlockingTime, by the synchronous API in progress (none: no patched API).',
+      'counter',
+      ['api'],
+      () => {
+        const byApi = scrape.hub().blockedMsByApi;
+        const samples = Object.entries(byApi).map(([api, ms]) => ({ labels: { api }, value: ms / 1000 }));
+        return samples.length === 0 ? [{ labels: { api: 'none' }, value: 0 }] : samples;
+      },
+    ),
+    metric(n.hubBlockingEvents, 'Blocks of the hub beyond maxBlockingTime.', 'counter', [], () =>
+      one(scrape.hub().blockingEvents),
+    ),
+    metric(
+      n.loopDelay,
+      'How late the event loop ran a 10 ms timer, over the window since the previous scrape.',
+      'summary',
+      ['quantile'],
+      (): Sample[] => {
+        const l = scrape.loop();
+        const name = prefix + n.loopDelay;
+        return [
+          { labels: { quantile: 0.5 }, value: l.p50 },
+          { labels: { quantile: 0.9 }, value: l.p90 },
+          { labels: { quantile: 0.99 }, value: l.p99 },
+          { labels: { quantile: 1 }, value: l.max },
+          { metricName: `${name}_sum`, labels: {}, value: scrape.delaySum },
+          { metricName: `${name}_count`, labels: {}, value: scrape.delayCount },
+        ];
+      },
+    ),
+    metric(n.loopUtilization, 'Event loop utilization since the previous scrape (0-1).', 'gauge', [], () =>
+      one(scrape.loop().utilization),
+    ),
+    metric(n.patchedOperations, 'Operations in flight outside the hub, by kind.', 'gauge', ['kind'], () => {
+      const ops = scrape.hub().operations;
+      const out: Record<string, number> = {};
+      for (const kind of OPERATION_KINDS) out[kind] = 0;
+      for (const [kind, count] of Object.entries(ops))
+        out[operationKinds.value(kind)] = (out[operationKinds.value(kind)] ?? 0) + count;
+      return byLabel('kind', out);
+    }),
+    metric(n.loopExits, 'Rounds in which waits were rejected with LoopExit.', 'counter', [], () =>
+      one(scrape.hub().loopExits),
+    ),
+    metric(n.deadlocks, 'Waits refused with DeadlockError.', 'counter', [], () =>
+      one(scrape.hub().deadlocks),
+    ),
+    metric(
+      n.threadpoolThreads,
+      'Threads of each pool by state.',
+      'gauge',
+      ['pool', 'state'],
+      poolSum('state', (s) => s.threads),
+    ),
+    metric(
+      n.threadpoolQueueSize,
+      'Tasks waiting for a thread.',
+      'gauge',
+      ['pool'],
+      poolSum(null, (s) => s.queueSize),
+    ),
+    metric(
+      n.threadpoolTasks,
+      'Finished pool tasks by outcome.',
+      'counter',
+      ['pool', 'outcome'],
+      poolSum('outcome', (s) => s.tasks),
+    ),
+    metric(
+      n.threadpoolWait,
+      'Time pool tasks waited in the queue.',
+      'histogram',
+      ['pool'],
+      poolHistogram(n.threadpoolWait, (s) => s.waitSeconds),
+    ),
+    metric(
+      n.threadpoolRun,
+      'Time pool tasks ran on a thread.',
+      'histogram',
+      ['pool'],
+      poolHistogram(n.threadpoolRun, (s) => s.runSeconds),
+    ),
+    metric(
+      n.threadpoolUtilization,
+      'Busy thread time over available thread time (0-1).',
+      'gauge',
+      ['pool'],
+      () => {
+        // Utilization is a ratio: pools sharing a name report their mean, not their sum.
+        const acc = new Map<string, [number, number]>();
+        for (const [pool, s] of scrape.threadPools()) {
+          const a = acc.get(pool) ?? [0, 0];
+          acc.set(pool, [a[0] + s.utilization, a[1] + 1]);
+        }
+        return [...acc].map(([pool, [sum, count]]) => ({ labels: { pool }, value: sum / count }));
+      },
+    ),
+    metric(
+      n.hybridPlacements,
+      'hybrid() calls by task and placement (inline on the hub, or on a thread).',
+      'counter',
+      ['task', 'placement'],
+      () => {
+        const sums = new SampleSums();
+        for (const [, s] of scrape.threadPools()) {
+          for (const [task, p] of Object.entries(s.hybrid ?? {})) {
+            const t = hybridTasks.value(task);
+            sums.add({ task: t, placement: 'inline' }, p.inline);
+            sums.add({ task: t, placement: 'thread' }, p.thread);
+          }
+        }
+        return sums.samples();
+      },
+    ),
+    metric(
+      n.httpRequests,
+      'HTTP requests finished, by server, method, route and status.',
+      'counter',
+      ['server', 'method', 'route', 'status'],
+      serverSum((s, server, sums) => {
+        for (const r of s.routes ?? [])
+          for (const [status, count] of Object.entries(r.statuses))
+            sums.add({ server, method: r.method, route: r.route, status }, count);
+      }),
+    ),
+    metric(
+      n.httpRequestDuration,
+      'HTTP request duration, from headers parsed to response finished.',
+      'histogram',
+      ['server', 'method', 'route'],
+      () => {
+        const out: Sample[] = [];
+        const merged = new Map<string, [Labels, HistogramSnapshot]>();
+        for (const [server, s] of scrape.serversStats()) {
+          for (const r of s.routes ?? []) {
+            const labels = { server, method: r.method, route: r.route };
+            const key = JSON.stringify(labels);
+            const before = merged.get(key);
+            merged.set(key, [
+              labels,
+              before === undefined ? r.duration : addHistograms(before[1], r.duration),
+            ]);
+          }
+        }
+        for (const [labels, h] of merged.values())
+          pushHistogram(out, prefix + n.httpRequestDuration, labels, h);
+        return out;
+      },
+    ),
+    metric(
+      n.httpRequestsInFlight,
+      'HTTP requests whose handler greenlet is running.',
+      'gauge',
+      ['server'],
+      serverSum((s, server, sums) => {
+        if (s.protocol === 'http') sums.add({ server }, s.requestsInFlight ?? 0);
+      }),
+    ),
+    metric(
+      n.serverConnections,
+      'Open connections of greenhub servers.',
+      'gauge',
+      ['server'],
+      serverSum((s, server, sums) => sums.add({ server }, s.connections)),
+    ),
+    metric(
+      n.serverConnectionsAccepted,
+      'Connections accepted by greenhub servers.',
+      'counter',
+      ['server'],
+      serverSum((s, server, sums) => sums.add({ server }, s.connectionsAccepted)),
+    ),
+    metric(
+      n.serverRejected,
+      'Connections or requests refused, by server and reason.',
+      'counter',
+      ['server', 'reason'],
+      serverSum((s, server, sums) => {
+        for (const [reason, count] of Object.entries(s.rejected)) sums.add({ server, reason }, count);
+      }),
+    ),
+  ];
+}
+
+const operationKinds = new BoundedLabel(OPERATION_KINDS.length + 20);
+const hybridTasks = new BoundedLabel(100);

@@ -1,0 +1,135 @@
+/**
+ * The status page: one HTML document with its script inline, charting the JSON that
+ * `mountStatusPage()` serves with uPlot (served beside it). `%TITLE%`, `%JSON%` and `%BASE%` are
+ * filled in when mounted. `window.greenhubStatus` exposes the update count and the charts, for
+ * tests and for curious operators.
+ */
+export const STATUS_PAGE_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>%TITLE%</title>
+<link rel="stylesheet" href="%BASE%/uplot.min.css">
+<style>
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 16px 24px; color: #1d2330; background: #fafbfc; }
+  h1 { font-size: 20px; margin: 0 0 4px; }
+  #summary { color: #555; margin-bottom: 12px; min-height: 1.4em; }
+  .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 12px; }
+  .card { background: #fff; border: 1px solid #e2e5ea; border-radius: 6px; padding: 8px; }
+  table { border-collapse: collapse; margin-top: 12px; background: #fff; }
+  th, td { border: 1px solid #e2e5ea; padding: 4px 10px; text-align: right; }
+  th:first-child, td:first-child { text-align: left; }
+  .error { color: #b00020; }
+</style>
+</head>
+<body>
+<h1>%TITLE%</h1>
+<div id="summary">connecting…</div>
+<div class="grid">
+  <div class="card" id="greenlets"></div>
+  <div class="card" id="loop"></div>
+  <div class="card" id="pool"></div>
+  <div class="card" id="rate"></div>
+  <div class="card" id="latency"></div>
+</div>
+<table id="routes"><thead><tr><th>route</th><th>req/s</th><th>errors/s</th><th>p50 ms</th><th>p99 ms</th><th>total</th></tr></thead><tbody></tbody></table>
+<script src="%BASE%/uplot.min.js"></script>
+<script>
+(() => {
+  const POINTS = 120;
+  const COLORS = ['#2f6fdf', '#e8710a', '#1e8e3e', '#d01884', '#9334e6', '#12b5cb', '#f9ab00', '#5f6368'];
+  const state = { updates: 0, errors: 0, charts: {} };
+  window.greenhubStatus = state;
+  const times = [];
+  const series = {};
+  const push = (key, value) => {
+    const s = (series[key] ??= new Array(times.length - 1).fill(null));
+    s.push(value);
+  };
+  const width = (el) => Math.max(300, el.clientWidth - 16);
+
+  function chart(id, title, labels, keyOf, unit) {
+    const el = document.getElementById(id);
+    const old = state.charts[id];
+    if (old && old.keys.join('|') === labels.join('|')) return old;
+    if (old) old.plot.destroy();
+    const opts = {
+      title, width: width(el), height: 200,
+      scales: { x: { time: true } },
+      axes: [{}, { values: (u, vals) => vals.map((v) => v == null ? '' : (+v.toFixed(2)) + unit), size: 60 }],
+      series: [{}, ...labels.map((label, i) => ({ label, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true }))],
+    };
+    const plot = new uPlot(opts, [[], ...labels.map(() => [])], el);
+    const c = { plot, keys: labels, keyOf };
+    state.charts[id] = c;
+    return c;
+  }
+
+  function draw(c) {
+    const start = Math.max(0, times.length - POINTS);
+    const data = [times.slice(start), ...c.keys.map((k) => (series[c.keyOf(k)] ?? []).slice(start))];
+    c.plot.setData(data);
+  }
+
+  const fmt = (v) => v == null ? '–' : v < 10 ? v.toFixed(2) : v.toFixed(0);
+
+  async function tick() {
+    let s;
+    try {
+      const res = await fetch('%JSON%', { cache: 'no-store' });
+      s = await res.json();
+    } catch (e) {
+      state.errors++;
+      document.getElementById('summary').innerHTML = '<span class="error">cannot reach the service: ' + e + '</span>';
+      return;
+    }
+    times.push(s.time / 1000);
+    push('running', s.greenlets.running);
+    push('waiting', s.greenlets.waiting);
+    push('scheduled', s.greenlets.scheduled);
+    push('delayP99', s.loop.delayP99Ms);
+    push('delayMax', s.loop.delayMaxMs);
+    push('elu', s.loop.utilization * 100);
+    const busy = s.pools.reduce((a, p) => a + (p.threads.busy ?? 0), 0);
+    const idle = s.pools.reduce((a, p) => a + (p.threads.idle ?? 0), 0);
+    push('busy', busy);
+    push('idle', idle);
+    push('queue', s.pools.reduce((a, p) => a + p.queueSize, 0));
+    push('poolUtil', s.pools.length ? (100 * s.pools.reduce((a, p) => a + p.utilization, 0)) / s.pools.length : null);
+    const routeKeys = s.routes.map((r) => r.method + ' ' + r.route + (r.server === 'http' ? '' : ' @' + r.server));
+    s.routes.forEach((r, i) => {
+      push('rps:' + routeKeys[i], r.rps);
+      push('p99:' + routeKeys[i], r.p99Ms);
+    });
+    for (const k of Object.keys(series)) if (series[k].length < times.length) series[k].push(null);
+
+    draw(chart('greenlets', 'Greenlets by state', ['running', 'waiting', 'scheduled'], (k) => k, ''));
+    draw(chart('loop', 'Event loop: delay (ms) and utilization (%)', ['delayP99', 'delayMax', 'elu'], (k) => k, ''));
+    draw(chart('pool', 'Thread pools: threads, queue, utilization (%)', ['busy', 'idle', 'queue', 'poolUtil'], (k) => k, ''));
+    const sorted = [...routeKeys].sort();
+    draw(chart('rate', 'Requests per second by route', sorted, (k) => 'rps:' + k, '/s'));
+    draw(chart('latency', 'p99 latency by route (ms)', sorted, (k) => 'p99:' + k, ' ms'));
+
+    const rows = s.routes.map((r, i) => '<tr><td>' + routeKeys[i].replace(/</g, '&lt;') + '</td><td>' + fmt(r.rps) + '</td><td>' + fmt(r.errorsPerSec) +
+      '</td><td>' + fmt(r.p50Ms) + '</td><td>' + fmt(r.p99Ms) + '</td><td>' + r.total + '</td></tr>');
+    document.querySelector('#routes tbody').innerHTML = rows.join('');
+    const g = s.greenlets;
+    document.getElementById('summary').textContent =
+      (g.running + g.waiting + g.scheduled) + ' live greenlets · loop delay p99 ' + fmt(s.loop.delayP99Ms) + ' ms · ' +
+      'loop utilization ' + (s.loop.utilization * 100).toFixed(0) + '% · blocked ' + s.blocking.events + '× (' + fmt(s.blocking.blockedMs) + ' ms) · ' +
+      (s.pools.length ? busy + ' busy threads, ' + s.pools.reduce((a, p) => a + p.queueSize, 0) + ' queued' : 'no thread pool');
+    state.updates++;
+  }
+
+  const loop = async () => {
+    await tick();
+    setTimeout(loop, 1000);
+  };
+  loop();
+  addEventListener('resize', () => { for (const c of Object.values(state.charts)) c.plot.setSize({ width: width(c.plot.root.parentElement), height: 200 }); });
+})();
+</script>
+</body>
+</html>
+`;

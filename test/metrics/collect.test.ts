@@ -1,0 +1,367 @@
+import client from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  beginOperation,
+  DeadlockError,
+  Event,
+  GreenletExit,
+  getHub,
+  InvalidStateError,
+  sleep,
+  spawn,
+  startBlockingMonitor,
+} from '../../src/index.js';
+import {
+  collectMetrics,
+  DurationRecorder,
+  type MetricsCollection,
+  metricNames,
+  registerMetricsSource,
+  type ThreadPoolMetricsSnapshot,
+} from '../../src/metrics/index.js';
+import { captureErrors } from '../helpers.js';
+import { type PromFamily, parsePrometheusText, sampleValue } from './prom-text.js';
+
+let open: MetricsCollection[] = [];
+const cleanups: (() => void)[] = [];
+
+function collect(opts?: Parameters<typeof collectMetrics>[0]): {
+  register: client.Registry;
+  collection: MetricsCollection;
+} {
+  const register = opts?.register ?? new client.Registry();
+  const collection = collectMetrics({ ...opts, register });
+  open.push(collection);
+  return { register, collection };
+}
+
+async function scrape(register: client.Registry): Promise<Map<string, PromFamily>> {
+  return parsePrometheusText(await register.metrics());
+}
+
+afterEach(() => {
+  for (const c of open) c.close();
+  open = [];
+  for (const f of cleanups.splice(0)) f();
+  captureErrors.restore();
+});
+
+const EXPECTED: Record<string, [type: string, labels: string[]]> = {
+  greenhub_greenlets: ['gauge', ['state']],
+  greenhub_greenlets_spawned_total: ['counter', []],
+  greenhub_greenlets_finished_total: ['counter', ['outcome']],
+  greenhub_greenlet_duration_seconds: ['histogram', ['name']],
+  greenhub_hub_blocked_seconds_total: ['counter', ['api']],
+  greenhub_hub_blocking_events_total: ['counter', []],
+  greenhub_loop_delay_seconds: ['summary', ['quantile']],
+  greenhub_loop_utilization_ratio: ['gauge', []],
+  greenhub_patched_operations: ['gauge', ['kind']],
+  greenhub_loop_exits_total: ['counter', []],
+  greenhub_deadlocks_total: ['counter', []],
+  greenhub_threadpool_threads: ['gauge', ['pool', 'state']],
+  greenhub_threadpool_queue_size: ['gauge', ['pool']],
+  greenhub_threadpool_tasks_total: ['counter', ['pool', 'outcome']],
+  greenhub_threadpool_wait_seconds: ['histogram', ['pool']],
+  greenhub_threadpool_run_seconds: ['histogram', ['pool']],
+  greenhub_threadpool_utilization_ratio: ['gauge', ['pool']],
+  greenhub_hybrid_placements_total: ['counter', ['task', 'placement']],
+};
+
+function fakePool(name: string, overrides: Partial<ThreadPoolMetricsSnapshot> = {}): () => void {
+  const wait = new DurationRecorder();
+  wait.observeMs(0.2);
+  wait.observeMs(4);
+  wait.observeMs(70_000);
+  const run = new DurationRecorder([0.01, 0.1]);
+  run.observeMs(50);
+  const unregister = registerMetricsSource({
+    kind: 'threadpool',
+    name,
+    metricsSnapshot: () => ({
+      threads: { busy: 3, idle: 1 },
+      queueSize: 7,
+      tasks: { ok: 10, error: 2, cancelled: 1 },
+      waitSeconds: wait.snapshot(),
+      runSeconds: run.snapshot(),
+      utilization: 0.75,
+      hybrid: { resize: { inline: 5, thread: 2 } },
+      ...overrides,
+    }),
+  });
+  cleanups.push(unregister);
+  return unregister;
+}
+
+describe('collectMetrics(): the exposition', () => {
+  it('registers every metric of SPEC §5 with its type, labels and base unit, plus prom-client defaults; it parses as Prometheus text', async () => {
+    fakePool('default');
+    const { register, collection } = collect();
+    await spawn(() => 1).join();
+    const families = await scrape(register);
+    for (const [name, [type, labels]] of Object.entries(EXPECTED)) {
+      const family = families.get(name);
+      expect(family?.type, name).toBe(type);
+      expect(family?.help.length, name).toBeGreaterThan(10);
+      const sample = family?.samples.find((s) => s.name === name || s.name === `${name}_bucket`);
+      expect(sample, name).toBeDefined();
+      const own = Object.keys(sample!.labels).filter((l) => l !== 'le');
+      expect(own.sort(), name).toEqual([...labels].sort());
+    }
+    for (const name of Object.values(metricNames)) expect(collection.names).toContain(name);
+    for (const name of collection.names) expect(families.has(name), name).toBe(true);
+    expect(families.get('process_cpu_user_seconds_total')?.type).toBe('counter');
+    expect(families.get('nodejs_heap_size_used_bytes')?.type).toBe('gauge');
+    // Base units and conventions.
+    for (const [name, f] of families) {
+      if (!name.startsWith('greenhub_')) continue;
+      if (f.type === 'counter') expect(name).toMatch(/_total$/);
+      if (f.type === 'histogram' || f.type === 'summary') expect(name).toMatch(/_seconds$/);
+    }
+    expect([...families.get('greenhub_patched_operations')!.samples.map((s) => s.labels.kind)]).toEqual(
+      expect.arrayContaining(['timer', 'fetch', 'net', 'fs', 'dns', 'child']),
+    );
+  });
+
+  it('greenlet gauges and counters move as greenlets spawn, wait, finish, fail and are killed', async () => {
+    const reported = captureErrors.install();
+    const { register } = collect();
+    const before = await scrape(register);
+    const ev = new Event();
+    const waiting = Array.from({ length: 5 }, () => spawn(() => ev.wait()));
+    const scheduled = spawn(() => 1);
+    let f = await scrape(register);
+    expect(sampleValue(f, 'greenhub_greenlets', { state: 'scheduled' })).toBe(6);
+    await sleep(0);
+    f = await scrape(register);
+    expect(sampleValue(f, 'greenhub_greenlets', { state: 'waiting' })).toBe(5);
+    expect(sampleValue(f, 'greenhub_greenlets', { state: 'scheduled' })).toBe(0);
+    expect(scheduled.dead).toBe(true);
+    await waiting[0]!.kill();
+    const failing = spawn(() => {
+      throw new Error('boom');
+    });
+    await failing.join();
+    ev.set();
+    for (const g of waiting) await g.join();
+    await sleep(0);
+    f = await scrape(register);
+    const delta = (name: string, labels?: Record<string, string>) =>
+      sampleValue(f, name, labels)! - (sampleValue(before, name, labels) ?? 0);
+    expect(delta('greenhub_greenlets_spawned_total')).toBe(7);
+    expect(delta('greenhub_greenlets_finished_total', { outcome: 'ok' })).toBe(5);
+    expect(delta('greenhub_greenlets_finished_total', { outcome: 'killed' })).toBe(1);
+    expect(delta('greenhub_greenlets_finished_total', { outcome: 'error' })).toBe(1);
+    expect(delta('greenhub_greenlet_switches_total')).toBeGreaterThanOrEqual(7 + 5);
+    expect(sampleValue(f, 'greenhub_greenlets', { state: 'waiting' })).toBe(0);
+    expect(reported).toEqual([]); // joined, so observed: not reported
+    expect(waiting[0]!.value).toBeInstanceOf(GreenletExit);
+  });
+
+  it('greenlet durations: one series per name (function name when unnamed), the first greenletNames names, the rest as other', async () => {
+    const { register } = collect({ greenletNames: 2 });
+    const named = (name: string, ms: number) => {
+      const g = spawn(() => sleep(ms));
+      g.name = name;
+      return g;
+    };
+    await Promise.all(
+      [named('fetch-user', 30), named('fetch-user', 1), named('render', 1)].map((g) => g.join()),
+    );
+    await spawn(async function unnamedWorker() {}).join(); // third name: counted as other
+    await named('late', 1).join();
+    const f = await scrape(register);
+    const count = (name: string) => sampleValue(f, 'greenhub_greenlet_duration_seconds_count', { name });
+    expect(count('fetch-user')).toBe(2);
+    expect(count('render')).toBe(1);
+    expect(count('other')).toBe(2);
+    expect(count('unnamedWorker')).toBeUndefined();
+    // The 30 ms greenlet lies above the 25 ms bound and within the 50 ms one.
+    expect(
+      sampleValue(f, 'greenhub_greenlet_duration_seconds_bucket', { name: 'fetch-user', le: '0.025' }),
+    ).toBe(1);
+    expect(
+      sampleValue(f, 'greenhub_greenlet_duration_seconds_bucket', { name: 'fetch-user', le: '+Inf' }),
+    ).toBe(2);
+    expect(
+      sampleValue(f, 'greenhub_greenlet_duration_seconds_sum', { name: 'fetch-user' }),
+    ).toBeGreaterThanOrEqual(0.025); // timers may fire a fraction of a ms early by performance.now()
+  });
+
+  it('unnamed greenlets are grouped under their function name', async () => {
+    const { register } = collect();
+    await spawn(async function indexDocuments() {}).join();
+    await spawn(async () => {}).join();
+    const f = await scrape(register);
+    expect(sampleValue(f, 'greenhub_greenlet_duration_seconds_count', { name: 'indexDocuments' })).toBe(1);
+    expect(
+      sampleValue(f, 'greenhub_greenlet_duration_seconds_count', { name: '(anonymous)' }),
+    ).toBeGreaterThanOrEqual(1);
+  });
+
+  it('thread pool sources: threads by state, queue, tasks, wait/run histograms, utilization and hybrid placements; unregistering removes them', async () => {
+    const unregister = fakePool('images');
+    const { register } = collect();
+    let f = await scrape(register);
+    expect(sampleValue(f, 'greenhub_threadpool_threads', { pool: 'images', state: 'busy' })).toBe(3);
+    expect(sampleValue(f, 'greenhub_threadpool_threads', { pool: 'images', state: 'idle' })).toBe(1);
+    expect(sampleValue(f, 'greenhub_threadpool_queue_size', { pool: 'images' })).toBe(7);
+    expect(sampleValue(f, 'greenhub_threadpool_tasks_total', { pool: 'images', outcome: 'error' })).toBe(2);
+    expect(sampleValue(f, 'greenhub_threadpool_wait_seconds_bucket', { pool: 'images', le: '0.0005' })).toBe(
+      1,
+    );
+    expect(sampleValue(f, 'greenhub_threadpool_wait_seconds_bucket', { pool: 'images', le: '0.005' })).toBe(
+      2,
+    );
+    expect(sampleValue(f, 'greenhub_threadpool_wait_seconds_bucket', { pool: 'images', le: '60' })).toBe(2);
+    expect(sampleValue(f, 'greenhub_threadpool_wait_seconds_bucket', { pool: 'images', le: '+Inf' })).toBe(3);
+    expect(sampleValue(f, 'greenhub_threadpool_wait_seconds_sum', { pool: 'images' })).toBeCloseTo(
+      70.0042,
+      6,
+    );
+    expect(sampleValue(f, 'greenhub_threadpool_run_seconds_bucket', { pool: 'images', le: '0.1' })).toBe(1);
+    expect(sampleValue(f, 'greenhub_threadpool_utilization_ratio', { pool: 'images' })).toBe(0.75);
+    expect(sampleValue(f, 'greenhub_hybrid_placements_total', { task: 'resize', placement: 'inline' })).toBe(
+      5,
+    );
+    expect(sampleValue(f, 'greenhub_hybrid_placements_total', { task: 'resize', placement: 'thread' })).toBe(
+      2,
+    );
+    unregister();
+    f = await scrape(register);
+    expect(sampleValue(f, 'greenhub_threadpool_queue_size', { pool: 'images' })).toBeUndefined();
+  });
+
+  it('two pools with one name add up into valid series (utilization is their mean)', async () => {
+    fakePool('shared');
+    fakePool('shared', { utilization: 0.25, queueSize: 1 });
+    const { register } = collect();
+    const f = await scrape(register);
+    expect(sampleValue(f, 'greenhub_threadpool_queue_size', { pool: 'shared' })).toBe(8);
+    expect(sampleValue(f, 'greenhub_threadpool_wait_seconds_count', { pool: 'shared' })).toBe(6);
+    expect(sampleValue(f, 'greenhub_threadpool_utilization_ratio', { pool: 'shared' })).toBe(0.5);
+    expect(f.get('greenhub_threadpool_queue_size')!.samples).toHaveLength(1);
+  });
+
+  it('a source that throws is left out of the scrape and reported, not fatal', async () => {
+    const reported = captureErrors.install();
+    cleanups.push(
+      registerMetricsSource({
+        kind: 'threadpool',
+        name: 'broken',
+        metricsSnapshot: () => {
+          throw new Error('stats unavailable');
+        },
+      }),
+    );
+    const { register } = collect();
+    const f = await scrape(register);
+    expect(sampleValue(f, 'greenhub_threadpool_queue_size', { pool: 'broken' })).toBeUndefined();
+    expect(reported.map((r) => (r.error as Error).message)).toEqual(['stats unavailable']);
+  });
+
+  it('patched operations in flight by kind; LoopExit-free counters for deadlocks', async () => {
+    const { register } = collect();
+    const before = await scrape(register);
+    const op = beginOperation('fs', () => {});
+    const other = beginOperation('fetch', () => {});
+    let f = await scrape(register);
+    expect(sampleValue(f, 'greenhub_patched_operations', { kind: 'fs' })).toBe(1);
+    expect(sampleValue(f, 'greenhub_patched_operations', { kind: 'fetch' })).toBe(1);
+    op.end();
+    other.end();
+    // A joins B while B joins A: the second join is refused with DeadlockError.
+    let b: ReturnType<typeof spawn> | undefined;
+    const a = spawn(async () => {
+      await sleep(0);
+      await b!.join();
+    });
+    b = spawn(() => a.join());
+    await expect(a.get()).rejects.toBeInstanceOf(DeadlockError);
+    await b.join();
+    f = await scrape(register);
+    expect(sampleValue(f, 'greenhub_patched_operations', { kind: 'fs' })).toBe(0);
+    expect(
+      sampleValue(f, 'greenhub_deadlocks_total')! - sampleValue(before, 'greenhub_deadlocks_total')!,
+    ).toBe(1);
+  });
+
+  it('loop delay: a 120 ms block shows in the max and p99 of the next scrape, and _sum/_count only grow', async () => {
+    const { register } = collect();
+    let f = await scrape(register);
+    const count0 = sampleValue(f, 'greenhub_loop_delay_seconds_count')!;
+    await new Promise((r) => setTimeout(r, 30));
+    const end = performance.now() + 120;
+    while (performance.now() < end);
+    await new Promise((r) => setTimeout(r, 30));
+    f = await scrape(register);
+    expect(sampleValue(f, 'greenhub_loop_delay_seconds', { quantile: '1' })).toBeGreaterThan(0.09);
+    expect(sampleValue(f, 'greenhub_loop_delay_seconds_count')).toBeGreaterThan(count0);
+    expect(sampleValue(f, 'greenhub_loop_utilization_ratio')).toBeGreaterThan(0.3);
+    const sum = sampleValue(f, 'greenhub_loop_delay_seconds_sum')!;
+    f = await scrape(register);
+    expect(sampleValue(f, 'greenhub_loop_delay_seconds_sum')).toBeGreaterThanOrEqual(sum);
+  });
+
+  it('blocked time by API from the blocking monitor', async () => {
+    const { register } = collect();
+    const monitor = startBlockingMonitor({ maxBlockingTime: 40, print: false });
+    cleanups.push(() => void monitor.stop());
+    await monitor.ready();
+    const reported = new Promise((resolve) => monitor.once('blocked', resolve));
+    await sleep(1);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    await reported;
+    const f = await scrape(register);
+    expect(sampleValue(f, 'greenhub_hub_blocking_events_total')).toBe(getHub().stats().blockingEvents);
+    expect(sampleValue(f, 'greenhub_hub_blocked_seconds_total', { api: 'none' })).toBeGreaterThanOrEqual(
+      0.08,
+    );
+    await monitor.stop();
+  });
+});
+
+describe('collectMetrics(): options and life cycle', () => {
+  it('prefix applies to greenhub and default metrics', async () => {
+    const { register, collection } = collect({ prefix: 'app_' });
+    const f = await scrape(register);
+    expect(f.has('app_greenhub_greenlets')).toBe(true);
+    expect(f.has('app_process_cpu_user_seconds_total')).toBe(true);
+    expect(f.has('greenhub_greenlets')).toBe(false);
+    expect(collection.names).toContain('app_greenhub_greenlets_spawned_total');
+  });
+
+  it('is idempotent per registry; other options on the same registry are refused; defaultMetrics: false leaves them out', async () => {
+    const { register, collection } = collect({ defaultMetrics: false });
+    expect(collectMetrics({ register, defaultMetrics: false })).toBe(collection);
+    expect(() => collectMetrics({ register, prefix: 'x_' })).toThrow(InvalidStateError);
+    expect((await scrape(register)).has('process_cpu_user_seconds_total')).toBe(false);
+  });
+
+  it('close() removes the metrics and stops measuring greenlet durations', async () => {
+    const register = new client.Registry();
+    const collection = collectMetrics({ register });
+    expect(getHub()._onGreenletEnd).not.toBeNull();
+    collection.close();
+    collection.close();
+    expect(getHub()._onGreenletEnd).toBeNull();
+    expect(register.getSingleMetric('greenhub_greenlets')).toBeUndefined();
+    expect(collectMetrics({ register })).not.toBe(collection);
+    collectMetrics({ register }).close();
+  });
+
+  it('refuses bad options with messages naming them', () => {
+    expect(() => collectMetrics({ register: {} as never })).toThrow(
+      /collectMetrics\(\): expected `opts.register` to be a prom-client Registry, got an object/,
+    );
+    expect(() => collectMetrics({ prefix: '1bad' })).toThrow(RangeError);
+    expect(() => collectMetrics({ greenletNames: -1 })).toThrow(
+      /`opts.greenletNames` to be a non-negative integer/,
+    );
+    expect(() => collectMetrics({ regsiter: 1 } as never)).toThrow(/unknown option `opts.regsiter`/);
+    expect(() =>
+      registerMetricsSource({ kind: 'gpu', name: 'x', metricsSnapshot: () => ({}) } as never),
+    ).toThrow(
+      /registerMetricsSource\(\): expected `source.kind` to be 'threadpool' or 'server', got `"gpu"` \(string\)/,
+    );
+  });
+});

@@ -1,0 +1,145 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chromium } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Event, sleep, spawn } from '../../src/index.js';
+import { HttpServer, mountStatusPage, type StatusSnapshot } from '../../src/server/index.js';
+import { root } from '../helpers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const chromiumMissing = !existsSync(CHROMIUM);
+if (chromiumMissing) {
+  console.warn(
+    `status page browser test skipped: ${CHROMIUM} is not installed (apt-get install -y chromium; .ci/run does)`,
+  );
+}
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanups.splice(0).reverse()) await f();
+});
+
+async function app(): Promise<HttpServer> {
+  const server = new HttpServer(0, async (req, res) => {
+    await sleep(req.url === '/slow' ? 20 : 2);
+    res.end('ok');
+  });
+  cleanups.push(() => server.stop(0));
+  const page = mountStatusPage(server, { path: '/' });
+  cleanups.push(() => page.close());
+  await server.start();
+  return server;
+}
+
+/** Requests from a few greenlets until `stop` is set, bounded in count. */
+function drive(url: string, stop: Event): Promise<unknown> {
+  const one = () =>
+    new Promise<void>((resolve) => {
+      http.get(url, { agent: false }, (res) => res.resume().on('end', resolve)).on('error', () => resolve());
+    });
+  const worker = spawn(async () => {
+    for (let i = 0; i < 2000 && !stop.isSet(); i++) await one();
+  });
+  return worker.join();
+}
+
+describe('status page', () => {
+  it('serves a JSON snapshot with greenlets, loop, and per-route rate and latency over the last window', async () => {
+    const server = await app();
+    const get = async (path: string) =>
+      (await fetch(`${server.url}${path}`)).json() as Promise<StatusSnapshot>;
+    await get('/status.json'); // opens a window
+    for (let i = 0; i < 5; i++) await fetch(`${server.url}/slow`);
+    const s = await get('/status.json');
+    const slow = s.routes.find((r) => r.route === '/slow')!;
+    expect(slow).toMatchObject({ server: 'http', method: 'GET', total: 5 });
+    expect(slow.rps).toBeGreaterThan(0);
+    expect(slow.p50Ms).toBeGreaterThanOrEqual(15);
+    expect(s.greenlets).toEqual({
+      running: expect.any(Number),
+      waiting: expect.any(Number),
+      scheduled: expect.any(Number),
+    });
+    expect(s.loop.utilization).toBeGreaterThanOrEqual(0);
+    const page = await fetch(`${server.url}/`);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await page.text()).toContain('<script src="/uplot.min.js"></script>');
+    const js = await fetch(`${server.url}/uplot.min.js`);
+    expect([js.status, (await js.text()).includes('uPlot')]).toEqual([200, true]);
+  });
+
+  it('mounts on a plain http.Server, passing every other request to its own listener', async () => {
+    const plain = http.createServer((_req, res) => res.end('app'));
+    const page = mountStatusPage(plain, { path: '/status', title: 'a <b> title' });
+    cleanups.push(() => page.close());
+    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => plain.close(r)));
+    const base = `http://127.0.0.1:${(plain.address() as AddressInfo).port}`;
+    expect(await (await fetch(`${base}/anything`)).text()).toBe('app');
+    const html = await (await fetch(`${base}/status`)).text();
+    expect(html).toContain('<title>a &#60;b&#62; title</title>');
+    expect(html).toContain("fetch('/status/status.json'");
+    expect(((await (await fetch(`${base}/status/status.json`)).json()) as StatusSnapshot).routes).toEqual([]);
+    expect(() => mountStatusPage({} as never)).toThrow(
+      /expected `server` to be an HttpServer or an http.Server/,
+    );
+  });
+
+  it.skipIf(chromiumMissing)(
+    'renders its charts in headless Chromium and updates them every second under load (screenshot in test-results/)',
+    async () => {
+      const server = await app();
+      const stop = new Event();
+      const load = drive(`${server.url}/slow`, stop);
+      cleanups.push(async () => {
+        stop.set();
+        await load;
+      });
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      });
+      cleanups.push(() => browser.close());
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(`${server.url}/`);
+      // The page's state, read in the page (string expressions: the tests are not typed for the DOM).
+      await page.waitForFunction('window.greenhubStatus.updates >= 3', null, { timeout: 15_000 });
+      const first = (await page.evaluate(`({
+        keys: window.greenhubStatus.charts.rate.keys,
+        points: window.greenhubStatus.charts.rate.plot.data[0].length,
+        canvases: document.querySelectorAll('canvas').length,
+      })`)) as { keys: string[]; points: number; canvases: number };
+      expect(first.canvases).toBeGreaterThanOrEqual(5);
+      expect(first.keys).toContain('GET /slow');
+      await page.waitForFunction(
+        `window.greenhubStatus.charts.rate.plot.data[0].length >= ${first.points + 2}`,
+        null,
+        {
+          timeout: 15_000,
+        },
+      );
+      const rates = (await page.evaluate(`(() => {
+        const c = window.greenhubStatus.charts.rate;
+        return c.plot.data[1 + c.keys.indexOf('GET /slow')];
+      })()`)) as (number | null)[];
+      expect(Math.max(...rates.map((v) => v ?? 0))).toBeGreaterThan(5);
+      expect(await page.locator('#routes tbody tr').count()).toBeGreaterThanOrEqual(1);
+      mkdirSync(`${root}test-results`, { recursive: true });
+      await page.screenshot({ path: `${root}test-results/status-page.png`, fullPage: true });
+      expect(errors).toEqual([]);
+    },
+    40_000,
+  );
+});
