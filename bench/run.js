@@ -116,6 +116,95 @@ if (hub) {
     '',
   );
 }
+/**
+ * The headline HTTP benchmark: server × phase, then the issue's targets.
+ * @param {any} data
+ */
+function httpSection(data) {
+  const ms = (/** @type {any} */ s) => (s ? `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})` : '—');
+  const lines = [
+    '## Headline: a mixed I/O + CPU service (issue 7)',
+    '',
+    `${data.cpus} CPUs (${data.cpuModel}), Node ${data.node}, ${data.gevent}; ${data.date}. Command: \`${data.command}\` (\`npm run bench:http\`).`,
+    `/io waits 20 ms; /cpu runs pbkdf2-sha256 × ${data.iterations} (about 20 ms of CPU here, the same work for every server). Figures: median (min–max) over the repetitions; p99 "steady" leaves out each run's first 2 s. Latencies in ms.`,
+    '',
+    '![/io p99 under CPU load](http-io-p99.svg)',
+    '',
+    '| server | phase | req/s | /io p50 | /io p99 | /io p99 steady | /cpu p50 | /cpu p99 | server CPU s |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const server of data.servers) {
+    if (server.skipped) {
+      lines.push(`| ${server.label} | skipped: ${server.skipped} | | | | | | | |`);
+      continue;
+    }
+    for (const phase of data.phases) {
+      const p = server.phases[phase.id];
+      if (!p) continue;
+      lines.push(
+        `| ${server.label} | ${phase.title} | ${ms(p.rps)} | ${ms(p.io.p50Ms)} | ${ms(p.io.p99Ms)} | ${ms(p.io.p99SteadyMs)} | ${ms(p.cpu.p50Ms)} | ${ms(p.cpu.p99Ms)} | ${ms(p.serverCpuS)} |`,
+      );
+    }
+  }
+  const get = (/** @type {string} */ id) => data.servers.find((/** @type {any} */ s) => s.id === id)?.phases;
+  const piscina = get('plain-piscina');
+  const inline = get('plain-inline');
+  const m = (/** @type {any} */ x) => x?.median;
+  const targets = [];
+  for (const id of ['greenhub-offload', 'greenhub-hybrid']) {
+    const g = get(id);
+    if (!g || !piscina || !inline) continue;
+    const row = (
+      /** @type {string} */ what,
+      /** @type {number | undefined} */ value,
+      /** @type {string} */ target,
+      /** @type {boolean} */ met,
+    ) => targets.push(`| ${id} | ${what} | ${fmt(value)} | ${target} | ${met ? 'yes' : '**no**'} |`);
+    row(
+      '80/20 mix: /io p99 steady (ms)',
+      m(g.mix.io.p99SteadyMs),
+      `≤ 30 and ≤ 1.15 × raw piscina (${fmt(m(piscina.mix.io.p99SteadyMs))})`,
+      m(g.mix.io.p99SteadyMs) <= Math.min(30, 1.15 * m(piscina.mix.io.p99SteadyMs)),
+    );
+    row(
+      '80/20 mix: total req/s',
+      m(g.mix.rps),
+      `≥ 0.95 × raw piscina (${fmt(m(piscina.mix.rps))})`,
+      m(g.mix.rps) >= 0.95 * m(piscina.mix.rps),
+    );
+    row(
+      '40 /io + 10 /cpu: /io req/s',
+      m(g['io+cpu'].io.rps),
+      `≥ 0.95 × raw piscina (${fmt(m(piscina['io+cpu'].io.rps))})`,
+      m(g['io+cpu'].io.rps) >= 0.95 * m(piscina['io+cpu'].io.rps),
+    );
+    row(
+      '40 /io + 10 /cpu: /io p99 steady (ms)',
+      m(g['io+cpu'].io.p99SteadyMs),
+      '≤ 31',
+      m(g['io+cpu'].io.p99SteadyMs) <= 31,
+    );
+    row('2 clients on /cpu: p99 (ms)', m(g.fairness.cpu.p99Ms), '≤ 70', m(g.fairness.cpu.p99Ms) <= 70);
+    row(
+      '/io alone: req/s',
+      m(g.io.rps),
+      `≥ 0.95 × plain Node (${fmt(m(inline.io.rps))})`,
+      m(g.io.rps) >= 0.95 * m(inline.io.rps),
+    );
+  }
+  const offload = get('greenhub-offload');
+  const hybridRun = get('greenhub-hybrid');
+  if (offload && hybridRun)
+    targets.push(
+      `| greenhub-hybrid | 80/20 mix req/s ≥ offload | ${fmt(m(hybridRun.mix.rps))} vs ${fmt(m(offload.mix.rps))} | hybrid ≥ offload | ${m(hybridRun.mix.rps) >= m(offload.mix.rps) ? 'yes' : '**no**'} |`,
+    );
+  if (targets.length)
+    lines.push('', '| server | figure | measured | target | met |', '|---|---|---|---|---|', ...targets);
+  return lines.join('\n');
+}
+
+const http = load('http');
+if (http) parts.push(httpSection(http), '');
 for (const [name, title] of [
   ['threadpool', 'Thread pool (issue 3)'],
   ['patch', 'Patched I/O (issue 4)'],
