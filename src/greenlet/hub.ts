@@ -131,6 +131,11 @@ export interface HubStats {
   operations: Record<string, number>;
 }
 
+/** Operations of one kind in flight (see operation.ts). */
+export interface OperationCounter {
+  inFlight: number;
+}
+
 /** A held waker, as shown in run info. */
 export interface WakerRecord {
   readonly label: string;
@@ -206,7 +211,7 @@ export class Hub {
   private notifyQueued = false;
   private failed: Greenlet[] = [];
   private readonly wakers = new Set<WakerRecord>();
-  private readonly operations = new Map<string, number>();
+  private readonly operations = new Map<string, OperationCounter>();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
 
   constructor() {
@@ -230,18 +235,15 @@ export class Hub {
       loopExits: this._loopExits,
       deadlocks: this._deadlocks,
       unobservedErrors: this._unobserved,
-      operations: Object.fromEntries(this.operations),
+      operations: Object.fromEntries([...this.operations].map(([kind, c]) => [kind, c.inFlight])),
     };
   }
 
-  /** @internal see operation.ts */
-  _operationBegan(kind: string): void {
-    this.operations.set(kind, (this.operations.get(kind) ?? 0) + 1);
-  }
-
-  /** @internal */
-  _operationEnded(kind: string): void {
-    this.operations.set(kind, (this.operations.get(kind) ?? 1) - 1);
+  /** @internal see operation.ts: the in-flight counter of `kind`, kept by the operations themselves */
+  _operationCounter(kind: string): OperationCounter {
+    let counter = this.operations.get(kind);
+    if (counter === undefined) this.operations.set(kind, (counter = { inFlight: 0 }));
+    return counter;
   }
 
   /** Every live greenlet as a spawn tree, plus top-level waits and held wakers. */

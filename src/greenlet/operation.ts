@@ -29,7 +29,7 @@
  */
 import { checkFunction, checkString } from '../internal/validate.js';
 import type { Greenlet } from './greenlet.js';
-import { currentGreenlet, getHub } from './hub.js';
+import { currentGreenlet, getHub, type OperationCounter } from './hub.js';
 
 /**
  * What an operation's abort does: stop the work, free its resource, and make whoever awaits it see
@@ -52,6 +52,8 @@ export class Operation {
   _prev: Operation | null = null;
   /** @internal */
   _next: Operation | null = null;
+  /** @internal the hub's counter of this kind, once registered */
+  _counter: OperationCounter | null = null;
   private ended = false;
 
   constructor(
@@ -73,7 +75,7 @@ export class Operation {
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    getHub()._operationEnded(this.kind);
+    if (this._counter !== null) this._counter.inFlight--;
     this.greenlet?._removeOperation(this);
   }
 
@@ -115,7 +117,8 @@ export function abortOperations(first: Operation, reason: unknown, delivered: bo
 
 /** @internal count `operation` on the hub and attach it to its greenlet. */
 export function registerOperation<O extends Operation>(operation: O): O {
-  getHub()._operationBegan(operation.kind);
+  const counter = (operation._counter = getHub()._operationCounter(operation.kind));
+  counter.inFlight++;
   operation.greenlet?._addOperation(operation);
   return operation;
 }
