@@ -96,7 +96,9 @@ function looksLikeResolve(fn: Fn): boolean {
 
 function ignore(): void {}
 
-function fire(this: Handle, call: TimerCall): void {
+/** The timer fired (`this` is Node's handle, which carries its call). */
+function fire(this: TimerHost): void {
+  const call = this[kCall] as TimerCall;
   if (!call.repeat) call.end();
   const args = call.args;
   if (args === undefined) call.callback.call(this);
@@ -104,13 +106,18 @@ function fire(this: Handle, call: TimerCall): void {
 }
 
 function makeSetTimer(original: Fn, clear: Fn, repeat: boolean): Fn {
-  return function setTimer(this: unknown, callback: unknown, delay?: unknown, ...args: unknown[]): unknown {
+  // `arguments`, not a rest parameter: most calls pass no extra arguments, and the outside-a-greenlet
+  // path must forward them unchanged without building an array.
+  return function setTimer(this: unknown, callback: unknown, delay?: unknown): unknown {
     const greenlet = liveGreenlet();
     if (greenlet === undefined || typeof callback !== 'function') {
+      // biome-ignore lint/complexity/noArguments: see above
       return Reflect.apply(original, this, arguments);
     }
-    const call = new TimerCall(greenlet, callback as Fn, args.length === 0 ? undefined : args, repeat, clear);
-    const handle = original(fire, delay, call) as Handle;
+    // biome-ignore lint/complexity/noArguments: see above
+    const args = arguments.length > 2 ? Array.prototype.slice.call(arguments, 2) : undefined;
+    const call = new TimerCall(greenlet, callback as Fn, args, repeat, clear);
+    const handle = original(fire, delay) as Handle;
     call.handle = handle;
     (handle as unknown as TimerHost)[kCall] = call;
     registerOperation(call);
