@@ -15,9 +15,9 @@ import { builtin } from './registry.js';
 export const HTTP_CLIENT_FUNCTIONS = { http: ['request', 'get'], https: ['request', 'get'] } as const;
 
 function wrapRequest(original: Fn): Fn {
-  return function request(this: unknown): unknown {
+  return function request(this: unknown, ...args: unknown[]): unknown {
     const greenlet = liveGreenlet();
-    const req = Reflect.apply(original, this, arguments) as ClientRequest;
+    const req = Reflect.apply(original, this, args) as ClientRequest;
     if (greenlet !== undefined) trackEmitter('http', greenlet, req, ['close'], destroyWith);
     return req;
   };

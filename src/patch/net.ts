@@ -33,9 +33,9 @@ export function patchNet(): string[] {
     net.Socket.prototype,
     NET_FUNCTIONS['net.Socket.prototype'],
     (original: Fn) =>
-      function connect(this: Socket): unknown {
+      function connect(this: Socket, ...args: unknown[]): unknown {
         const greenlet = liveGreenlet();
-        const result = Reflect.apply(original, this, arguments);
+        const result = Reflect.apply(original, this, args);
         if (greenlet !== undefined && this.connecting) {
           const connected = this instanceof tls.TLSSocket ? 'secureConnect' : 'connect';
           trackEmitter('net', greenlet, this, [connected, 'close'], destroyWith);

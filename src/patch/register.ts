@@ -17,8 +17,11 @@ if (isMainThread) {
     try {
       patchAllFrom(options, true);
     } catch (error) {
-      if (error instanceof Error)
+      // A configuration error: the message is what matters, not greenhub's frames.
+      if (error instanceof Error) {
         error.message = `GREENHUB_PATCH=${JSON.stringify(process.env.GREENHUB_PATCH)}: ${error.message}`;
+        error.stack = `${error.name}: ${error.message}`;
+      }
       throw error;
     }
   }

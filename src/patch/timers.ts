@@ -133,23 +133,23 @@ function callOf(handle: unknown): TimerCall | undefined {
 }
 
 function makeClearTimer(original: Fn): Fn {
-  return function clearTimer(this: unknown, handle: unknown): unknown {
-    callOf(handle)?.end();
-    return Reflect.apply(original, this, arguments);
+  return function clearTimer(this: unknown, ...args: unknown[]): unknown {
+    callOf(args[0])?.end();
+    return Reflect.apply(original, this, args);
   };
 }
 
 /** `Timeout.prototype.close()` and `[Symbol.dispose]()` clear without going through `clearTimeout`. */
 function makeHandleClose(original: Fn): Fn {
-  return function close(this: TimerHost): unknown {
+  return function close(this: TimerHost, ...args: unknown[]): unknown {
     (this[kCall] as TimerCall | undefined)?.end();
-    return Reflect.apply(original, this, arguments);
+    return Reflect.apply(original, this, args);
   };
 }
 
 function makeToPrimitive(original: Fn): Fn {
-  return function toPrimitive(this: TimerHost): unknown {
-    const id = Reflect.apply(original, this, arguments) as number;
+  return function toPrimitive(this: TimerHost, ...args: unknown[]): unknown {
+    const id = Reflect.apply(original, this, args) as number;
     const call = this[kCall] as TimerCall | undefined;
     if (call !== undefined && !call.done) {
       call.id = id;
