@@ -26,10 +26,24 @@ import { checkFunction } from '../internal/validate.js';
 import { dressAs, type Fn, wrapFunctions } from './call.js';
 import { builtin, markPatched, replace } from './registry.js';
 
-/** What happens to a call that blocked longer than `maxBlockingTime`. */
+/**
+ * What happens to a call that blocked longer than `maxBlockingTime`.
+ *
+ * @example
+ * ```ts
+ * patchAll({ blocking: process.env.CI ? 'throw' : 'warn' });
+ * ```
+ */
 export type BlockingMode = 'warn' | 'count' | 'throw';
 
-/** One slow synchronous call. */
+/**
+ * One slow synchronous call, as given to {@link onBlockingCall} listeners.
+ *
+ * @example
+ * ```ts
+ * onBlockingCall((r: BlockingReport) => console.log(`${r.api} ${r.durationMs} ms in ${r.greenlet} at ${r.site}`));
+ * ```
+ */
 export interface BlockingReport {
   /** `fs.readFileSync`, `child_process.execSync`, `Atomics.wait`… */
   api: string;
@@ -41,7 +55,14 @@ export interface BlockingReport {
   site: string;
 }
 
-/** Counters of slow calls (a snapshot; metrics read it at scrape time). */
+/**
+ * Counters of slow calls (a snapshot; metrics read it at scrape time).
+ *
+ * @example
+ * ```ts
+ * const { byApi } = blockingStats(); // { 'fs.readFileSync': { events: 2, seconds: 0.31 } }
+ * ```
+ */
 export interface BlockingStats {
   /** Slow calls in total. */
   events: number;
@@ -95,7 +116,14 @@ const FS_SYNC = [
   'writevSync',
 ] as const;
 
-/** What `patchBlocking()` replaces. */
+/**
+ * What `patchBlocking()` replaces.
+ *
+ * @example
+ * ```ts
+ * BLOCKING_FUNCTIONS.zlib.includes('gzipSync'); // true
+ * ```
+ */
 export const BLOCKING_FUNCTIONS = {
   fs: FS_SYNC,
   child_process: ['execSync', 'execFileSync', 'spawnSync'],

@@ -14,7 +14,14 @@ import { promisify } from 'node:util';
 import { callbackApi, dressAs, type Fn, liveGreenlet, trackEmitter, wrapFunctions } from './call.js';
 import { builtin, markPatched } from './registry.js';
 
-/** What `patchChildProcess()` replaces. */
+/**
+ * What `patchChildProcess()` replaces.
+ *
+ * @example
+ * ```ts
+ * CHILD_PROCESS_FUNCTIONS.child_process; // ['spawn', 'fork', 'exec', 'execFile']
+ * ```
+ */
 export const CHILD_PROCESS_FUNCTIONS = { child_process: ['spawn', 'fork', 'exec', 'execFile'] } as const;
 
 function killSignalOf(args: unknown[]): NodeJS.Signals | number {

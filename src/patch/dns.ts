@@ -37,7 +37,14 @@ const QUERIES = [
   'reverse',
 ] as const;
 
-/** What `patchDns()` replaces. */
+/**
+ * What `patchDns()` replaces.
+ *
+ * @example
+ * ```ts
+ * DNS_FUNCTIONS['dns/promises'].includes('resolve4'); // true
+ * ```
+ */
 export const DNS_FUNCTIONS = {
   dns: [...QUERIES, 'lookupService', 'setServers'],
   'dns/promises': [...QUERIES, 'lookup', 'lookupService', 'setServers'],

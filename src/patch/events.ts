@@ -9,7 +9,14 @@
 import { iteratorApi, promiseApi, wrapFunctions } from './call.js';
 import { builtin, markPatched } from './registry.js';
 
-/** What `patchEvents()` replaces. */
+/**
+ * What `patchEvents()` replaces.
+ *
+ * @example
+ * ```ts
+ * EVENTS_FUNCTIONS.events; // ['once', 'on']
+ * ```
+ */
 export const EVENTS_FUNCTIONS = { events: ['once', 'on'] } as const;
 
 /** Patch events (see the module comment). Returns what it replaced. */

@@ -13,7 +13,14 @@
 import { type Call, type Fn, promiseApi, wrapFunctions } from './call.js';
 import { isTargetPatched, markPatched } from './registry.js';
 
-/** What `patchFetch()` replaces. */
+/**
+ * What `patchFetch()` replaces.
+ *
+ * @example
+ * ```ts
+ * FETCH_FUNCTIONS['Response.prototype'].includes('json'); // true
+ * ```
+ */
 export const FETCH_FUNCTIONS = {
   global: ['fetch'],
   'Response.prototype': ['arrayBuffer', 'blob', 'bytes', 'formData', 'json', 'text'],

@@ -48,7 +48,14 @@ const PATH_FUNCTIONS = [
   'writeFile',
 ] as const;
 
-/** What `patchFs()` replaces. */
+/**
+ * What `patchFs()` replaces.
+ *
+ * @example
+ * ```ts
+ * FS_FUNCTIONS['fs/promises'].includes('readFile'); // true
+ * ```
+ */
 export const FS_FUNCTIONS = {
   fs: PATH_FUNCTIONS,
   'fs/promises': [...PATH_FUNCTIONS, 'open'],

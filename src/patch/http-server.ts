@@ -37,7 +37,14 @@ import { type Fn, wrapFunctions } from './call.js';
 import { builtin } from './registry.js';
 import { trackServer } from './servers.js';
 
-/** Options of the http server patch (`patchHttp(opts)`, `patchAll({ http: opts })`). */
+/**
+ * Options of the http server patch (`patchHttp(opts)`, `patchAll({ http: opts })`).
+ *
+ * @example
+ * ```ts
+ * patchHttp({ requestTimeout: 30_000, maxConcurrency: 256, name: (req) => router.routeOf(req) });
+ * ```
+ */
 export interface HttpServerOptions {
   /** Interrupt a request still running after this many ms and answer 504 (default: none). */
   requestTimeout?: number | null;
@@ -49,7 +56,14 @@ export interface HttpServerOptions {
 
 export const HTTP_SERVER_OPTIONS = ['requestTimeout', 'maxConcurrency', 'name'] as const;
 
-/** What the server half of `patchHttp()` replaces (defined on these prototypes). */
+/**
+ * What the server half of `patchHttp()` replaces (defined on these prototypes).
+ *
+ * @example
+ * ```ts
+ * isObjectPatched(http.Server.prototype, 'emit'); // true after patchHttp()
+ * ```
+ */
 export const HTTP_SERVER_FUNCTIONS = {
   'http.Server.prototype': ['emit'],
   'https.Server.prototype': ['emit'],

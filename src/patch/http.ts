@@ -11,7 +11,14 @@ import { type Fn, liveGreenlet, trackEmitter, wrapFunctions } from './call.js';
 import { destroyWith } from './net.js';
 import { builtin } from './registry.js';
 
-/** What the client half of `patchHttp()` replaces. */
+/**
+ * What the client half of `patchHttp()` replaces.
+ *
+ * @example
+ * ```ts
+ * HTTP_CLIENT_FUNCTIONS.https; // ['request', 'get']
+ * ```
+ */
 export const HTTP_CLIENT_FUNCTIONS = { http: ['request', 'get'], https: ['request', 'get'] } as const;
 
 function wrapRequest(original: Fn): Fn {

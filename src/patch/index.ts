@@ -80,7 +80,15 @@ export {
 export { STREAM_FUNCTIONS } from './stream.js';
 export { TIMER_FUNCTIONS } from './timers.js';
 
-/** Options of {@link patchAll}: each target on (the default) or off, plus its settings. */
+/**
+ * Options of {@link patchAll}: each target on (the default) or off, plus its settings.
+ *
+ * @example
+ * ```ts
+ * const opts: PatchOptions = { signal: false, http: { maxConcurrency: 64 }, blocking: 'throw' };
+ * patchAll(opts);
+ * ```
+ */
 export interface PatchOptions {
   /** `setTimeout`/`setInterval` and `timers/promises`. */
   timers?: boolean;
@@ -113,7 +121,15 @@ export interface PatchOptions {
 const PATCH_OPTIONS = [...PATCH_TARGETS, 'maxBlockingTime'] as const;
 const BLOCKING_MODES: readonly (BlockingMode | false)[] = ['warn', 'count', 'throw', false];
 
-/** What a patch call did. */
+/**
+ * What a patch call did.
+ *
+ * @example
+ * ```ts
+ * const { patched, functions, unreachable } = patchAll();
+ * console.log(`${patched.length} targets, ${functions.length} functions`);
+ * ```
+ */
 export interface PatchReport {
   /** Targets this call patched. */
   patched: PatchTarget[];
@@ -567,5 +583,13 @@ export function getOriginal(module: string | object, attr: string | symbol): unk
   return originalOf(resolveModule('getOriginal()', module), checkKey('getOriginal()', attr));
 }
 
-/** True when `Thread`s currently start as greenlets (see {@link patchThread}). */
+/**
+ * True when `Thread`s currently start as greenlets (see {@link patchThread}).
+ *
+ * @example
+ * ```ts
+ * patchAll({ thread: false });
+ * isThreadPatched(); // false: Threads are real worker threads
+ * ```
+ */
 export { isThreadPatched };

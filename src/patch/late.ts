@@ -19,7 +19,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { originalOf } from './registry.js';
 
-/** A module that copied patched core functions before the patch. */
+/**
+ * A module that copied patched core functions before the patch.
+ *
+ * @example
+ * ```ts
+ * patchAll().unreachable; // [{ file: 'lib/db.js', module: 'fs/promises', names: ['readFile'] }]
+ * ```
+ */
 export interface LateCapture {
   /** The module's file, relative to the working directory. */
   file: string;

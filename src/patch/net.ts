@@ -15,7 +15,14 @@ import type { Socket } from 'node:net';
 import { type Fn, liveGreenlet, trackEmitter, wrapFunctions } from './call.js';
 import { builtin, markPatched } from './registry.js';
 
-/** What `patchNet()` replaces. */
+/**
+ * What `patchNet()` replaces.
+ *
+ * @example
+ * ```ts
+ * isObjectPatched(net.Socket.prototype, 'connect'); // true after patchNet()
+ * ```
+ */
 export const NET_FUNCTIONS = { 'net.Socket.prototype': ['connect'] } as const;
 
 /** Destroy a socket or request; with an error only when someone listens for it (see call.ts). */

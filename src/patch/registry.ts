@@ -13,7 +13,14 @@
  */
 import module from 'node:module';
 
-/** The patchable targets, one `patchX()` each. */
+/**
+ * The patchable targets, one `patchX()` each.
+ *
+ * @example
+ * ```ts
+ * const targets: PatchTarget[] = patchAll().patched; // ['timers', 'fetch', …]
+ * ```
+ */
 export type PatchTarget =
   | 'timers'
   | 'fetch'

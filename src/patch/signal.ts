@@ -38,7 +38,14 @@ import { type Fn, wrapFunctions } from './call.js';
 import { builtin, markPatched, restore } from './registry.js';
 import { trackedServers, trackServer } from './servers.js';
 
-/** Options of `patchSignal(opts)` / `patchAll({ signal: opts })`. */
+/**
+ * Options of `patchSignal(opts)` / `patchAll({ signal: opts })`.
+ *
+ * @example
+ * ```ts
+ * patchAll({ signal: { signals: ['SIGTERM'], gracePeriod: 25_000 } }); // Kubernetes gives 30 s
+ * ```
+ */
 export interface SignalOptions {
   /** The signals that start a graceful shutdown (default `['SIGTERM', 'SIGINT']`). */
   signals?: Iterable<NodeJS.Signals>;
@@ -52,7 +59,14 @@ export interface SignalOptions {
 
 export const SIGNAL_OPTIONS = ['signals', 'gracePeriod', 'killTimeout', 'hookTimeout'] as const;
 
-/** Options of {@link shutdown}: the signal patch's timings, plus whether to exit. */
+/**
+ * Options of {@link shutdown}: the signal patch's timings, plus whether to exit.
+ *
+ * @example
+ * ```ts
+ * const code = await shutdown({ gracePeriod: 1_000, exit: false });
+ * ```
+ */
 export interface ShutdownOptions {
   gracePeriod?: number;
   killTimeout?: number;
@@ -63,7 +77,14 @@ export interface ShutdownOptions {
   reason?: string;
 }
 
-/** What `patchSignal()` replaces (besides installing the signal handlers). */
+/**
+ * What `patchSignal()` replaces (besides installing the signal handlers).
+ *
+ * @example
+ * ```ts
+ * isObjectPatched(net.Server.prototype, 'listen'); // true after patchSignal()
+ * ```
+ */
 export const SIGNAL_FUNCTIONS = { 'net.Server.prototype': ['listen'] } as const;
 
 interface Timings {

@@ -8,7 +8,14 @@
 import { promiseApi, wrapFunctions } from './call.js';
 import { builtin, markPatched } from './registry.js';
 
-/** What `patchStream()` replaces. */
+/**
+ * What `patchStream()` replaces.
+ *
+ * @example
+ * ```ts
+ * STREAM_FUNCTIONS['stream/promises']; // ['pipeline', 'finished']
+ * ```
+ */
 export const STREAM_FUNCTIONS = { 'stream/promises': ['pipeline', 'finished'] } as const;
 
 /** Patch stream/promises (see the module comment). Returns what it replaced. */

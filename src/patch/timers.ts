@@ -25,7 +25,14 @@ import { Operation, registerOperation } from '../greenlet/operation.js';
 import { dressAs, type Fn, iteratorApi, liveGreenlet, promiseApi, wrapFunctions } from './call.js';
 import { builtin, markPatched, replace } from './registry.js';
 
-/** What `patchTimers()` replaces, per object. */
+/**
+ * What `patchTimers()` replaces, per object.
+ *
+ * @example
+ * ```ts
+ * TIMER_FUNCTIONS['timers/promises']; // ['setTimeout', 'setImmediate', 'setInterval']
+ * ```
+ */
 export const TIMER_FUNCTIONS = {
   global: ['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval'],
   timers: ['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval'],
