@@ -125,18 +125,27 @@ describe.concurrent('patched I/O: a kill stops the operation, frees its resource
       const g = spawn(() => dns.promises.resolve4('silent.test'));
       await asked;
       ${patch ? 'await g.kill();' : 'g.kill({ block: false });'}
+      // Your own Resolver: the call is released at once (the query ends by its own timeout).
+      const own = new dns.promises.Resolver({ timeout: 60_000, tries: 1 });
+      own.setServers(dns.getServers());
+      const h = spawn(() => own.resolve4('own.test'));
+      await sleep(20);
+      ${patch ? 'await h.kill();' : 'h.kill({ block: false });'}
+      const released = h.dead;
+      own.cancel();
       await new Promise((r) => setTimeout(r, 4_500)); // c-ares retries after 2 to 3 s
-      report({ packets, killed: g.value instanceof GreenletExit });
+      report({ packets, killed: g.value instanceof GreenletExit, released });
       udp.close();
       process.exit(0);
     `;
     const [patched, unpatched] = await Promise.all([scenario(program(true)), scenario(program(false))]);
-    expect(patched.result).toEqual({ packets: 1, killed: true });
+    expect(patched.result).toEqual({ packets: 2, killed: true, released: true }); // one query each
     // Control: unpatched, the greenlet cannot interrupt the query and c-ares retries.
-    expect((unpatched.result as { packets: number }).packets).toBeGreaterThan(1);
+    expect(unpatched.result).toMatchObject({ released: false });
+    expect((unpatched.result as { packets: number }).packets).toBeGreaterThan(2);
   });
 
-  it('fs.promises.readFile of a FIFO nobody writes to: released at once, and the file descriptor is closed afterwards', async () => {
+  it('fs.promises.readFile and open of a FIFO nobody writes to: released at once; the descriptors are closed afterwards', async () => {
     const { code, result } = await scenario(`${PATCHED}
       import fs from 'node:fs';
       import os from 'node:os';
@@ -148,14 +157,16 @@ describe.concurrent('patched I/O: a kill stops the operation, frees its resource
       const fds = () => fs.readdirSync('/proc/self/fd').length;
       const before = fds();
       const g = spawn(() => fs.promises.readFile(fifo));
-      await sleep(20); // readFile is stuck opening the FIFO in libuv's thread pool
+      const h = spawn(() => fs.promises.open(fifo)); // a FileHandle arriving after the kill is closed
+      await sleep(20); // both are stuck opening the FIFO in libuv's thread pool
       const t = performance.now();
       await g.kill();
+      await h.kill();
       const killMs = since(t);
-      // Unblock the thread pool: open and close the writing end. The late file handle is closed.
+      // Unblock the thread pool: open and close the writing end.
       fs.closeSync(fs.openSync(fifo, 'w'));
       await new Promise((r) => setTimeout(r, 50));
-      report({ killed: g.value instanceof GreenletExit, killMs, fdsBack: fds() === before, ops: ops() });
+      report({ killed: g.value instanceof GreenletExit && h.value instanceof GreenletExit, killMs, fdsBack: fds() === before, ops: ops() });
       fs.rmSync(dir, { recursive: true });
     `);
     expect(code).toBe(0);
@@ -265,5 +276,21 @@ describe.concurrent('patched I/O: a kill stops the operation, frees its resource
     `);
     expect(code).toBe(0);
     expect(result).toEqual({ killed: true, started: false });
+  });
+
+  it("the caller's own signal still works as before, and a kill still lands as the kill", async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      import { setTimeout as delay } from 'node:timers/promises';
+      const mine = new AbortController();
+      const a = spawn(() => delay(60_000, null, { signal: mine.signal }));
+      const b = spawn(() => delay(60_000, null, { signal: new AbortController().signal }));
+      await sleep(5);
+      mine.abort(new Error('mine'));
+      await a.join();
+      await b.kill();
+      report({ a: [a.exception?.name, a.exception?.cause?.message], b: b.value instanceof GreenletExit, ops: ops() });
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({ a: ['AbortError', 'mine'], b: true, ops: {} });
   });
 });
