@@ -52,6 +52,7 @@ import { patchThread as setThreadMode, unpatchThread } from './thread.js';
 import { patchTimers as patchTimersModule } from './timers.js';
 
 export { BlockingCallError } from '../errors.js';
+export { onShutdown } from '../internal/shutdown-hooks.js';
 export {
   BLOCKING_FUNCTIONS,
   type BlockingMode,
@@ -70,13 +71,7 @@ export { HTTP_SERVER_FUNCTIONS, type HttpServerOptions } from './http-server.js'
 export type { LateCapture } from './late.js';
 export { NET_FUNCTIONS } from './net.js';
 export type { PatchTarget } from './registry.js';
-export {
-  onShutdown,
-  type ShutdownOptions,
-  SIGNAL_FUNCTIONS,
-  type SignalOptions,
-  shutdown,
-} from './signal.js';
+export { type ShutdownOptions, SIGNAL_FUNCTIONS, type SignalOptions, shutdown } from './signal.js';
 export { STREAM_FUNCTIONS } from './stream.js';
 export { TIMER_FUNCTIONS } from './timers.js';
 

@@ -25,10 +25,10 @@ import type { Greenlet } from '../greenlet/greenlet.js';
 import { getHub, runOutside } from '../greenlet/hub.js';
 import { joinAll, killAll } from '../greenlet/wait.js';
 import { nativeClearTimeout, nativeSetTimeout, now } from '../internal/natives.js';
+import { shutdownHooks } from '../internal/shutdown-hooks.js';
 import {
   checkBoolean,
   checkDelay,
-  checkFunction,
   checkInteger,
   checkIterable,
   checkOptions,
@@ -98,7 +98,6 @@ const DEFAULT_TIMINGS: Timings = { gracePeriod: 10_000, killTimeout: 2_000, hook
 let timings: Timings = DEFAULT_TIMINGS;
 let installed: { signals: NodeJS.Signals[]; handler: (signal: NodeJS.Signals) => void } | null = null;
 let running: Promise<number> | null = null;
-const hooks: (() => unknown)[] = [];
 
 function checkTimings(where: string, prefix: string, opts: Partial<Timings> | undefined): Timings {
   const pick = (name: keyof Timings): number =>
@@ -107,26 +106,6 @@ function checkTimings(where: string, prefix: string, opts: Partial<Timings> | un
     gracePeriod: pick('gracePeriod'),
     killTimeout: pick('killTimeout'),
     hookTimeout: pick('hookTimeout'),
-  };
-}
-
-/**
- * Run `hook` during a graceful shutdown, after the greenlets are done and before the process
- * exits (the thread pool registers its `close()` here). Hooks run in registration order, each
- * within the hook timeout. Returns a function that unregisters it.
- *
- * @example
- * ```ts
- * import { onShutdown } from 'greenhub/patch';
- * const off = onShutdown(() => db.end());
- * ```
- */
-export function onShutdown(hook: () => unknown): () => void {
-  checkFunction('onShutdown()', 'hook', hook);
-  hooks.push(hook);
-  return () => {
-    const i = hooks.indexOf(hook);
-    if (i !== -1) hooks.splice(i, 1);
   };
 }
 
@@ -199,7 +178,7 @@ async function gracefully(t: Timings, reason: string): Promise<number> {
   }
   for (const server of servers) (server as { closeAllConnections?: () => void }).closeAllConnections?.();
   let code = 0;
-  for (const hook of [...hooks]) {
+  for (const hook of shutdownHooks()) {
     const outcome = await within(hook, t.hookTimeout);
     if (outcome !== null) {
       code = 1;
