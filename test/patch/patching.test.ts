@@ -251,8 +251,8 @@ describe.concurrent('unpatched behaviour is unchanged', () => {
     const errorOf = (p) => p.then(() => null, (e) => [e.code, e.message]);
     async function exercise() {
       const order = [];
+      setTimeout(() => order.push('a'), 2); // same delay: fired in the order they were set
       setTimeout(() => order.push('b'), 2);
-      setTimeout(() => order.push('a'), 1);
       await delay(10);
       const chunks = [];
       await pipeline(Readable.from(['x', 'y']), new Writable({ write(c, _e, cb) { chunks.push(String(c)); cb(); } }));

@@ -164,13 +164,13 @@ describe.concurrent('patchTimers', () => {
   it('outside any greenlet, timers behave as the originals: handles, this, arguments, order', async () => {
     const program = `
       const seen = [];
-      const h = setTimeout(function (a, b) { seen.push(['timeout', a, b, this === h]); }, 5, 'x', 'y');
+      const h = setTimeout(function (a, b) { seen.push(['timeout', a, b, this === h]); }, 20, 'x', 'y');
       setTimeout(() => seen.push(['zero']), 0);
       const i = setInterval(() => { seen.push(['interval']); clearInterval(i); }, 1);
       const cleared = setTimeout(() => seen.push(['cleared']), 1);
       clearTimeout(cleared);
       seen.push(['types', typeof h.ref, typeof h.hasRef, typeof h.refresh, typeof +h]);
-      await new Promise((r) => setTimeout(r, 30));
+      await new Promise((r) => setTimeout(r, 40));
       report(seen);
     `;
     const [plain, patched] = await Promise.all([
