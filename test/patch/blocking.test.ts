@@ -41,13 +41,13 @@ describe.concurrent('patchBlocking: synchronous calls that stall the hub', () =>
       const g = spawn(() => {
         crypto.pbkdf2Sync('secret', 'salt', 200_000, 64, 'sha512');
         zlib.gzipSync(crypto.randomBytes(8 << 20), { level: 9 });
-        fs.readFileSync(process.execPath); // fast enough: not reported
+        fs.readFileSync('package.json'); // fast: not reported
       });
       g.name = 'worker-ish';
       await g.join();
       const shared = new Int32Array(new SharedArrayBuffer(4));
       Atomics.wait(shared, 0, 0, 40);
-      report({ seen: seen.filter(([api]) => api !== 'fs.readFileSync'), stats: blockingStats().events >= 3 });
+      report({ seen, stats: blockingStats().events });
     `);
     expect(stderr).toBe('');
     expect(code).toBe(0);
@@ -57,7 +57,7 @@ describe.concurrent('patchBlocking: synchronous calls that stall the hub', () =>
         ['zlib.gzipSync', true, '"worker-ish" (Greenlet-1)'],
         ['Atomics.wait', true, null],
       ],
-      stats: true,
+      stats: 3,
     });
   });
 
