@@ -9,7 +9,7 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import { parsePatchEnv } from './env.js';
-import { patchAllFrom } from './index.js';
+import { patchAllFrom } from './patch-all.js';
 
 if (isMainThread) {
   const options = parsePatchEnv(process.env.GREENHUB_PATCH);
