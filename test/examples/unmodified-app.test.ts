@@ -1,44 +1,16 @@
 import http from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { runNode } from '../patch/scenario.js';
-
-/** Start a script; `until(pattern)` resolves with the first match in its output. */
-function start(args: string[], env: Record<string, string>) {
-  let output = '';
-  const waiters: [RegExp, (m: RegExpMatchArray) => void][] = [];
-  let child!: import('node:child_process').ChildProcess;
-  const exited = runNode(args, {
-    env,
-    timeoutMs: 20_000,
-    onSpawn(c) {
-      child = c;
-      const read = (chunk: Buffer | string): void => {
-        output += chunk.toString();
-        for (const [pattern, resolve] of waiters) {
-          const m = output.match(pattern);
-          if (m !== null) resolve(m);
-        }
-      };
-      c.stdout!.on('data', read);
-      c.stderr!.on('data', read);
-    },
-  });
-  const until = (pattern: RegExp): Promise<RegExpMatchArray> =>
-    new Promise((resolve) => {
-      const m = output.match(pattern);
-      if (m !== null) resolve(m);
-      else waiters.push([pattern, resolve]);
-    });
-  return { until, exited, child: () => child };
-}
+import { startProcess as start } from '../patch/scenario.js';
 
 describe('examples/unmodified-app under node --import greenhub/register', () => {
   it('a client disconnect stops the upstream call, and the blocking route is reported with its route and API', async () => {
-    const upstream = start(['examples/unmodified-app/upstream.js'], { PORT: '0', DELAY_MS: '30000' });
+    const upstream = start(['examples/unmodified-app/upstream.js'], {
+      env: { PORT: '0', DELAY_MS: '30000' },
+    });
     const upstreamPort = (await upstream.until(/"port":(\d+)/))[1];
     const app = start(['--import', 'greenhub/register', 'examples/unmodified-app/app.js'], {
-      PORT: '0',
-      UPSTREAM_URL: `http://127.0.0.1:${upstreamPort}`,
+      env: { PORT: '0', UPSTREAM_URL: `http://127.0.0.1:${upstreamPort}` },
+      timeoutMs: 20_000,
     });
     const port = Number((await app.until(/listening on http:\/\/127\.0\.0\.1:(\d+)/))[1]);
 

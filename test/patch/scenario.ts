@@ -4,7 +4,7 @@
  * the built package (`npm test` builds first). A scenario reports what it observed with
  * `report(value)`; the test compares it with what the specification says.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -24,7 +24,7 @@ export interface RunOptions {
   /** Kill the process after this many ms (default 15 000): a hung scenario fails, it never hangs the suite. */
   timeoutMs?: number;
   /** Called with the child once it started (to send signals, read output as it comes). */
-  onSpawn?: (child: import('node:child_process').ChildProcess) => void;
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 /** Run `node ...args` in the repository root. */
@@ -83,4 +83,44 @@ export function scenario(code: string, opts: RunOptions & { register?: boolean }
 /** Like {@link scenario}, for a CommonJS program. */
 export function cjsScenario(code: string, opts: RunOptions & { register?: boolean } = {}): Promise<Outcome> {
   return evaluate(code, 'commonjs', opts);
+}
+
+/** A running process whose output a test waits on: `until(pattern)` resolves with the first match. */
+export interface Started {
+  child(): ChildProcess;
+  until(pattern: RegExp): Promise<RegExpMatchArray>;
+  exited: Promise<Outcome>;
+}
+
+/** Start `node ...args` and follow its stdout and stderr as they come. */
+export function startProcess(args: string[], opts: RunOptions = {}): Started {
+  let child!: ChildProcess;
+  let output = '';
+  const waiters: [RegExp, (m: RegExpMatchArray) => void][] = [];
+  const exited = runNode(args, {
+    ...opts,
+    onSpawn(c) {
+      child = c;
+      const read = (chunk: Buffer | string): void => {
+        output += chunk.toString();
+        for (const [pattern, resolve] of waiters) {
+          const m = output.match(pattern);
+          if (m !== null) resolve(m);
+        }
+      };
+      c.stdout!.on('data', read);
+      c.stderr!.on('data', read);
+      opts.onSpawn?.(c);
+    },
+  });
+  return {
+    child: () => child,
+    exited,
+    until: (pattern) =>
+      new Promise((resolve) => {
+        const m = output.match(pattern);
+        if (m !== null) resolve(m);
+        else waiters.push([pattern, resolve]);
+      }),
+  };
 }

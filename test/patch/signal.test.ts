@@ -1,32 +1,13 @@
-import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { type Outcome, runNode } from './scenario.js';
+import { startProcess } from './scenario.js';
 
-/** Start the fixture server; `until(text)` resolves once the child printed `text`. */
+/** Start the fixture server; `port` resolves once it listens. */
 function startServer(env: Record<string, string>) {
-  let child!: ChildProcess;
-  let seen = '';
-  const waiters: [string, () => void][] = [];
-  const exited: Promise<Outcome> = runNode(['test/patch/fixtures/graceful-server.mjs'], {
-    env,
-    onSpawn(c) {
-      child = c;
-      const read = (chunk: Buffer): void => {
-        seen += chunk.toString();
-        for (const [text, resolve] of waiters) if (seen.includes(text)) resolve();
-      };
-      c.stdout!.on('data', read);
-      c.stderr!.on('data', read);
-    },
-  });
-  const until = (text: string): Promise<void> =>
-    new Promise((resolve) => {
-      if (seen.includes(text)) resolve();
-      else waiters.push([text, resolve]);
-    });
-  const port = until('LISTENING').then(() => Number(/LISTENING (\d+)/.exec(seen)![1]));
-  return { child: () => child, until, port, exited };
+  const started = startProcess(['test/patch/fixtures/graceful-server.mjs'], { env });
+  const until = (text: string): Promise<unknown> => started.until(new RegExp(text));
+  const port = started.until(/LISTENING (\d+)/).then((m) => Number(m[1]));
+  return { child: started.child, until, port, exited: started.exited };
 }
 
 function get(port: number, path: string): Promise<{ status?: number; body?: string; error?: string }> {
