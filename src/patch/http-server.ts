@@ -182,12 +182,22 @@ function serve(server: Server, req: IncomingMessage, res: ServerResponse): boole
     }
     greenlet = pool.applyAsync(handle, [exchange]);
   }
-  greenlet.name = name(req);
+  greenlet.name = nameOf(name, req);
   res.once('close', () => {
     if (res.writableFinished) exchange.request?.finish();
     else void greenlet.kill({ exception: new GreenletExit('client disconnected'), block: false });
   });
   return true;
+}
+
+/** The greenlet name from the `name` option; a throwing or odd option falls back to the default. */
+function nameOf(name: (req: IncomingMessage) => string, req: IncomingMessage): string {
+  try {
+    const named = name(req);
+    return typeof named === 'string' ? named : requestName(req);
+  } catch {
+    return requestName(req);
+  }
 }
 
 /** Call the `'request'` listeners as `emit` would, watching the promises async handlers return. */
