@@ -56,6 +56,19 @@ describe.concurrent('patchHttp: a greenlet per request', () => {
     });
   });
 
+  it('the name option gives bounded route names; a name it cannot give falls back to method and path', async () => {
+    const { code, result } =
+      await scenario(`${SERVER("{ name: (req) => (req.url.startsWith('/orders/') ? 'GET /orders/:id' : undefined) }")}
+      const names = [];
+      await serve((req, res) => { names.push(getCurrent().name); res.end(); });
+      for (const path of ['/orders/1', '/orders/2', '/health']) await get(path);
+      report(names);
+      stop();
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual(['GET /orders/:id', 'GET /orders/:id', 'GET /health']);
+  });
+
   it('a client that disconnects kills its greenlet: the upstream call stops and the upstream sees its connection close', async () => {
     const { code, result, stderr } = await scenario(`${SERVER()}
       let upstreamAsked, upstreamClosed, handlerSaw;
