@@ -26,16 +26,17 @@ export const FETCH_FUNCTIONS = {
   'Response.prototype': ['arrayBuffer', 'blob', 'bytes', 'formData', 'json', 'text'],
 } as const;
 
-/** Aborts the request of a response fetched in a greenlet. */
-const requests = new WeakMap<object, (reason: unknown) => void>();
+/** On a response fetched in a greenlet: the call, whose signal still aborts the request. */
+const kRequest = Symbol('greenhub fetch call');
+type Fetched = { [kRequest]?: Call };
 
 const readBody = (original: Fn): Fn =>
   promiseApi(
     {
       kind: 'fetch',
       invoke(body, self, args, call) {
-        const abort = requests.get(self as object);
-        if (abort !== undefined) call.free = abort;
+        const request = (self as Fetched)[kRequest];
+        if (request !== undefined) call.free = (reason) => request.abortSignal(reason);
         return Reflect.apply(body, self, args);
       },
     },
@@ -52,7 +53,8 @@ function requestSignal(args: unknown[]): unknown {
 
 function fetched(response: unknown, call: Call): void {
   if (typeof response !== 'object' || response === null) return;
-  requests.set(response, (reason) => call.abortSignal(reason));
+  // Not enumerable: `console.log(response)` shows what it showed before.
+  Object.defineProperty(response, kRequest, { value: call, configurable: true });
   if (!bodiesPatched && isTargetPatched('fetch')) {
     bodiesPatched = true;
     wrapFunctions(
