@@ -241,10 +241,15 @@ export class Hub {
 
   /** @internal see operation.ts: the in-flight counter of `kind`, kept by the operations themselves */
   _operationCounter(kind: string): OperationCounter {
+    if (kind === this.lastKind) return this.lastCounter!;
     let counter = this.operations.get(kind);
     if (counter === undefined) this.operations.set(kind, (counter = { inFlight: 0 }));
-    return counter;
+    this.lastKind = kind;
+    return (this.lastCounter = counter);
   }
+  /** Operations come in runs of one kind (a batch of timers): the last counter, looked up once. */
+  private lastKind: string | undefined = undefined;
+  private lastCounter: OperationCounter | undefined = undefined;
 
   /** Every live greenlet as a spawn tree, plus top-level waits and held wakers. */
   runInfo(): RunInfo {

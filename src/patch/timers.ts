@@ -56,7 +56,6 @@ class TimerCall extends Operation {
     readonly callback: Fn,
     readonly args: unknown[] | undefined,
     readonly repeat: boolean,
-    private readonly clear: (handle: Handle) => void,
   ) {
     super('timer', greenlet, abortTimer, true);
   }
@@ -67,9 +66,12 @@ class TimerCall extends Operation {
   }
 
   cancel(): void {
-    this.clear(this.handle!);
+    clearTimer(this.handle);
   }
 }
+
+/** The original `clearTimeout` (it clears intervals too), set by `patchTimers()`. */
+let clearTimer: Fn = clearTimeout;
 
 function abortTimer(this: TimerCall, reason: unknown, deliveredElsewhere: boolean): boolean {
   const handle = this.handle!;
@@ -112,7 +114,7 @@ function fire(this: TimerHost): void {
   else Reflect.apply(call.callback, this, args);
 }
 
-function makeSetTimer(original: Fn, clear: Fn, repeat: boolean): Fn {
+function makeSetTimer(original: Fn, repeat: boolean): Fn {
   // `arguments`, not a rest parameter: most calls pass no extra arguments, and the outside-a-greenlet
   // path must forward them unchanged without building an array.
   return function setTimer(this: unknown, callback: unknown, delay?: unknown): unknown {
@@ -123,7 +125,7 @@ function makeSetTimer(original: Fn, clear: Fn, repeat: boolean): Fn {
     }
     // biome-ignore lint/complexity/noArguments: see above
     const args = arguments.length > 2 ? Array.prototype.slice.call(arguments, 2) : undefined;
-    const call = new TimerCall(greenlet, callback as Fn, args, repeat, clear);
+    const call = new TimerCall(greenlet, callback as Fn, args, repeat);
     const handle = original(fire, delay) as Handle;
     call.handle = handle;
     (handle as unknown as TimerHost)[kCall] = call;
@@ -223,6 +225,7 @@ export function patchTimers(): string[] {
   const promises = builtin<TimerHost>('timers/promises');
   const setTimeout0 = timers.setTimeout as Fn;
   const clearTimeout0 = timers.clearTimeout as Fn;
+  clearTimer = clearTimeout0;
   const setImmediate0 = timers.setImmediate as Fn;
   const clearImmediate0 = timers.clearImmediate as Fn;
   const done: string[] = [];
@@ -255,12 +258,12 @@ export function patchTimers(): string[] {
     switch (name) {
       case 'setTimeout': {
         // util.promisify(setTimeout) must give the patched promise timer, not the original's.
-        const patched = makeSetTimer(original, clearTimeout0, false);
+        const patched = makeSetTimer(original, false);
         Object.defineProperty(patched, promisify.custom, { value: sleepTimeout, configurable: true });
         return patched;
       }
       case 'setInterval':
-        return makeSetTimer(original, timers.clearInterval as Fn, true);
+        return makeSetTimer(original, true);
       default:
         return makeClearTimer(original);
     }
