@@ -23,6 +23,7 @@ export type GreenhubErrorCode =
   | 'ERR_GREENHUB_OVER_RELEASE'
   | 'ERR_GREENHUB_INVALID_STATE'
   | 'ERR_GREENHUB_REQUEST_TIMEOUT'
+  | 'ERR_GREENHUB_BLOCKING_CALL'
   | 'ERR_GREENHUB_INVALID_ARG_TYPE'
   | 'ERR_GREENHUB_INVALID_ARG_VALUE'
   | 'ERR_GREENHUB_UNKNOWN_OPTION'
@@ -223,6 +224,41 @@ export class RequestTimeoutError extends Error {
   readonly code = 'ERR_GREENHUB_REQUEST_TIMEOUT';
 }
 brand(RequestTimeoutError, 'RequestTimeoutError');
+
+/**
+ * With `patchAll({ blocking: 'throw' })` (meant for test suites): a synchronous call from this call
+ * site (`fs.readFileSync`, `execSync`, `pbkdf2Sync`, main-thread `Atomics.wait`…) blocked the hub
+ * longer than `maxBlockingTime` last time, so its next call is refused before it blocks again.
+ *
+ * Whose fault: the program's — CPU or synchronous I/O on the hub stalls every greenlet; move it to
+ * the thread pool or use the async API.
+ *
+ * @example
+ * ```ts
+ * patchAll({ blocking: 'throw', maxBlockingTime: 50 });
+ * readConfig(); // fs.readFileSync of a big file: 80 ms, reported
+ * try { readConfig(); } catch (e) { if (e instanceof BlockingCallError) console.log(e.api, e.site); }
+ * ```
+ */
+export class BlockingCallError extends Error {
+  readonly code = 'ERR_GREENHUB_BLOCKING_CALL';
+  /** The blocking API, e.g. `fs.readFileSync`. */
+  readonly api: string;
+  /** The call site, `function (file:line:column)`. */
+  readonly site: string;
+  /** How long the previous call from this site blocked, in ms. */
+  readonly durationMs: number;
+  /** The limit it exceeded (`maxBlockingTime`), in ms. */
+  readonly limitMs: number;
+  constructor(message: string, api: string, site: string, durationMs: number, limitMs: number) {
+    super(message);
+    this.api = api;
+    this.site = site;
+    this.durationMs = durationMs;
+    this.limitMs = limitMs;
+  }
+}
+brand(BlockingCallError, 'BlockingCallError');
 
 /**
  * An argument of the wrong type: the message names the argument, the expected form and what came.

@@ -34,7 +34,7 @@ import {
   type WaitOwner,
 } from './hub.js';
 import { Linkable, LinkKind, setLinkSpawner, UserLink } from './linkable.js';
-import type { Operation } from './operation.js';
+import { abortOperations, type Operation } from './operation.js';
 import { Timeout } from './timeout.js';
 import {
   checkpointed,
@@ -378,19 +378,21 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
 
   /**
    * @internal Interrupt the greenlet with `exception`: fail its parked waits and abort its
-   * operations now, or — when it has neither — keep the exception pending for its next checkpoint.
+   * operations now, or — when it has neither, or when no operation could deliver it — keep the
+   * exception pending for its next checkpoint.
    * A kill replaces a pending Timeout, never the reverse.
    */
   _throw(exception: unknown, isKill: boolean): void {
     if (this.phase !== State.Running) return;
     if (this._wfirst !== null || this._operations !== null) {
+      const parked = this._wfirst !== null;
       for (let w: Waiter | null = this._wfirst; w !== null; ) {
         const next: Waiter | null = w.wnext;
         w.fail(exception);
         w = next;
       }
-      while (this._operations !== null) this._operations._abort(exception);
-      return;
+      // An operation that only freed its resource (see operation.ts) leaves the throw pending.
+      if (this._operations === null || abortOperations(this._operations, exception, parked)) return;
     }
     if (this.pendingThrow === NONE) getHub()._pendingThrows++;
     else if (!isKill) return;

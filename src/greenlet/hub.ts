@@ -132,6 +132,11 @@ export interface HubStats {
   blockedMsByApi: Record<string, number>;
 }
 
+/** Operations of one kind in flight (see operation.ts). */
+export interface OperationCounter {
+  inFlight: number;
+}
+
 /** A held waker, as shown in run info. */
 export interface WakerRecord {
   readonly label: string;
@@ -275,7 +280,7 @@ export class Hub {
   private notifyDrainQueued = false;
   private failed: Greenlet[] = [];
   private readonly wakers = new Set<WakerRecord>();
-  private readonly operations = new Map<string, number>();
+  private readonly operations = new Map<string, OperationCounter>();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
 
   constructor() {
@@ -299,22 +304,24 @@ export class Hub {
       loopExits: this._loopExits,
       deadlocks: this._deadlocks,
       unobservedErrors: this._unobserved,
-      operations: Object.fromEntries(this.operations),
+      operations: Object.fromEntries([...this.operations].map(([kind, c]) => [kind, c.inFlight])),
       blockingEvents: this._blockingEvents,
       blockedMs: this._blockedMs,
       blockedMsByApi: Object.fromEntries(this._blockedMsByApi),
     };
   }
 
-  /** @internal see operation.ts */
-  _operationBegan(kind: string): void {
-    this.operations.set(kind, (this.operations.get(kind) ?? 0) + 1);
+  /** @internal see operation.ts: the in-flight counter of `kind`, kept by the operations themselves */
+  _operationCounter(kind: string): OperationCounter {
+    if (kind === this.lastKind) return this.lastCounter!;
+    let counter = this.operations.get(kind);
+    if (counter === undefined) this.operations.set(kind, (counter = { inFlight: 0 }));
+    this.lastKind = kind;
+    return (this.lastCounter = counter);
   }
-
-  /** @internal */
-  _operationEnded(kind: string): void {
-    this.operations.set(kind, (this.operations.get(kind) ?? 1) - 1);
-  }
+  /** Operations come in runs of one kind (a batch of timers): the last counter, looked up once. */
+  private lastKind: string | undefined = undefined;
+  private lastCounter: OperationCounter | undefined = undefined;
 
   /** Every live greenlet as a spawn tree, plus top-level waits and held wakers. */
   runInfo(): RunInfo {

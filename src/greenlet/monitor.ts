@@ -125,12 +125,15 @@ function probe(beat: number, switches: number): string {
   const holder: { stack?: string } = {};
   Error.captureStackTrace(holder, probe);
   Error.stackTraceLimit = limit;
-  // Drop the header and the evaluated expression's own frame.
-  const stack = (holder.stack ?? '')
+  // Drop the header, the evaluated expression's own frame, and Node-internal frames on top (the
+  // block may be sampled inside a builtin, e.g. the `performance` getter): the report starts at
+  // the first frame of the program's own code.
+  const frames = (holder.stack ?? '')
     .split('\n')
     .slice(1)
-    .filter((line) => !line.includes('at <anonymous>:1:'))
-    .join('\n');
+    .filter((line) => !line.includes('at <anonymous>:1:'));
+  const first = frames.findIndex((line) => !line.includes('(node:'));
+  const stack = frames.slice(first === -1 ? 0 : first).join('\n');
   return JSON.stringify({
     id: greenlet?.id ?? 0,
     name: greenlet?.name ?? null,

@@ -6,6 +6,18 @@
  * checkpoint. Each operation is aborted individually, so a Timeout caught around one operation
  * does not affect the next.
  *
+ * Delivery. An abort either *delivers* the exception (the awaited promise rejects, an error-first
+ * callback or an `'error'` listener receives it) or only frees the resource (a socket destroyed
+ * while nobody listens for `'error'` closes; the code waiting on it resumes and meets the exception
+ * at its next checkpoint). `abort` returns `false` in the second case, and when no operation and no
+ * hub wait delivered, the greenlet keeps the exception pending for its next checkpoint.
+ *
+ * Weak operations are those whose abort cannot deliver and would strand the greenlet if it were
+ * waiting on them: a callback timer (clearing it means its callback, maybe the very `resolve` the
+ * greenlet awaits, never runs). A weak operation is cancelled only once the exception was
+ * delivered elsewhere; otherwise its abort is asked to deliver on its own (it returns `true` if it
+ * could) and it stays in flight when it cannot, so that the greenlet still resumes.
+ *
  * Operations are also counted per kind, per greenlet (run info) and per hub (stats, metrics).
  * Whoever begins one ends it, in `finally`.
  *
@@ -17,13 +29,31 @@
  */
 import { checkFunction, checkString } from '../internal/validate.js';
 import type { Greenlet } from './greenlet.js';
-import { currentGreenlet, getHub } from './hub.js';
+import { currentGreenlet, getHub, type OperationCounter } from './hub.js';
 
+/**
+ * What an operation's abort does: stop the work, free its resource, and make whoever awaits it see
+ * `reason`. Return `false` when the resource was freed but `reason` could not be delivered.
+ * `deliveredElsewhere` tells a weak operation whether the exception already reached the greenlet.
+ */
+export type AbortOperation = (reason: unknown, deliveredElsewhere: boolean) => boolean | undefined | void;
+
+/**
+ * Work in flight outside the hub, registered with {@link beginOperation}.
+ *
+ * @example
+ * ```ts
+ * const op = beginOperation('task', (reason) => worker.cancel(reason));
+ * try { return await worker.result; } finally { op.end(); }
+ * ```
+ */
 export class Operation {
   /** @internal the greenlet's list of operations */
   _prev: Operation | null = null;
   /** @internal */
   _next: Operation | null = null;
+  /** @internal the hub's counter of this kind, once registered */
+  _counter: OperationCounter | null = null;
   private ended = false;
 
   constructor(
@@ -31,35 +61,81 @@ export class Operation {
     readonly kind: string,
     /** The greenlet that started it; `null` outside any greenlet (counted, never cancelled). */
     readonly greenlet: Greenlet | null,
-    private readonly onAbort: (reason: unknown) => void,
+    private readonly onAbort: AbortOperation,
+    /** Cancelled only once the exception was delivered elsewhere (see the module comment). */
+    readonly weak = false,
   ) {}
+
+  /** True once ended or aborted. */
+  get done(): boolean {
+    return this.ended;
+  }
 
   /** The operation finished (or failed): stop tracking it. Idempotent. */
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    getHub()._operationEnded(this.kind);
+    if (this._counter !== null) this._counter.inFlight--;
     this.greenlet?._removeOperation(this);
   }
 
-  /** @internal deliver a kill/Timeout */
-  _abort(reason: unknown): void {
-    if (this.ended) return;
+  /** @internal deliver a kill/Timeout; true when the exception reached the greenlet */
+  _abort(reason: unknown, deliveredElsewhere: boolean): boolean {
+    if (this.ended) return false;
+    if (this.weak && !deliveredElsewhere) {
+      if (this.onAbort.call(this, reason, false) !== true) return false;
+      this.end();
+      return true;
+    }
     this.end();
-    this.onAbort(reason);
+    return this.onAbort.call(this, reason, deliveredElsewhere) !== false;
   }
+}
+
+/**
+ * Abort every operation of a greenlet: first those that can deliver, then the weak ones (see the
+ * module comment). Returns whether the exception was delivered (by a hub wait already, when
+ * `delivered` comes in true, or by an operation).
+ *
+ * @internal Greenlet._throw
+ */
+export function abortOperations(first: Operation, reason: unknown, delivered: boolean): boolean {
+  // A snapshot: an abort may start or end other operations of the same greenlet synchronously.
+  const operations: Operation[] = [];
+  let weak = false;
+  for (let op: Operation | null = first; op !== null; op = op._next) {
+    operations.push(op);
+    if (op.weak) weak = true;
+  }
+  for (const op of operations) if (!op.weak && op._abort(reason, delivered)) delivered = true;
+  if (!weak) return delivered;
+  for (const op of operations) if (op.weak && op._abort(reason, delivered)) delivered = true;
+  // A weak operation that delivered late in the pass: the ones before it are now cancelled too.
+  if (delivered) for (const op of operations) if (op.weak) op._abort(reason, true);
+  return delivered;
+}
+
+/** @internal count `operation` on the hub and attach it to its greenlet. */
+export function registerOperation<O extends Operation>(operation: O): O {
+  const counter = (operation._counter = getHub()._operationCounter(operation.kind));
+  counter.inFlight++;
+  operation.greenlet?._addOperation(operation);
+  return operation;
 }
 
 /**
  * Register work the current greenlet awaits outside the hub, so that kill and Timeout reach it
  * (see the module comment). Outside a greenlet it is only counted.
+ *
+ * @example
+ * ```ts
+ * const controller = new AbortController();
+ * const op = beginOperation('fetch', (reason) => controller.abort(reason));
+ * try { return await fetch(url, { signal: controller.signal }); } finally { op.end(); }
+ * ```
  */
-export function beginOperation(kind: string, abort: (reason: unknown) => void): Operation {
+export function beginOperation(kind: string, abort: AbortOperation): Operation {
   checkString('beginOperation()', 'kind', kind);
   checkFunction('beginOperation()', 'abort', abort);
-  const greenlet = currentGreenlet() ?? null;
-  const operation = new Operation(kind, greenlet, abort);
-  getHub()._operationBegan(kind);
-  greenlet?._addOperation(operation);
-  return operation;
+  return registerOperation(new Operation(kind, currentGreenlet() ?? null, abort));
 }

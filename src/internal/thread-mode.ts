@@ -7,7 +7,15 @@
  */
 let threadPatched = false;
 
-/** True when `Thread`s started now run as greenlets. */
+/**
+ * True when `Thread`s started now run as greenlets (exported by `greenhub/patch`).
+ *
+ * @example
+ * ```ts
+ * patchAll({ thread: false });
+ * isThreadPatched(); // false: Threads are real worker threads
+ * ```
+ */
 export function isThreadPatched(): boolean {
   return threadPatched;
 }

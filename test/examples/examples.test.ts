@@ -30,8 +30,10 @@ describe('examples (each run as a program, as `npm start` does)', () => {
     const [, asyncMs, longest] = /asynchronous took (\d+) ms \(longest sleep: (\d+) ms\)/
       .exec(out[23]!)!
       .map(Number);
-    expect(syncMs).toBeGreaterThanOrEqual(sum! - 5);
-    expect(asyncMs).toBeGreaterThanOrEqual(longest! - 5);
+    // Node computes a timer's expiry from the loop's cached clock, which lags on a loaded machine,
+    // so a sleep can end a little early by performance.now(): the bounds are proportional.
+    expect(syncMs).toBeGreaterThanOrEqual(sum! * 0.8);
+    expect(asyncMs).toBeGreaterThanOrEqual(longest! * 0.8);
     // Compared with the synchronous run measured in the same process, under the same load: the sum
     // of sleeps is typically 5–6× the longest, so half is a wide margin on a loaded machine.
     expect(asyncMs).toBeLessThan(syncMs! / 2);

@@ -1,0 +1,304 @@
+/**
+ * `patchBlocking()`: synchronous calls that stall the hub are timed — `fs.*Sync`,
+ * `child_process.*Sync`, crypto `*Sync` (pbkdf2, scrypt, hkdf, key and prime generation,
+ * `randomFillSync`), `zlib.*Sync`, and `Atomics.wait` on the main thread.
+ *
+ * A call longer than `maxBlockingTime` (default 100 ms) is counted per API ({@link blockingStats},
+ * for metrics), passed to {@link onBlockingCall} listeners, and, by mode:
+ * - `'warn'`: one line on stderr per call site, naming the API, the duration, the greenlet (an
+ *   http request's greenlet is named after its route) and the site;
+ * - `'count'`: nothing printed;
+ * - `'throw'` (for test suites): the next call from that site is refused with
+ *   `BlockingCallError` before it blocks again (the slow call itself already ran; its result is
+ *   returned, since its side effects happened).
+ *
+ * Cost below the threshold: two `performance.now()` reads and a comparison (~100 ns); a site is
+ * computed (a one-frame stack trace) only for slow calls, and for every call while a site is
+ * waiting to be refused.
+ *
+ * Only the main thread is patched: a worker thread exists to block.
+ */
+import { isMainThread } from 'node:worker_threads';
+import { BlockingCallError } from '../errors.js';
+import { currentGreenlet, formatMs } from '../greenlet/hub.js';
+import { now } from '../internal/natives.js';
+import { checkFunction } from '../internal/validate.js';
+import { dressAs, type Fn, wrapFunctions } from './call.js';
+import { builtin, markPatched, replace } from './registry.js';
+
+/**
+ * What happens to a call that blocked longer than `maxBlockingTime`.
+ *
+ * @example
+ * ```ts
+ * patchAll({ blocking: process.env.CI ? 'throw' : 'warn' });
+ * ```
+ */
+export type BlockingMode = 'warn' | 'count' | 'throw';
+
+/**
+ * One slow synchronous call, as given to {@link onBlockingCall} listeners.
+ *
+ * @example
+ * ```ts
+ * onBlockingCall((r: BlockingReport) => console.log(`${r.api} ${r.durationMs} ms in ${r.greenlet} at ${r.site}`));
+ * ```
+ */
+export interface BlockingReport {
+  /** `fs.readFileSync`, `child_process.execSync`, `Atomics.wait`… */
+  api: string;
+  durationMs: number;
+  limitMs: number;
+  /** The greenlet that was running (`"GET /report" (Greenlet-3)`), or `null` in top-level code. */
+  greenlet: string | null;
+  /** The caller: `function (file:line:column)`. */
+  site: string;
+}
+
+/**
+ * Counters of slow calls (a snapshot; metrics read it at scrape time).
+ *
+ * @example
+ * ```ts
+ * const { byApi } = blockingStats(); // { 'fs.readFileSync': { events: 2, seconds: 0.31 } }
+ * ```
+ */
+export interface BlockingStats {
+  /** Slow calls in total. */
+  events: number;
+  /** Time spent in them, in seconds. */
+  seconds: number;
+  byApi: Record<string, { events: number; seconds: number }>;
+}
+
+const FS_SYNC = [
+  'accessSync',
+  'appendFileSync',
+  'chmodSync',
+  'chownSync',
+  'closeSync',
+  'copyFileSync',
+  'cpSync',
+  'existsSync',
+  'fchmodSync',
+  'fchownSync',
+  'fdatasyncSync',
+  'fstatSync',
+  'fsyncSync',
+  'ftruncateSync',
+  'futimesSync',
+  'globSync',
+  'lchownSync',
+  'linkSync',
+  'lstatSync',
+  'lutimesSync',
+  'mkdirSync',
+  'mkdtempSync',
+  'openSync',
+  'opendirSync',
+  'readdirSync',
+  'readFileSync',
+  'readlinkSync',
+  'readSync',
+  'readvSync',
+  'realpathSync',
+  'renameSync',
+  'rmdirSync',
+  'rmSync',
+  'statfsSync',
+  'statSync',
+  'symlinkSync',
+  'truncateSync',
+  'unlinkSync',
+  'utimesSync',
+  'writeFileSync',
+  'writeSync',
+  'writevSync',
+] as const;
+
+/**
+ * What `patchBlocking()` replaces.
+ *
+ * @example
+ * ```ts
+ * BLOCKING_FUNCTIONS.zlib.includes('gzipSync'); // true
+ * ```
+ */
+export const BLOCKING_FUNCTIONS = {
+  fs: FS_SYNC,
+  child_process: ['execSync', 'execFileSync', 'spawnSync'],
+  crypto: [
+    'pbkdf2Sync',
+    'scryptSync',
+    'hkdfSync',
+    'generateKeyPairSync',
+    'generateKeySync',
+    'generatePrimeSync',
+    'checkPrimeSync',
+    'randomFillSync',
+  ],
+  zlib: [
+    'deflateSync',
+    'inflateSync',
+    'deflateRawSync',
+    'inflateRawSync',
+    'gzipSync',
+    'gunzipSync',
+    'unzipSync',
+    'brotliCompressSync',
+    'brotliDecompressSync',
+  ],
+  Atomics: ['wait'],
+} as const;
+
+let mode: BlockingMode = 'warn';
+let limitMs = 100;
+const warned = new Set<string>();
+/** `'throw'` mode: sites whose next call is refused. */
+const refused = new Map<string, BlockingReport>();
+const listeners = new Set<(report: BlockingReport) => void>();
+const byApi = new Map<string, { events: number; seconds: number }>();
+let events = 0;
+let seconds = 0;
+
+/** Set the mode and threshold (later calls replace earlier ones). */
+export function configureBlocking(newMode: BlockingMode, maxBlockingTimeMs: number): void {
+  mode = newMode;
+  limitMs = maxBlockingTimeMs;
+  if (mode !== 'throw') refused.clear();
+}
+
+/**
+ * Counters of slow synchronous calls since the patch, by API.
+ *
+ * @example
+ * ```ts
+ * import { blockingStats } from 'greenhub/patch';
+ * const { events, byApi } = blockingStats();
+ * ```
+ */
+export function blockingStats(): BlockingStats {
+  return {
+    events,
+    seconds,
+    byApi: Object.fromEntries([...byApi].map(([api, c]) => [api, { events: c.events, seconds: c.seconds }])),
+  };
+}
+
+/**
+ * Call `listener` with every slow synchronous call (whatever the mode). Returns the function that
+ * removes it.
+ *
+ * @example
+ * ```ts
+ * import { onBlockingCall } from 'greenhub/patch';
+ * onBlockingCall((r) => logger.warn({ api: r.api, ms: r.durationMs, greenlet: r.greenlet }, 'hub blocked'));
+ * ```
+ */
+export function onBlockingCall(listener: (report: BlockingReport) => void): () => void {
+  checkFunction('onBlockingCall()', 'listener', listener);
+  listeners.add(listener);
+  return () => {
+    listeners.delete(listener);
+  };
+}
+
+/** The frame that called `wrapper`: `fn (file:line:col)`. */
+function siteOf(wrapper: Fn): string {
+  const holder: { stack?: string } = {};
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 1;
+  Error.captureStackTrace(holder, wrapper);
+  Error.stackTraceLimit = limit;
+  const frame = holder.stack?.split('\n', 2)[1];
+  return frame === undefined ? '(unknown site)' : frame.trim().replace(/^at /, '');
+}
+
+function refuse(api: string, wrapper: Fn): void {
+  const site = siteOf(wrapper);
+  const last = refused.get(site);
+  if (last === undefined) return;
+  refused.delete(site);
+  throw new BlockingCallError(
+    `${api}() at ${site} blocked the hub for ${formatMs(last.durationMs)} on its previous call ` +
+      `(limit ${formatMs(last.limitMs)}); the blocking patch is in 'throw' mode, so this call was refused. ` +
+      'Move the work to the thread pool or use the asynchronous API.',
+    api,
+    site,
+    last.durationMs,
+    last.limitMs,
+  );
+}
+
+function slow(api: string, durationMs: number, wrapper: Fn): void {
+  const greenlet = currentGreenlet();
+  const report: BlockingReport = {
+    api,
+    durationMs,
+    limitMs,
+    greenlet: greenlet === undefined ? null : greenlet.toString(),
+    site: siteOf(wrapper),
+  };
+  events++;
+  seconds += durationMs / 1000;
+  const counts = byApi.get(api);
+  if (counts === undefined) byApi.set(api, { events: 1, seconds: durationMs / 1000 });
+  else {
+    counts.events++;
+    counts.seconds += durationMs / 1000;
+  }
+  if (mode === 'throw') refused.set(report.site, report);
+  else if (mode === 'warn' && !warned.has(report.site)) {
+    warned.add(report.site);
+    process.stderr.write(
+      `greenhub: blocking call ${api}() took ${formatMs(durationMs)} (limit ${formatMs(limitMs)}) ` +
+        `in ${report.greenlet ?? 'top-level code'} at ${report.site}\n`,
+    );
+  }
+  for (const listener of listeners) {
+    try {
+      listener(report);
+    } catch (error) {
+      process.stderr.write(`greenhub: an onBlockingCall listener threw: ${String(error)}\n`);
+    }
+  }
+}
+
+/** Timed calls in progress: `readFileSync` calls `readSync`, and only the outer call is timed. */
+let depth = 0;
+
+function timed(api: string, original: Fn): Fn {
+  const wrapper = function timedCall(this: unknown): unknown {
+    // biome-ignore lint/complexity/noArguments: forwards the exact arguments without copying them (hot path)
+    if (depth !== 0) return Reflect.apply(original, this, arguments);
+    if (refused.size !== 0) refuse(api, wrapper);
+    const start = now();
+    depth++;
+    try {
+      // biome-ignore lint/complexity/noArguments: as above
+      return Reflect.apply(original, this, arguments);
+    } finally {
+      depth--;
+      const duration = now() - start;
+      if (duration > limitMs) slow(api, duration, wrapper);
+    }
+  };
+  return wrapper;
+}
+
+/** Patch blocking calls (see the module comment). Returns what it replaced. */
+export function patchBlocking(): string[] {
+  markPatched('blocking');
+  if (!isMainThread) return [];
+  const done: string[] = [];
+  for (const label of ['fs', 'child_process', 'crypto', 'zlib'] as const) {
+    for (const name of wrapFunctions('blocking', builtin(label), BLOCKING_FUNCTIONS[label], (original, fn) =>
+      timed(`${label}.${fn}`, original),
+    ))
+      done.push(`${label}.${name}`);
+  }
+  const wait = Atomics.wait as unknown as Fn;
+  if (replace('blocking', Atomics, 'wait', dressAs(timed('Atomics.wait', wait), wait)))
+    done.push('Atomics.wait');
+  return done;
+}

@@ -1,0 +1,30 @@
+/**
+ * `patchEvents()`: `events.once()` (also `EventEmitter.once`) and `events.on()`.
+ *
+ * In a greenlet they get a signal combined with the caller's: a kill or Timeout removes the
+ * listener and rejects the pending wait (`await once(socket, 'data')`, the pending `next()` of
+ * `for await (const [msg] of on(ws, 'message'))`) with the kill's exception. The emitter itself is
+ * left alone. Outside a greenlet they are the originals.
+ */
+import { iteratorApi, promiseApi, wrapFunctions } from './call.js';
+import { builtin, markPatched } from './registry.js';
+
+/**
+ * What `patchEvents()` replaces.
+ *
+ * @example
+ * ```ts
+ * EVENTS_FUNCTIONS.events; // ['once', 'on']
+ * ```
+ */
+export const EVENTS_FUNCTIONS = { events: ['once', 'on'] } as const;
+
+/** Patch events (see the module comment). Returns what it replaced. */
+export function patchEvents(): string[] {
+  markPatched('events');
+  return wrapFunctions('events', builtin('events'), EVENTS_FUNCTIONS.events, (original, name) =>
+    name === 'on'
+      ? iteratorApi({ kind: 'event', signalAt: 2 }, original)
+      : promiseApi({ kind: 'event', signalAt: 2 }, original),
+  ).map((name) => `events.${name}`);
+}

@@ -1,0 +1,262 @@
+/**
+ * `patchHttp()`, server side: every request a `http.Server` or `https.Server` hands to its
+ * `'request'` listeners runs in a greenlet of its own — what `gunicorn -k gevent` gives a WSGI app.
+ *
+ * - The greenlet is named after the request (`GET /orders`; `name` option for bounded route
+ *   names) and lives until the response is complete. Everything the handler starts is accounted to
+ *   it and shows in run info.
+ * - A client that disconnects before the response is complete kills the greenlet: the upstream
+ *   fetches, sockets, timers and child processes it is waiting on stop.
+ * - `requestTimeout`: a request still running after that many ms is interrupted with a `Timeout`
+ *   (its pending operations reject with it). If the handler has not answered by the next turn,
+ *   the client gets `504 Gateway Timeout`; headers the handler tries to set afterwards are ignored
+ *   rather than thrown.
+ * - `maxConcurrency`: at most that many requests of one server run at once (a greenlet `Pool`);
+ *   a request arriving while the pool is full gets `503 Service Unavailable` at once, never a
+ *   place in an unbounded backlog.
+ * - A handler that throws, or whose promise rejects, gets a `500` sent for it (when it had not
+ *   answered); the error is reported through the hub's `onError` instead of crashing the process.
+ *   A rejection with the greenlet's own kill (`GreenletExit`, after a disconnect) is not an error.
+ * - The request shows as an operation of kind `request` (run info, `stats().operations`).
+ *
+ * Handlers start on the hub's run queue (like every spawned greenlet), in arrival order, in the
+ * same event-loop turn. Other server events (`'upgrade'`, `'connect'`, `'checkContinue'`) are not
+ * wrapped.
+ */
+import type { EventEmitter } from 'node:events';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { GreenletExit } from '../errors.js';
+import { Greenlet } from '../greenlet/greenlet.js';
+import { currentGreenlet } from '../greenlet/hub.js';
+import { Operation, registerOperation } from '../greenlet/operation.js';
+import { Pool } from '../greenlet/pool.js';
+import { Timeout } from '../greenlet/timeout.js';
+import { nativeSetImmediate } from '../internal/natives.js';
+import { checkFunction, checkInteger, checkOptions, checkTimeout } from '../internal/validate.js';
+import { type Fn, wrapFunctions } from './call.js';
+import { builtin } from './registry.js';
+import { trackServer } from './servers.js';
+
+/**
+ * Options of the http server patch (`patchHttp(opts)`, `patchAll({ http: opts })`).
+ *
+ * @example
+ * ```ts
+ * patchHttp({ requestTimeout: 30_000, maxConcurrency: 256, name: (req) => router.routeOf(req) });
+ * ```
+ */
+export interface HttpServerOptions {
+  /** Interrupt a request still running after this many ms and answer 504 (default: none). */
+  requestTimeout?: number | null;
+  /** At most this many requests per server at once; more get 503 (default: no limit). */
+  maxConcurrency?: number | null;
+  /** The greenlet name of a request (default `` `${method} ${path}` ``, query string left out). */
+  name?: (req: IncomingMessage) => string;
+}
+
+export const HTTP_SERVER_OPTIONS = ['requestTimeout', 'maxConcurrency', 'name'] as const;
+
+/**
+ * What the server half of `patchHttp()` replaces (defined on these prototypes).
+ *
+ * @example
+ * ```ts
+ * isObjectPatched(http.Server.prototype, 'emit'); // true after patchHttp()
+ * ```
+ */
+export const HTTP_SERVER_FUNCTIONS = {
+  'http.Server.prototype': ['emit'],
+  'https.Server.prototype': ['emit'],
+} as const;
+
+/** Server options, checked. */
+export interface Settings {
+  requestTimeoutMs: number | null;
+  maxConcurrency: number | null;
+  name: (req: IncomingMessage) => string;
+}
+
+const defaults: Settings = { requestTimeoutMs: null, maxConcurrency: null, name: requestName };
+let settings: Settings = defaults;
+const pools = new WeakMap<object, Pool>();
+
+/** `GET /orders/42` for `GET /orders/42?full=1`. */
+export function requestName(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  return `${req.method ?? 'GET'} ${query === -1 ? url : url.slice(0, query)}`;
+}
+
+/** Check server options (`name` is how the message calls them: `opts`, `opts.http`). */
+export function checkHttpServerOptions(
+  where: string,
+  name: string,
+  opts: HttpServerOptions | undefined,
+): Settings {
+  checkOptions(where, name, opts, HTTP_SERVER_OPTIONS);
+  const requestTimeoutMs = checkTimeout(where, `${name}.requestTimeout`, opts?.requestTimeout);
+  const max = opts?.maxConcurrency;
+  if (max !== undefined && max !== null)
+    checkInteger(where, `${name}.maxConcurrency`, max, 1, 'a positive integer, null or undefined');
+  if (opts?.name !== undefined) checkFunction(where, `${name}.name`, opts.name);
+  return { requestTimeoutMs, maxConcurrency: max ?? null, name: opts?.name ?? requestName };
+}
+
+/** Apply checked server options; later calls replace earlier ones. */
+export function configureHttpServer(next: Settings): void {
+  settings = next;
+}
+
+export function resetHttpServer(): void {
+  settings = defaults;
+}
+
+function poolFor(server: object, size: number): Pool {
+  let pool = pools.get(server);
+  if (pool === undefined || pool.size !== size) pools.set(server, (pool = new Pool(size)));
+  return pool;
+}
+
+function answer(res: ServerResponse, status: number, text: string): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+  res.end(`${text}\n`);
+}
+
+/**
+ * The request as an operation of its greenlet: settles when the response is complete or a handler
+ * fails. A kill rejects it so that the greenlet ends, but reports "not delivered": the code the kill
+ * is meant for is the handler, which may be waiting on a timer whose callback only the kill's last
+ * resort can reach (see greenlet/operation.ts).
+ */
+class RequestCall extends Operation {
+  readonly promise: Promise<void>;
+  private resolve!: () => void;
+  private reject!: (error: unknown) => void;
+  constructor(greenlet: Greenlet) {
+    super('request', greenlet, abortRequest);
+    this.promise = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+  finish(): void {
+    this.end();
+    this.resolve();
+  }
+  fail(error: unknown): void {
+    this.end();
+    this.reject(error);
+  }
+}
+
+function abortRequest(this: RequestCall, reason: unknown): boolean {
+  this.fail(reason);
+  return false;
+}
+
+/** What `serve` and the request greenlet share. */
+interface Exchange {
+  readonly server: Server;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly timeoutMs: number | null;
+  request: RequestCall | null;
+}
+
+function serve(server: Server, req: IncomingMessage, res: ServerResponse): boolean {
+  if (server.listenerCount('request') === 0) return false;
+  trackServer(server);
+  const { maxConcurrency, name } = settings;
+  const exchange: Exchange = { server, req, res, timeoutMs: settings.requestTimeoutMs, request: null };
+  let greenlet: Greenlet;
+  if (maxConcurrency === null) {
+    greenlet = new Greenlet(handle, exchange);
+    greenlet.start();
+  } else {
+    const pool = poolFor(server, maxConcurrency);
+    if (pool.full()) {
+      res.setHeader('retry-after', '1');
+      answer(res, 503, 'Service Unavailable');
+      return true;
+    }
+    greenlet = pool.applyAsync(handle, [exchange]);
+  }
+  greenlet.name = nameOf(name, req);
+  res.once('close', () => {
+    if (res.writableFinished) exchange.request?.finish();
+    else void greenlet.kill({ exception: new GreenletExit('client disconnected'), block: false });
+  });
+  return true;
+}
+
+/** The greenlet name from the `name` option; a throwing or odd option falls back to the default. */
+function nameOf(name: (req: IncomingMessage) => string, req: IncomingMessage): string {
+  try {
+    const named = name(req);
+    return typeof named === 'string' ? named : requestName(req);
+  } catch {
+    return requestName(req);
+  }
+}
+
+/** Call the `'request'` listeners as `emit` would, watching the promises async handlers return. */
+function runHandlers(exchange: Exchange, request: RequestCall): void {
+  const { server, req, res } = exchange;
+  for (const listener of server.rawListeners('request')) {
+    const returned = Reflect.apply(listener, server, [req, res]) as unknown;
+    if (returned instanceof Promise) returned.then(undefined, (error: unknown) => request.fail(error));
+  }
+}
+
+/** The body of a request greenlet. */
+async function handle(exchange: Exchange): Promise<void> {
+  const { res } = exchange;
+  const timeout = exchange.timeoutMs === null ? null : Timeout.start(exchange.timeoutMs);
+  const request = registerOperation(new RequestCall(currentGreenlet()!));
+  exchange.request = request;
+  try {
+    runHandlers(exchange, request);
+    await request.promise;
+  } catch (error) {
+    if (error === timeout) {
+      // The handler's own operations failed with the same Timeout: give it this turn to answer.
+      await new Promise((resolve) => nativeSetImmediate(resolve));
+      if (!res.headersSent) {
+        answer(res, 504, 'Gateway Timeout');
+        ignoreLateHeaders(res);
+      }
+      return;
+    }
+    if (error instanceof GreenletExit) throw error;
+    answer(res, 500, 'Internal Server Error');
+    throw error;
+  } finally {
+    timeout?.cancel();
+    request.end();
+  }
+}
+
+/** After greenhub answered for the handler, headers it sets late must not throw. */
+function ignoreLateHeaders(res: ServerResponse): void {
+  const self = (): ServerResponse => res;
+  Object.assign(res, { writeHead: self, setHeader: self, appendHeader: self, removeHeader: () => undefined });
+}
+
+function wrapEmit(original: Fn): Fn {
+  return function emit(this: Server, ...args: unknown[]): unknown {
+    if (args[0] !== 'request' || args.length !== 3) return Reflect.apply(original, this, args);
+    return serve(this, args[1] as IncomingMessage, args[2] as ServerResponse);
+  };
+}
+
+/** Patch request handling of `http.Server` and `https.Server`. Returns what it replaced. */
+export function patchHttpServer(): string[] {
+  const done: string[] = [];
+  for (const name of ['http', 'https'] as const) {
+    const proto = (builtin(name) as unknown as { Server: { prototype: EventEmitter } }).Server.prototype;
+    for (const fn of wrapFunctions('http', proto, ['emit'], wrapEmit))
+      done.push(`${name}.Server.prototype.${fn}`);
+  }
+  return done;
+}

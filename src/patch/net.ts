@@ -1,0 +1,53 @@
+/**
+ * `patchNet()`: connecting a socket, for `net` and `tls` (`net.connect`, `net.createConnection`,
+ * `tls.connect`, `new net.Socket().connect()`, and every client built on them: database drivers,
+ * undici, http agents).
+ *
+ * A socket that starts connecting in a greenlet is that greenlet's operation until it is connected
+ * (`'connect'`, or `'secureConnect'` after the TLS handshake) or closed: a kill or Timeout during
+ * the connection destroys the socket, with the kill's exception as its `'error'` when someone
+ * listens for it. A connected socket is a resource, not a pending call, as in gevent: killing a
+ * greenlet does not close connections it opened earlier (a pooled database connection outlives the
+ * request that opened it); what the greenlet waits on afterwards (`events.once(socket, 'data')`,
+ * `stream/promises`) is interrupted by those patches.
+ */
+import type { Socket } from 'node:net';
+import { type Fn, liveGreenlet, trackEmitter, wrapFunctions } from './call.js';
+import { builtin, markPatched } from './registry.js';
+
+/**
+ * What `patchNet()` replaces.
+ *
+ * @example
+ * ```ts
+ * isObjectPatched(net.Socket.prototype, 'connect'); // true after patchNet()
+ * ```
+ */
+export const NET_FUNCTIONS = { 'net.Socket.prototype': ['connect'] } as const;
+
+/** Destroy a socket or request; with an error only when someone listens for it (see call.ts). */
+export function destroyWith(emitter: { destroy(error?: Error): unknown }, reason: unknown): void {
+  emitter.destroy(reason as Error | undefined);
+}
+
+/** Patch socket connection (see the module comment). Returns what it replaced. */
+export function patchNet(): string[] {
+  const net = builtin<typeof import('node:net')>('net');
+  const tls = builtin<typeof import('node:tls')>('tls');
+  markPatched('net');
+  return wrapFunctions(
+    'net',
+    net.Socket.prototype,
+    NET_FUNCTIONS['net.Socket.prototype'],
+    (original: Fn) =>
+      function connect(this: Socket, ...args: unknown[]): unknown {
+        const greenlet = liveGreenlet();
+        const result = Reflect.apply(original, this, args);
+        if (greenlet !== undefined && this.connecting) {
+          const connected = this instanceof tls.TLSSocket ? 'secureConnect' : 'connect';
+          trackEmitter('net', greenlet, this, [connected, 'close'], destroyWith);
+        }
+        return result;
+      },
+  ).map((name) => `net.Socket.prototype.${name}`);
+}

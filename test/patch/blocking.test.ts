@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { scenario } from './scenario.js';
+
+const PATCH = (options: string) => `
+import { patchAll, blockingStats, onBlockingCall, BlockingCallError } from 'greenhub/patch';
+import { spawn, sleep } from 'greenhub';
+import { execSync } from 'node:child_process';
+patchAll({ signal: false, ${options} });
+`;
+
+describe.concurrent('patchBlocking: synchronous calls that stall the hub', () => {
+  it("'warn': one line per call site, naming the API, the duration, the greenlet and the site", async () => {
+    const { code, stderr, result } = await scenario(`${PATCH("blocking: 'warn', maxBlockingTime: 30")}
+      const block = () => execSync('sleep 0.05');
+      const g = spawn(() => { block(); block(); }); // one site, twice
+      g.name = 'GET /report';
+      await g.join();
+      execSync('sleep 0.05'); // another site, top level
+      execSync('true'); // under the limit
+      report(blockingStats());
+    `);
+    expect(code).toBe(0);
+    const lines = stderr.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(
+      /^greenhub: blocking call child_process\.execSync\(\) took \d+ ms \(limit 30 ms\) in "GET \/report" \(Greenlet-1\) at block \(.*\[eval1\]:\d+:\d+\)$/,
+    );
+    expect(lines[1]).toMatch(
+      /^greenhub: blocking call child_process\.execSync\(\) took \d+ ms \(limit 30 ms\) in top-level code at /,
+    );
+    expect(result).toMatchObject({ events: 3, byApi: { 'child_process.execSync': { events: 3 } } });
+  });
+
+  it("'count': nothing printed, every slow call counted and passed to onBlockingCall listeners", async () => {
+    const { code, stderr, result } = await scenario(`${PATCH("blocking: 'count', maxBlockingTime: 20")}
+      import fs from 'node:fs';
+      import crypto from 'node:crypto';
+      import zlib from 'node:zlib';
+      const seen = [];
+      onBlockingCall((r) => seen.push([r.api, r.durationMs >= 20, r.greenlet]));
+      const g = spawn(() => {
+        crypto.pbkdf2Sync('secret', 'salt', 200_000, 64, 'sha512');
+        zlib.gzipSync(crypto.randomBytes(8 << 20), { level: 9 });
+        fs.readFileSync('package.json'); // fast: not reported
+      });
+      g.name = 'worker-ish';
+      await g.join();
+      const shared = new Int32Array(new SharedArrayBuffer(4));
+      Atomics.wait(shared, 0, 0, 40);
+      report({ seen, stats: blockingStats().events });
+    `);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(result).toEqual({
+      seen: [
+        ['crypto.pbkdf2Sync', true, '"worker-ish" (Greenlet-1)'],
+        ['zlib.gzipSync', true, '"worker-ish" (Greenlet-1)'],
+        ['Atomics.wait', true, null],
+      ],
+      stats: 3,
+    });
+  });
+
+  it("'throw': the next call from a site that blocked is refused with BlockingCallError before it runs", async () => {
+    const { code, result } = await scenario(`${PATCH("blocking: 'throw', maxBlockingTime: 30")}
+      const outcomes = [];
+      const site = () => execSync('sleep 0.05');
+      for (let i = 0; i < 3; i++) {
+        const t = performance.now();
+        try { site(); outcomes.push('ran'); }
+        catch (e) { outcomes.push([e instanceof BlockingCallError, e.code, e.api, e.durationMs >= 30, performance.now() - t < 20]); }
+      }
+      execSync('sleep 0.05'); // a different site is not refused
+      outcomes.push('other site ran');
+      report(outcomes);
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual([
+      'ran',
+      [true, 'ERR_GREENHUB_BLOCKING_CALL', 'child_process.execSync', true, true],
+      'ran',
+      'other site ran',
+    ]);
+  });
+
+  it('below the threshold nothing is recorded, and the wrappers return what the originals return', async () => {
+    const { code, stderr, result } = await scenario(`${PATCH("blocking: 'warn'")}
+      import fs from 'node:fs';
+      const out = execSync('echo same').toString();
+      let error;
+      try { fs.readFileSync('/definitely/missing'); } catch (e) { error = e.code; }
+      report({ out, error, events: blockingStats().events });
+    `);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(result).toEqual({ out: 'same\n', error: 'ENOENT', events: 0 });
+  });
+});

@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import { scenario } from './scenario.js';
+
+/** `serve(handler, httpOptions)` starts a patched server; `get(path)` resolves `{ status, body, headers }`. */
+const SERVER = (options = '{}') => `
+import { patchAll } from 'greenhub/patch';
+import { spawn, sleep, getCurrent, getHub, GreenletExit, Timeout } from 'greenhub';
+import http from 'node:http';
+patchAll({ signal: false, http: ${options} });
+let base;
+const servers = [];
+const serve = async (handler) => {
+  const server = http.createServer(handler);
+  servers.push(server);
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  base = 'http://127.0.0.1:' + server.address().port;
+  return server;
+};
+const request = (path, method = 'GET') => {
+  let req;
+  const response = new Promise((resolve, reject) => {
+    req = http.request(base + path, { method, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c) => (body += c)).on('end', () => resolve({ status: res.statusCode, body, retryAfter: res.headers['retry-after'] }));
+    });
+    req.on('error', reject).end();
+  });
+  return { req, response };
+};
+const get = (path, method) => request(path, method).response;
+const stop = () => { for (const s of servers) { s.closeAllConnections(); s.close(); } };
+`;
+
+describe.concurrent('patchHttp: a greenlet per request', () => {
+  it('each request runs in its own greenlet, named by method and route (without the query string)', async () => {
+    const { code, result } = await scenario(`${SERVER()}
+      const seen = [];
+      await serve(async (req, res) => {
+        const me = getCurrent();
+        await sleep(5);
+        seen.push({ name: me?.name, same: getCurrent() === me });
+        res.end('ok');
+      });
+      const bodies = await Promise.all([get('/orders/42?full=1'), get('/items', 'POST')]);
+      report({ seen: seen.sort((a, b) => a.name.localeCompare(b.name)), bodies: bodies.map((b) => b.body), live: getHub().stats().greenlets.live });
+      stop();
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({
+      seen: [
+        { name: 'GET /orders/42', same: true },
+        { name: 'POST /items', same: true },
+      ],
+      bodies: ['ok', 'ok'],
+      live: 0,
+    });
+  });
+
+  it('the name option gives bounded route names; a name it cannot give falls back to method and path', async () => {
+    const { code, result } =
+      await scenario(`${SERVER("{ name: (req) => (req.url.startsWith('/orders/') ? 'GET /orders/:id' : undefined) }")}
+      const names = [];
+      await serve((req, res) => { names.push(getCurrent().name); res.end(); });
+      for (const path of ['/orders/1', '/orders/2', '/health']) await get(path);
+      report(names);
+      stop();
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual(['GET /orders/:id', 'GET /orders/:id', 'GET /health']);
+  });
+
+  it('a client that disconnects kills its greenlet: the upstream call stops and the upstream sees its connection close', async () => {
+    const { code, result, stderr } = await scenario(`${SERVER()}
+      let upstreamAsked, upstreamClosed, handlerSaw;
+      const asked = new Promise((r) => (upstreamAsked = r));
+      const closed = new Promise((r) => (upstreamClosed = r));
+      const outcome = new Promise((r) => (handlerSaw = r));
+      const upstream = http.createServer((req) => { upstreamAsked(); req.socket.on('close', upstreamClosed); });
+      servers.push(upstream);
+      await new Promise((r) => upstream.listen(0, '127.0.0.1', r));
+      const upstreamUrl = 'http://127.0.0.1:' + upstream.address().port + '/slow';
+      await serve(async (req, res) => {
+        try { res.end(await (await fetch(upstreamUrl)).text()); }
+        catch (error) { handlerSaw(error.constructor.name); throw error; }
+      });
+      const client = request('/proxy');
+      client.response.catch(() => {});
+      await asked;
+      client.req.destroy();
+      await closed;
+      report({ handler: await outcome, live: (await sleep(5), getHub().stats().greenlets.live), killed: getHub().stats().finished.killed });
+      stop();
+    `);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    // Killed: the proxy's request greenlet, and the upstream's (a patched server in the same process).
+    expect(result).toEqual({ handler: 'GreenletExit', live: 0, killed: 2 });
+  });
+
+  it('requestTimeout: the handler is interrupted with a Timeout and the client gets 504; late headers do not throw', async () => {
+    const { code, result, stderr } = await scenario(`${SERVER('{ requestTimeout: 50 }')}
+      let handlerSaw;
+      const outcome = new Promise((r) => (handlerSaw = r));
+      await serve(async (req, res) => {
+        try { await new Promise((resolve) => setTimeout(resolve, 10_000)); }
+        catch (error) {
+          handlerSaw(error instanceof Timeout);
+          await new Promise((resolve) => setImmediate(resolve)); // answers too late
+          res.writeHead(500).end('handler');
+        }
+      });
+      const response = await get('/slow');
+      report({ response, timeoutSeen: await outcome });
+      await sleep(10);
+      stop();
+    `);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(result).toEqual({ response: { status: 504, body: 'Gateway Timeout\n' }, timeoutSeen: true });
+  });
+
+  it('maxConcurrency: requests beyond the limit get 503 at once, and are accepted again once a slot frees', async () => {
+    const { code, result } = await scenario(`${SERVER('{ maxConcurrency: 2 }')}
+      let release;
+      const gate = new Promise((r) => (release = r));
+      let started = 0, bothStarted;
+      const both = new Promise((r) => (bothStarted = r));
+      await serve(async (req, res) => {
+        if (req.url === '/hold') { if (++started === 2) bothStarted(); await gate; }
+        res.end(req.url);
+      });
+      const held = [get('/hold'), get('/hold')];
+      await both;
+      const refused = await get('/extra');
+      release();
+      const done = await Promise.all(held);
+      const after = await get('/after');
+      report({ refused, done: done.map((r) => r.status), after });
+      stop();
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({
+      refused: { status: 503, body: 'Service Unavailable\n', retryAfter: '1' },
+      done: [200, 200],
+      after: { status: 200, body: '/after' },
+    });
+  });
+
+  it('a handler that throws, synchronously or in its promise: 500, reported through the hub, the server goes on', async () => {
+    const { code, result } = await scenario(`${SERVER()}
+      const reported = [];
+      getHub().onError = (error, greenlet) => reported.push([error.message, greenlet?.name]);
+      await serve((req, res) => {
+        if (req.url === '/boom') throw new Error('boom');
+        if (req.url === '/later') return sleep(1).then(() => { throw new Error('later'); });
+        res.end('fine');
+      });
+      const boom = await get('/boom');
+      const later = await get('/later');
+      const fine = await get('/fine');
+      await sleep(5);
+      report({ boom, later, fine, reported });
+      stop();
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({
+      boom: { status: 500, body: 'Internal Server Error\n' },
+      later: { status: 500, body: 'Internal Server Error\n' },
+      fine: { status: 200, body: 'fine' },
+      reported: [
+        ['boom', 'GET /boom'],
+        ['later', 'GET /later'],
+      ],
+    });
+  });
+});

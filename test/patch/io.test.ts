@@ -1,0 +1,296 @@
+import { describe, expect, it } from 'vitest';
+import { scenario } from './scenario.js';
+
+const PATCHED = `
+import { patchAll } from 'greenhub/patch';
+import { spawn, sleep, getHub, GreenletExit, Timeout, withTimeout } from 'greenhub';
+patchAll({ signal: false });
+const since = (t) => Math.round(performance.now() - t);
+const ops = () => Object.fromEntries(Object.entries(getHub().stats().operations).filter(([, n]) => n !== 0));
+`;
+
+/** A local server that accepts and never answers; `closed` resolves when a client's connection closes. */
+const SILENT_SERVER = `
+import http from 'node:http';
+let sawRequest, sawClose;
+const requested = new Promise((r) => (sawRequest = r));
+const closed = new Promise((r) => (sawClose = r));
+const server = http.createServer((req) => { sawRequest(); req.socket.on('close', sawClose); });
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const url = 'http://127.0.0.1:' + server.address().port + '/';
+const stop = () => { server.closeAllConnections(); server.close(); };
+`;
+
+describe.concurrent('patched I/O: a kill stops the operation, frees its resource and lands as the kill', () => {
+  it('fetch to a server that never answers: the request is aborted and the server sees the connection close', async () => {
+    const { code, result } = await scenario(`${PATCHED}${SILENT_SERVER}
+      const g = spawn(() => fetch(url));
+      await requested;
+      const t = performance.now();
+      await g.kill();
+      await closed;
+      report({ killed: g.value instanceof GreenletExit, closedMs: since(t), ops: ops() });
+      stop();
+    `);
+    expect(code).toBe(0);
+    expect(result).toMatchObject({ killed: true, ops: {} });
+    expect((result as { closedMs: number }).closedMs).toBeLessThan(200);
+  });
+
+  it('reading a fetch body that stalls: the Timeout aborts the request and withTimeout() gets its own Timeout', async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      import http from 'node:http';
+      let sawClose;
+      const closed = new Promise((r) => (sawClose = r));
+      const server = http.createServer((req, res) => { res.writeHead(200); res.write('partial'); req.socket.on('close', sawClose); });
+      await new Promise((r) => server.listen(0, '127.0.0.1', r));
+      const url = 'http://127.0.0.1:' + server.address().port + '/';
+      let error;
+      try { await withTimeout(150, async () => (await fetch(url)).text()); } catch (e) { error = e; }
+      await closed;
+      report({ timeout: error instanceof Timeout, ops: ops() });
+      server.close();
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({ timeout: true, ops: {} });
+  });
+
+  it("http.get: the request is destroyed, its 'error' listener gets the kill, the server sees the close", async () => {
+    const { code, result } = await scenario(`${PATCHED}${SILENT_SERVER}
+      const errors = [];
+      const g = spawn(() => new Promise((resolve, reject) => {
+        http.get(url, resolve).on('error', (e) => { errors.push(e.constructor.name); reject(e); });
+      }));
+      await requested;
+      await g.kill();
+      await closed;
+      report({ killed: g.value instanceof GreenletExit, errors, ops: ops() });
+      stop();
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({ killed: true, errors: ['GreenletExit'], ops: {} });
+  });
+
+  it('net.connect while connecting: the socket is destroyed and its error listener gets the kill', async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      import net from 'node:net';
+      let socket;
+      const g = spawn(() => new Promise((resolve, reject) => {
+        // A host whose lookup never answers keeps the socket connecting.
+        socket = net.connect({ host: 'pending.test', port: 80, lookup: () => {} });
+        socket.on('connect', resolve).on('error', reject);
+      }));
+      await sleep(5);
+      const during = ops();
+      await g.kill();
+      report({ during, killed: g.value instanceof GreenletExit, destroyed: socket.destroyed, after: ops() });
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({ during: { net: 1 }, killed: true, destroyed: true, after: {} });
+  });
+
+  it('a socket killed while connecting with nobody listening for errors closes quietly; the kill lands at the next checkpoint', async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      import net from 'node:net';
+      import { setTimeout as delay } from 'node:timers/promises';
+      const steps = [];
+      const g = spawn(async () => {
+        const socket = net.connect({ host: 'pending.test', port: 80, lookup: () => {} });
+        await new Promise((resolve) => socket.on('close', resolve)); // no 'error' listener
+        steps.push('closed');
+        await delay(0);
+        steps.push('never');
+      });
+      await sleep(5);
+      await g.kill();
+      report({ steps, killed: g.value instanceof GreenletExit });
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({ steps: ['closed'], killed: true });
+  });
+
+  it('dns/promises.resolve4 against a silent server: the query is cancelled (no retry reaches the server)', async () => {
+    const program = (
+      patch: boolean,
+    ) => `${patch ? PATCHED : "import { spawn, sleep, GreenletExit } from 'greenhub';"}
+      import dns from 'node:dns';
+      import dgram from 'node:dgram';
+      const udp = dgram.createSocket('udp4');
+      let packets = 0;
+      let first;
+      const asked = new Promise((r) => (first = r));
+      udp.on('message', () => { packets++; first(); });
+      await new Promise((r) => udp.bind(0, '127.0.0.1', r));
+      dns.setServers(['127.0.0.1:' + udp.address().port]);
+      const g = spawn(() => dns.promises.resolve4('silent.test'));
+      await asked;
+      ${patch ? 'await g.kill();' : 'g.kill({ block: false });'}
+      // Your own Resolver: the call is released at once (the query ends by its own timeout).
+      const own = new dns.promises.Resolver({ timeout: 60_000, tries: 1 });
+      own.setServers(dns.getServers());
+      const h = spawn(() => own.resolve4('own.test'));
+      await sleep(20);
+      ${patch ? 'await h.kill();' : 'h.kill({ block: false });'}
+      const released = h.dead;
+      own.cancel();
+      await new Promise((r) => setTimeout(r, 4_500)); // c-ares retries after 2 to 3 s
+      report({ packets, killed: g.value instanceof GreenletExit, released });
+      udp.close();
+      process.exit(0);
+    `;
+    const [patched, unpatched] = await Promise.all([scenario(program(true)), scenario(program(false))]);
+    expect(patched.result).toEqual({ packets: 2, killed: true, released: true }); // one query each
+    // Control: unpatched, the greenlet cannot interrupt the query and c-ares retries.
+    expect(unpatched.result).toMatchObject({ released: false });
+    expect((unpatched.result as { packets: number }).packets).toBeGreaterThan(2);
+  });
+
+  it('fs.promises.readFile and open of a FIFO nobody writes to: released at once; the descriptors are closed afterwards', async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      import fs from 'node:fs';
+      import os from 'node:os';
+      import path from 'node:path';
+      import { execFileSync } from 'node:child_process';
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'greenhub-fifo-'));
+      const fifo = path.join(dir, 'pipe');
+      execFileSync('mkfifo', [fifo]);
+      const fds = () => fs.readdirSync('/proc/self/fd').length;
+      const before = fds();
+      const g = spawn(() => fs.promises.readFile(fifo));
+      const h = spawn(() => fs.promises.open(fifo)); // a FileHandle arriving after the kill is closed
+      await sleep(20); // both are stuck opening the FIFO in libuv's thread pool
+      const t = performance.now();
+      await g.kill();
+      await h.kill();
+      const killMs = since(t);
+      // Unblock the thread pool: open and close the writing end.
+      fs.closeSync(fs.openSync(fifo, 'w'));
+      await new Promise((r) => setTimeout(r, 50));
+      report({ killed: g.value instanceof GreenletExit && h.value instanceof GreenletExit, killMs, fdsBack: fds() === before, ops: ops() });
+      fs.rmSync(dir, { recursive: true });
+    `);
+    expect(code).toBe(0);
+    expect(result).toMatchObject({ killed: true, fdsBack: true, ops: {} });
+    expect((result as { killMs: number }).killMs).toBeLessThan(50);
+  });
+
+  it('fs callbacks and util.promisify(fs.*) deliver the kill to their callback', async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      import fs from 'node:fs';
+      import { promisify } from 'node:util';
+      const seen = [];
+      const g = spawn(() => new Promise((resolve, reject) => {
+        fs.readFile('/dev/zero', (error, data) => { seen.push(error?.constructor.name); error ? reject(error) : resolve(data); });
+      }));
+      await sleep(0);
+      g.kill({ block: false });
+      await g.join();
+      const h = spawn(() => promisify(fs.stat)('/'));
+      h.kill({ block: false });
+      await h.join();
+      await sleep(5);
+      report({ seen, killed: [g.value instanceof GreenletExit, h.value instanceof GreenletExit] });
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({ seen: ['GreenletExit'], killed: [true, true] });
+  });
+
+  it('child_process.spawn, promisified exec and execFile with a callback: the child is killed', async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      import cp from 'node:child_process';
+      import { promisify } from 'node:util';
+      const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+      const outcomes = [];
+      const children = [];
+      for (const body of [
+        () => new Promise((resolve, reject) => { const c = cp.spawn('sleep', ['30']); children.push(c); c.on('exit', resolve).on('error', reject); }),
+        () => { const p = promisify(cp.exec)('exec sleep 30'); children.push(p.child); return p; },
+        () => new Promise((resolve, reject) => children.push(cp.execFile('sleep', ['30'], (e, out) => (e ? reject(e) : resolve(out))))),
+      ]) {
+        const g = spawn(body);
+        await sleep(20);
+        await g.kill();
+        outcomes.push(g.value instanceof GreenletExit);
+      }
+      await Promise.all(children.map((c) => c.exitCode !== null || c.signalCode !== null || new Promise((r) => c.once('exit', r))));
+      report({ outcomes, signals: children.map((c) => c.signalCode), alive: children.map((c) => alive(c.pid)), ops: ops() });
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({
+      outcomes: [true, true, true],
+      signals: ['SIGTERM', 'SIGTERM', 'SIGTERM'],
+      alive: [false, false, false],
+      ops: {},
+    });
+  });
+
+  it('events.once and the pending next() of events.on reject with the kill and remove their listeners', async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      import { EventEmitter, once, on } from 'node:events';
+      const emitter = new EventEmitter();
+      const a = spawn(() => once(emitter, 'ready'));
+      const b = spawn(async () => { for await (const [m] of on(emitter, 'message')) if (m === 'stop') break; });
+      await sleep(5);
+      const listening = [emitter.listenerCount('ready'), emitter.listenerCount('message')];
+      await a.kill();
+      await b.kill();
+      report({ listening, killed: [a.value instanceof GreenletExit, b.value instanceof GreenletExit],
+        after: [emitter.listenerCount('ready'), emitter.listenerCount('message')], ops: ops() });
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({ listening: [1, 1], killed: [true, true], after: [0, 0], ops: {} });
+  });
+
+  it('stream/promises.pipeline: every stream of the pipeline is destroyed', async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      import { PassThrough, Readable } from 'node:stream';
+      import { pipeline } from 'node:stream/promises';
+      const source = new Readable({ read() {} }); // never ends
+      const middle = new PassThrough();
+      const sink = new PassThrough();
+      const g = spawn(() => pipeline(source, middle, sink));
+      await sleep(5);
+      await g.kill();
+      await sleep(5);
+      report({ killed: g.value instanceof GreenletExit, destroyed: [source.destroyed, middle.destroyed, sink.destroyed], ops: ops() });
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({ killed: true, destroyed: [true, true, true], ops: {} });
+  });
+
+  it('every patched call is a checkpoint: a pending kill rejects it before any work starts', async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      import fsp from 'node:fs/promises';
+      let release;
+      const untracked = new Promise((r) => (release = r));
+      let started = false;
+      const g = spawn(async () => {
+        await untracked; // a plain promise: the kill cannot reach it, so it waits for a checkpoint
+        await fsp.readFile(process.execPath).then(() => (started = true));
+      });
+      await sleep(5);
+      g.kill({ block: false });
+      release();
+      await g.join();
+      report({ killed: g.value instanceof GreenletExit, started });
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({ killed: true, started: false });
+  });
+
+  it("the caller's own signal still works as before, and a kill still lands as the kill", async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      import { setTimeout as delay } from 'node:timers/promises';
+      const mine = new AbortController();
+      const a = spawn(() => delay(60_000, null, { signal: mine.signal }));
+      const b = spawn(() => delay(60_000, null, { signal: new AbortController().signal }));
+      await sleep(5);
+      mine.abort(new Error('mine'));
+      await a.join();
+      await b.kill();
+      report({ a: [a.exception?.name, a.exception?.cause?.message], b: b.value instanceof GreenletExit, ops: ops() });
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({ a: ['AbortError', 'mine'], b: true, ops: {} });
+  });
+});

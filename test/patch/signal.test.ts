@@ -1,0 +1,68 @@
+import http from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { startProcess } from './scenario.js';
+
+/** Start the fixture server; `port` resolves once it listens. */
+function startServer(env: Record<string, string>) {
+  const started = startProcess(['test/patch/fixtures/graceful-server.mjs'], { env });
+  const until = (text: string): Promise<unknown> => started.until(new RegExp(text));
+  const port = started.until(/LISTENING (\d+)/).then((m) => Number(m[1]));
+  return { child: started.child, until, port, exited: started.exited };
+}
+
+function get(port: number, path: string): Promise<{ status?: number; body?: string; error?: string }> {
+  return new Promise((resolve) => {
+    http
+      .get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+        res.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+      })
+      .on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+  });
+}
+
+describe.concurrent('patchSignal: graceful shutdown', () => {
+  it('SIGTERM: stop accepting, let the request in flight finish, run the hooks, exit 0', async () => {
+    const server = startServer({ GRACE_MS: '5000', HOOK: 'ok' });
+    const port = await server.port;
+    const slow = get(port, '/slow');
+    await server.until('GOT /slow');
+    server.child().kill('SIGTERM');
+    await server.until('shutting down gracefully');
+    const refused = await get(port, '/late');
+    const { code, stdout, stderr } = await server.exited;
+    expect(await slow).toEqual({ status: 200, body: 'done /slow' });
+    expect(refused).toEqual({ error: 'ECONNREFUSED' });
+    expect(stdout).toContain('HOOK ran');
+    expect(stderr).toContain('greenhub: SIGTERM: shutting down gracefully: 1 server stops accepting');
+    expect(stderr).toContain('greenhub: shutdown complete: 1 greenlet finished, 0 killed; exit 0');
+    expect(code).toBe(0);
+  });
+
+  it('when the grace period is over the rest are killed; a failing hook makes the exit code 1', async () => {
+    const server = startServer({ GRACE_MS: '100', HOOK: 'fail' });
+    const port = await server.port;
+    const forever = get(port, '/forever');
+    await server.until('GOT /forever');
+    server.child().kill('SIGINT');
+    const { code, stderr } = await server.exited;
+    expect(await forever).toEqual({ error: 'ECONNRESET' });
+    expect(stderr).toContain('greenhub: SIGINT: shutting down gracefully');
+    expect(stderr).toContain('shutdown hook closePool failed: Error: pool refused to close');
+    expect(stderr).toContain('greenhub: shutdown complete: 0 greenlets finished, 1 killed; exit 1');
+    expect(code).toBe(1);
+  });
+
+  it('a second signal exits at once with 128 + the signal number (130 for SIGINT)', async () => {
+    const server = startServer({ GRACE_MS: '100', HOOK: 'hang' });
+    await server.port;
+    server.child().kill('SIGTERM');
+    await server.until('HOOK started'); // and it never finishes
+    server.child().kill('SIGINT');
+    const { code, stderr } = await server.exited;
+    expect(stderr).toContain('greenhub: SIGINT again: exiting now with 130');
+    expect(code).toBe(130);
+  });
+});

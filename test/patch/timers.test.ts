@@ -1,0 +1,183 @@
+import { describe, expect, it } from 'vitest';
+import { scenario } from './scenario.js';
+
+const PATCHED = `
+import { patchAll } from 'greenhub/patch';
+import { spawn, sleep, getHub, GreenletExit, Timeout, withTimeout } from 'greenhub';
+patchAll({ signal: false });
+const since = (t) => Math.round(performance.now() - t);
+`;
+
+describe.concurrent('patchTimers', () => {
+  it('killing a greenlet in timers/promises.setTimeout(60000) clears the timer at once and the greenlet dies of the kill', async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      import { setTimeout as delay } from 'node:timers/promises';
+      const g = spawn(() => delay(60_000));
+      await sleep(5);
+      const pending = getHub().stats().operations.timer;
+      const t = performance.now();
+      await g.kill();
+      report({ pending, killMs: since(t), killed: g.value instanceof GreenletExit, after: getHub().stats().operations.timer });
+      // Nothing else holds the loop: the process exits now, not in 60 s.
+    `);
+    expect(code).toBe(0);
+    expect(result).toMatchObject({ pending: 1, killed: true, after: 0 });
+    expect((result as { killMs: number }).killMs).toBeLessThan(50);
+  });
+
+  it('a kill reaches `await new Promise((r) => setTimeout(r, ms))`: the sleep rejects and finally blocks run', async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      const steps = [];
+      const g = spawn(async () => {
+        try { await new Promise((resolve) => setTimeout(resolve, 60_000)); steps.push('woke'); }
+        finally { steps.push('finally'); }
+      });
+      await sleep(5);
+      const t = performance.now();
+      await g.kill();
+      report({ steps, killMs: since(t), killed: g.value instanceof GreenletExit, timers: getHub().stats().operations.timer });
+    `);
+    expect(code).toBe(0);
+    expect(result).toMatchObject({ steps: ['finally'], killed: true, timers: 0 });
+    expect((result as { killMs: number }).killMs).toBeLessThan(50);
+  });
+
+  it('callback timers a killed greenlet started and was not waiting on die with it', async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      import { setTimeout as delay } from 'node:timers/promises';
+      const fired = [];
+      const g = spawn(async () => {
+        setTimeout(() => fired.push('timeout'), 30);
+        setInterval(() => fired.push('interval'), 10);
+        await delay(60_000);
+      });
+      await sleep(5);
+      await g.kill();
+      await new Promise((r) => setTimeout(r, 80)); // top level: an ordinary timer
+      report({ fired, timers: getHub().stats().operations.timer });
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({ fired: [], timers: 0 });
+  });
+
+  it('a timer whose callback the kill cannot reach keeps running, and the kill lands at the next checkpoint', async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      import { setTimeout as delay } from 'node:timers/promises';
+      const steps = [];
+      const g = spawn(async () => {
+        await new Promise((resolve) => setTimeout(() => resolve(), 200)); // a closure: not a resolve function
+        steps.push('woke');
+        await delay(0); // a checkpoint
+        steps.push('never');
+      });
+      await sleep(5);
+      const t = performance.now();
+      await g.kill();
+      report({ steps, killMs: since(t), killed: g.value instanceof GreenletExit });
+    `);
+    expect(code).toBe(0);
+    expect(result).toMatchObject({ steps: ['woke'], killed: true });
+    expect((result as { killMs: number }).killMs).toBeGreaterThanOrEqual(100); // it waited for the timer
+  });
+
+  it("an unref'd timer started in a greenlet is background work: a kill leaves it alone", async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      import { setTimeout as delay } from 'node:timers/promises';
+      const fired = [];
+      const keepAlive = setTimeout(() => {}, 200);
+      const g = spawn(async () => {
+        setTimeout(() => fired.push('background'), 30).unref();
+        await delay(60_000);
+      });
+      await sleep(5);
+      await g.kill();
+      await new Promise((r) => setTimeout(r, 60));
+      clearTimeout(keepAlive);
+      report({ fired });
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({ fired: ['background'] });
+  });
+
+  it('withTimeout() gets its own Timeout from a promise timer, and a caught Timeout does not poison the next operation', async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      import { setTimeout as delay } from 'node:timers/promises';
+      const g = spawn(async () => {
+        let first;
+        try { await withTimeout(20, () => delay(10_000)); } catch (e) { first = e instanceof Timeout; }
+        const value = await delay(5, 'next');
+        const fallback = await withTimeout(10, () => delay(10_000), { fallback: 'fallback' });
+        return { first, value, fallback };
+      });
+      report(await g.get());
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({ first: true, value: 'next', fallback: 'fallback' });
+  });
+
+  it('util.promisify(setTimeout), timers/promises.setImmediate and setInterval are cancellable too', async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      import { promisify } from 'node:util';
+      import { setImmediate as immediate, setInterval as every } from 'node:timers/promises';
+      const outcomes = [];
+      for (const body of [
+        () => promisify(setTimeout)(60_000),
+        async () => { for await (const _ of every(60_000)) outcomes.push('tick'); },
+        async () => { for (;;) await immediate(); },
+      ]) {
+        const g = spawn(body);
+        await sleep(5);
+        await g.kill();
+        outcomes.push(g.value instanceof GreenletExit);
+      }
+      report({ outcomes, timers: getHub().stats().operations.timer });
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({ outcomes: [true, true, true], timers: 0 });
+  });
+
+  it('run info and hub stats account pending timers to their greenlet; every way of clearing ends them', async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      const counts = [];
+      const g = spawn(async () => {
+        const a = setTimeout(() => {}, 1000);
+        const b = setTimeout(() => {}, 1000);
+        const c = setInterval(() => {}, 1000);
+        const d = setTimeout(() => {}, 1000);
+        const e = setTimeout(() => {}, 5);
+        counts.push(getHub().stats().operations.timer);
+        counts.push(getHub().formatRunInfo().includes('awaiting timer ×5'));
+        clearTimeout(a);
+        b.close();
+        clearInterval(c);
+        clearTimeout(+d); // by numeric id
+        await sleep(20); // e fired
+        counts.push(getHub().stats().operations.timer);
+      });
+      await g.join();
+      report(counts);
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual([5, true, 0]);
+  });
+
+  it('outside any greenlet, timers behave as the originals: handles, this, arguments, order', async () => {
+    const program = `
+      const seen = [];
+      const h = setTimeout(function (a, b) { seen.push(['timeout', a, b, this === h]); }, 20, 'x', 'y');
+      setTimeout(() => seen.push(['zero']), 0);
+      const i = setInterval(() => { seen.push(['interval']); clearInterval(i); }, 1);
+      const cleared = setTimeout(() => seen.push(['cleared']), 1);
+      clearTimeout(cleared);
+      seen.push(['types', typeof h.ref, typeof h.hasRef, typeof h.refresh, typeof +h]);
+      await new Promise((r) => setTimeout(r, 40));
+      report(seen);
+    `;
+    const [plain, patched] = await Promise.all([
+      scenario(program),
+      scenario(`import { patchAll } from 'greenhub/patch'; patchAll({ signal: false });\n${program}`),
+    ]);
+    expect(patched.code).toBe(0);
+    expect(patched.result).toEqual(plain.result);
+  });
+});
