@@ -12,7 +12,10 @@
  *   `BlockingCallError` before it blocks again (the slow call itself already ran; its result is
  *   returned, since its side effects happened).
  *
- * Cost below the threshold: two `performance.now()` reads and a comparison (~100 ns); a site is
+ * The API is also named to the blocking monitor (`setBlockingApi`), so that a block it catches is
+ * reported with its API and counted in `greenhub_hub_blocked_seconds_total{api}`.
+ *
+ * Cost below the threshold: two `performance.now()` reads, the API naming and a comparison; a site is
  * computed (a one-frame stack trace) only for slow calls, and for every call while a site is
  * waiting to be refused.
  *
@@ -21,6 +24,7 @@
 import { isMainThread } from 'node:worker_threads';
 import { BlockingCallError } from '../errors.js';
 import { currentGreenlet, formatMs } from '../greenlet/hub.js';
+import { setBlockingApi } from '../greenlet/monitor.js';
 import { now } from '../internal/natives.js';
 import { checkFunction } from '../internal/validate.js';
 import { dressAs, type Fn, wrapFunctions } from './call.js';
@@ -272,6 +276,8 @@ function timed(api: string, original: Fn): Fn {
     // biome-ignore lint/complexity/noArguments: forwards the exact arguments without copying them (hot path)
     if (depth !== 0) return Reflect.apply(original, this, arguments);
     if (refused.size !== 0) refuse(api, wrapper);
+    // Name the API for the blocking monitor, which attributes a block it sees to it.
+    const previousApi = setBlockingApi(api);
     const start = now();
     depth++;
     try {
@@ -279,6 +285,7 @@ function timed(api: string, original: Fn): Fn {
       return Reflect.apply(original, this, arguments);
     } finally {
       depth--;
+      setBlockingApi(previousApi);
       const duration = now() - start;
       if (duration > limitMs) slow(api, duration, wrapper);
     }

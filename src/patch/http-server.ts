@@ -25,15 +25,19 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { GreenletExit } from '../errors.js';
 import { Greenlet } from '../greenlet/greenlet.js';
 import { currentGreenlet } from '../greenlet/hub.js';
 import { Operation, registerOperation } from '../greenlet/operation.js';
 import { Pool } from '../greenlet/pool.js';
 import { Timeout } from '../greenlet/timeout.js';
-import { nativeSetImmediate } from '../internal/natives.js';
+import { nativeSetImmediate, now } from '../internal/natives.js';
+import { kGreenhubServer } from '../internal/net-natives.js';
 import { checkFunction, checkInteger, checkOptions, checkTimeout } from '../internal/validate.js';
+import { defaultRoute, methodLabel } from '../server/route.js';
 import { type Fn, wrapFunctions } from './call.js';
+import { statsFor } from './http-metrics.js';
 import { builtin } from './registry.js';
 import { trackServer } from './servers.js';
 
@@ -169,6 +173,8 @@ function serve(server: Server, req: IncomingMessage, res: ServerResponse): boole
   trackServer(server);
   const { maxConcurrency, name } = settings;
   const exchange: Exchange = { server, req, res, timeoutMs: settings.requestTimeoutMs, request: null };
+  const stats = statsFor(server);
+  const started = now();
   let greenlet: Greenlet;
   if (maxConcurrency === null) {
     greenlet = new Greenlet(handle, exchange);
@@ -176,14 +182,21 @@ function serve(server: Server, req: IncomingMessage, res: ServerResponse): boole
   } else {
     const pool = poolFor(server, maxConcurrency);
     if (pool.full()) {
+      stats.overloaded++;
       res.setHeader('retry-after', '1');
       answer(res, 503, 'Service Unavailable');
+      stats.http.record(methodLabel(req.method), defaultRoute(req.url ?? '/'), 503, now() - started);
       return true;
     }
     greenlet = pool.applyAsync(handle, [exchange]);
   }
   greenlet.name = nameOf(name, req);
+  stats.inFlight++;
   res.once('close', () => {
+    stats.inFlight--;
+    // 499 (nginx's "client closed request") when the client left before the response ended.
+    const status = res.writableFinished ? res.statusCode : 499;
+    stats.http.record(methodLabel(req.method), defaultRoute(req.url ?? '/'), status, now() - started);
     if (res.writableFinished) exchange.request?.finish();
     else void greenlet.kill({ exception: new GreenletExit('client disconnected'), block: false });
   });
@@ -245,6 +258,11 @@ function ignoreLateHeaders(res: ServerResponse): void {
 
 function wrapEmit(original: Fn): Fn {
   return function emit(this: Server, ...args: unknown[]): unknown {
+    // greenhub's own servers (HttpServer, the metrics server) run their requests in greenlets and
+    // count their metrics already.
+    if ((this as unknown as Record<symbol, unknown>)[kGreenhubServer] === true)
+      return Reflect.apply(original, this, args);
+    if (args[0] === 'connection') statsFor(this).connected(args[1] as Socket);
     if (args[0] !== 'request' || args.length !== 3) return Reflect.apply(original, this, args);
     return serve(this, args[1] as IncomingMessage, args[2] as ServerResponse);
   };

@@ -29,6 +29,7 @@ import { Greenlet } from '../greenlet/greenlet.js';
 import { getHub } from '../greenlet/hub.js';
 import { CallbackLink } from '../greenlet/waiter.js';
 import { nativeClearTimeout, nativeSetImmediate, nativeSetTimeout } from '../internal/natives.js';
+import { onShutdown } from '../internal/shutdown-hooks.js';
 import { checkOptions, checkTimeout, typeError } from '../internal/validate.js';
 import { SlotTable, STATE_FINISHED, STATE_RUNNING } from './cells.js';
 import { typeName } from './clone-check.js';
@@ -106,6 +107,7 @@ export class ThreadPool implements SubmissionHost {
   private terminated = 0;
   /** The no-op task `kick` sent, until it is done (close waits for it before destroying). */
   private kicking: Promise<void> | null = null;
+  private offShutdown: (() => void) | null = null;
 
   /**
    * A pool; its threads start on first use.
@@ -433,6 +435,8 @@ export class ThreadPool implements SubmissionHost {
     });
     this.slots = slots;
     this.piscina = piscina;
+    // A graceful shutdown (greenhub/patch's signal handling) closes the pool once greenlets are done.
+    this.offShutdown = onShutdown(() => this.close());
     return piscina;
   }
 
@@ -531,6 +535,7 @@ export class ThreadPool implements SubmissionHost {
     }
     await this.kicking;
     await this.piscina?.destroy();
+    this.offShutdown?.();
   }
 }
 markThreadBound(ThreadPool);

@@ -174,3 +174,57 @@ describe.concurrent('patchHttp: a greenlet per request', () => {
     });
   });
 });
+
+describe.concurrent('patchHttp: request metrics', () => {
+  it('a patched server reports requests by method, bounded route and status, like greenhub’s own HttpServer', async () => {
+    const { code, result } = await scenario(`${SERVER('{ maxConcurrency: 1 }')}
+      const { collectMetrics } = await import('greenhub/metrics');
+      const { Event } = await import('greenhub');
+      const metrics = collectMetrics({ defaultMetrics: false });
+      const release = new Event();
+      await serve(async (req, res) => {
+        if (req.url === '/slow') await release.wait();
+        res.end('ok');
+      });
+      const slow = get('/slow');
+      await sleep(20);
+      const refused = await get('/users/7');        // the only slot is taken: 503 at once
+      release.set();
+      await slow;
+      await get('/users/42?tab=posts');
+      await get('/users/43');
+      const text = await metrics.register.metrics();
+      const port = base.split(':').at(-1);
+      const line = (route, status) =>
+        text.split('\\n').find((l) => l.startsWith('greenhub_http_requests_total{') && l.includes('server="http:' + port + '"') && l.includes('route="' + route + '"') && l.includes('status="' + status + '"'));
+      report({
+        refused: refused.status,
+        ok: line('/users/:id', '200')?.split(' ').at(-1),
+        overload: line('/users/:id', '503')?.split(' ').at(-1),
+        slow: line('/slow', '200')?.split(' ').at(-1),
+        rejected: text.includes('greenhub_server_rejected_total{server="http:' + port + '",reason="overloaded"} 1'),
+      });
+      metrics.close();
+      stop();
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({ refused: 503, ok: '2', overload: '1', slow: '1', rejected: true });
+  });
+
+  it('leaves greenhub’s own servers alone: one greenlet per request, not two', async () => {
+    const { code, result } = await scenario(`${SERVER()}
+      const { HttpServer } = await import('greenhub/server');
+      const server = new HttpServer(0, async (req, res) => {
+        res.end('ok');
+      });
+      await server.start();
+      base = 'http://127.0.0.1:' + server.address.port;
+      const before = getHub().stats().spawned;
+      await get('/a');
+      report({ spawned: getHub().stats().spawned - before });
+      await server.stop();
+    `);
+    expect(code).toBe(0);
+    expect((result as { spawned: number }).spawned).toBe(1);
+  });
+});

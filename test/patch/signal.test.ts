@@ -66,3 +66,21 @@ describe.concurrent('patchSignal: graceful shutdown', () => {
     expect(code).toBe(130);
   });
 });
+
+describe('graceful shutdown and the thread pool', () => {
+  it('closes every started ThreadPool after the greenlets are done', async () => {
+    const { scenario } = await import('./scenario.js');
+    const { code, result } = await scenario(`
+      import { shutdown } from 'greenhub/patch';
+      import { ThreadPool } from 'greenhub/threadpool';
+      const started = new ThreadPool({ maxThreads: 1, name: 'started' });
+      const idle = new ThreadPool({ maxThreads: 1, name: 'never used' });
+      const sum = await started.run((a, b) => a + b, 2, 3);
+      const exitCode = await shutdown({ exit: false, gracePeriod: 100 });
+      report({ sum, exitCode, startedClosed: started.closed, idleClosed: idle.closed });
+    `);
+    expect(code).toBe(0);
+    // A pool that never started a thread has nothing to close and is left as it was.
+    expect(result).toEqual({ sum: 5, exitCode: 0, startedClosed: true, idleClosed: false });
+  });
+});

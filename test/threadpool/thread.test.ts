@@ -165,3 +165,46 @@ describe('the mode is fixed at start()', () => {
     expect(t.isAlive()).toBe(false);
   });
 });
+
+describe('Thread modes through the public patch API (each in its own process)', () => {
+  it('a Thread created before patchAll() and started after it runs as a greenlet; isAlive() follows it; no LoopExit', async () => {
+    const { scenario } = await import('../patch/scenario.js');
+    const { code, result, stderr } = await scenario(`
+      import { Thread } from 'greenhub/threadpool';
+      import { patchAll } from 'greenhub/patch';
+      import { getCurrent, sleep } from 'greenhub';
+      let ranIn = 'nothing';
+      const early = new Thread({ target: async () => { ranIn = getCurrent()?.name ?? 'no greenlet'; await sleep(20); }, name: 'early' });
+      patchAll({ signal: false });                     // thread patched: a Thread is a greenlet
+      early.start();
+      const aliveWhileRunning = early.isAlive();
+      const joined = await early.join();
+      report({ mode: early.mode, ranIn, aliveWhileRunning, joined, aliveAfter: early.isAlive() });
+    `);
+    expect(stderr).not.toContain('LoopExit');
+    expect(code).toBe(0);
+    expect(result).toEqual({
+      mode: 'greenlet',
+      ranIn: 'early',
+      aliveWhileRunning: true,
+      joined: true,
+      aliveAfter: false,
+    });
+  });
+
+  it('patchAll({ thread: false }) keeps Threads real worker threads', async () => {
+    const { scenario } = await import('../patch/scenario.js');
+    const { code, result } = await scenario(`
+      import { Thread } from 'greenhub/threadpool';
+      import { patchAll } from 'greenhub/patch';
+      patchAll({ signal: false, thread: false });
+      const t = new Thread({ target: () => { const end = Date.now() + 20; while (Date.now() < end); } });
+      t.start();
+      const alive = t.isAlive();
+      await t.join();
+      report({ mode: t.mode, alive, aliveAfter: t.isAlive() });
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({ mode: 'thread', alive: true, aliveAfter: false });
+  });
+});
