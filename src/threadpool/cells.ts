@@ -1,6 +1,6 @@
 /**
  * The pool's shared cells: one SharedArrayBuffer per pool, handed to every worker once (through
- * `workerData`), holding three Int32 cells per task *slot*:
+ * `workerData`), holding four Int32 cells per task *slot*:
  *
  * - `cancel[slot]`: 0 while the caller wants the result, else why it does not (kill, timeout,
  *   close). The caller writes it and `Atomics.notify`s; the task reads it in `checkpoint()` and
@@ -10,6 +10,8 @@
  *   happened while sending the result back.
  * - `micros[slot]`: the synchronous run time of the call, in microseconds, for `hybrid()`'s cost
  *   model (only when asked).
+ * - `runMicros[slot]`: the task's whole run on its thread (from taking it to settling it, awaits
+ *   included), in microseconds, for the pool's run-time and wait-time metrics.
  *
  * Each task in flight owns one slot, taken from a free list when it is submitted and given back when
  * piscina settles it, so two live tasks never share cells. There are `maxThreads + maxQueue` slots:
@@ -38,7 +40,7 @@ export class TaskCells {
   readonly int32: Int32Array;
   constructor(
     readonly capacity: number,
-    buffer: SharedArrayBuffer = new SharedArrayBuffer(capacity * 3 * 4),
+    buffer: SharedArrayBuffer = new SharedArrayBuffer(capacity * 4 * 4),
   ) {
     this.int32 = new Int32Array(buffer);
   }
@@ -53,6 +55,10 @@ export class TaskCells {
 
   microsIndex(slot: number): number {
     return 2 * this.capacity + slot;
+  }
+
+  runIndex(slot: number): number {
+    return 3 * this.capacity + slot;
   }
 }
 
@@ -82,6 +88,7 @@ export class SlotTable {
     Atomics.store(int32, slot, tagged(generation, 0));
     Atomics.store(int32, this.cells.capacity + slot, tagged(generation, STATE_QUEUED));
     Atomics.store(int32, this.cells.microsIndex(slot), -1);
+    Atomics.store(int32, this.cells.runIndex(slot), -1);
     return slot;
   }
 
@@ -101,6 +108,12 @@ export class SlotTable {
   /** The synchronous run time the worker measured, in milliseconds; negative when it measured none. */
   runMs(slot: number): number {
     const micros = Atomics.load(this.cells.int32, this.cells.microsIndex(slot));
+    return micros < 0 ? -1 : micros / 1000;
+  }
+
+  /** The task's whole run time on its thread, in milliseconds; negative when it never ran. */
+  taskMs(slot: number): number {
+    const micros = Atomics.load(this.cells.int32, this.cells.runIndex(slot));
     return micros < 0 ? -1 : micros / 1000;
   }
 

@@ -36,6 +36,7 @@ import {
   type TaskContext,
 } from '../worker/context.js';
 import { type ThreadPool, unmove } from './pool.js';
+import type { HybridPlacements } from './pool-options.js';
 import { FLAG_MEASURE } from './protocol.js';
 import { sourceRef, TaskRef } from './task.js';
 
@@ -224,8 +225,17 @@ export function hybrid<F extends Fn>(task: TaskRef<F> | F, opts?: HybridOptions<
   const name = opts?.name ?? ref.label;
   const model = new CostModel();
   let local: ((...args: unknown[]) => unknown) | undefined;
-  let inlineCount = 0;
-  let threadCount = 0;
+  const placed: HybridPlacements = { inline: 0, thread: 0 };
+  // The pool this function sends expensive calls to learns of it at its first call (the hub's pool
+  // is created on first use), so that its placements show in that pool's metrics.
+  let pool: ThreadPool | undefined;
+  const poolOf = (): ThreadPool => {
+    if (pool === undefined) {
+      pool = opts?.pool ?? getHub().threadpool;
+      pool._addHybrid(name, placed);
+    }
+    return pool;
+  };
 
   const load = (): void => {
     ref._load().then(
@@ -257,9 +267,13 @@ export function hybrid<F extends Fn>(task: TaskRef<F> | F, opts?: HybridOptions<
   };
 
   const onThread = (args: Parameters<F>, size: number): Promise<Awaited<ReturnType<F>>> => {
-    threadCount++;
-    const pool = opts?.pool ?? getHub().threadpool;
-    const submission = pool._submit<Awaited<ReturnType<F>>>('hybrid()', ref, args as unknown[], FLAG_MEASURE);
+    placed.thread++;
+    const submission = poolOf()._submit<Awaited<ReturnType<F>>>(
+      'hybrid()',
+      ref,
+      args as unknown[],
+      FLAG_MEASURE,
+    );
     submission.onRunMs = (ms) => model.record(size, ms);
     return submission.wait();
   };
@@ -272,7 +286,8 @@ export function hybrid<F extends Fn>(task: TaskRef<F> | F, opts?: HybridOptions<
     if (turnSpentMs >= 2 * thresholdMs) await sleep(0);
     const pending = getHub()._checkpoint();
     if (pending !== undefined) throw pending.error;
-    inlineCount++;
+    if (pool === undefined) poolOf();
+    placed.inline++;
     const context = new InlineContext();
     registry.inline ??= new AsyncLocalStorage<TaskContext>();
     const start = now();
@@ -312,8 +327,8 @@ export function hybrid<F extends Fn>(task: TaskRef<F> | F, opts?: HybridOptions<
   call.stats = (): HybridStats => ({
     name,
     thresholdMs,
-    inline: inlineCount,
-    thread: threadCount,
+    inline: placed.inline,
+    thread: placed.thread,
     classes: model.snapshot(),
   });
   Object.defineProperty(call, 'name', { value: name });

@@ -75,6 +75,12 @@ export interface ThreadPoolStats {
   utilization: number;
 }
 
+/** Calls a `hybrid()` function placed each way, cumulative. */
+export interface HybridPlacements {
+  inline: number;
+  thread: number;
+}
+
 /** Options of {@link ThreadPool.close}. */
 export interface CloseOptions {
   /**

@@ -28,9 +28,11 @@ import { GreenletExit, PoolClosedError, PoolFull, UncloneableError } from '../er
 import { Greenlet } from '../greenlet/greenlet.js';
 import { getHub } from '../greenlet/hub.js';
 import { CallbackLink } from '../greenlet/waiter.js';
-import { nativeClearTimeout, nativeSetImmediate, nativeSetTimeout } from '../internal/natives.js';
+import { nativeClearTimeout, nativeSetImmediate, nativeSetTimeout, now } from '../internal/natives.js';
 import { onShutdown } from '../internal/shutdown-hooks.js';
 import { checkOptions, checkTimeout, typeError } from '../internal/validate.js';
+import { DurationRecorder } from '../metrics/recorder.js';
+import { registerMetricsSource, type ThreadPoolMetricsSnapshot } from '../metrics/sources.js';
 import { SlotTable, STATE_FINISHED, STATE_RUNNING } from './cells.js';
 import { typeName } from './clone-check.js';
 import { checkCrossing, markThreadBound } from './cross-mode.js';
@@ -40,6 +42,7 @@ import { createModuleProxy, type ModuleProxyOptions } from './module-proxy.js';
 import { mapped, type PoolImapOptions } from './pool-map.js';
 import {
   type CloseOptions,
+  type HybridPlacements,
   resolveOptions,
   summary,
   type ThreadPoolOptions,
@@ -108,6 +111,12 @@ export class ThreadPool implements SubmissionHost {
   /** The no-op task `kick` sent, until it is done (close waits for it before destroying). */
   private kicking: Promise<void> | null = null;
   private offShutdown: (() => void) | null = null;
+  private offMetrics: (() => void) | null = null;
+  /** Per task: time on its thread, and the rest of its time from submission to result (metrics). */
+  private readonly runTimes = new DurationRecorder();
+  private readonly waitTimes = new DurationRecorder();
+  /** Placement counters of the `hybrid()` functions that use this pool, for metrics. */
+  private readonly hybrids: { readonly name: string; readonly placed: HybridPlacements }[] = [];
 
   /**
    * A pool; its threads start on first use.
@@ -407,6 +416,11 @@ export class ThreadPool implements SubmissionHost {
     this.slots!.cancel(slot, code);
   }
 
+  /** @internal Called once by each `hybrid()` function on its first call through this pool. */
+  _addHybrid(name: string, placed: HybridPlacements): void {
+    this.hybrids.push({ name, placed });
+  }
+
   /** @internal SubmissionHost */
   _cancelled(): void {
     this.counts.cancelled++;
@@ -437,7 +451,32 @@ export class ThreadPool implements SubmissionHost {
     this.piscina = piscina;
     // A graceful shutdown (greenhub/patch's signal handling) closes the pool once greenlets are done.
     this.offShutdown = onShutdown(() => this.close());
+    this.offMetrics = registerMetricsSource({
+      kind: 'threadpool',
+      name: this.name,
+      metricsSnapshot: () => this.metricsSnapshot(),
+    });
     return piscina;
+  }
+
+  /** What `greenhub/metrics` reads at scrape time (`greenhub_threadpool_*{pool}`). */
+  private metricsSnapshot(): ThreadPoolMetricsSnapshot {
+    const stats = this.stats();
+    const hybrid: Record<string, { inline: number; thread: number }> = {};
+    for (const { name, placed } of this.hybrids) {
+      const sum = (hybrid[name] ??= { inline: 0, thread: 0 });
+      sum.inline += placed.inline;
+      sum.thread += placed.thread;
+    }
+    return {
+      threads: { busy: stats.threads - stats.idleThreads, idle: stats.idleThreads },
+      queueSize: stats.queued,
+      tasks: stats.tasks,
+      waitSeconds: this.waitTimes.snapshot(),
+      runSeconds: this.runTimes.snapshot(),
+      utilization: stats.utilization,
+      hybrid,
+    };
   }
 
   /**
@@ -473,6 +512,11 @@ export class ThreadPool implements SubmissionHost {
     if (submission.onRunMs !== null) {
       const ms = slots.runMs(submission.slot);
       if (ms >= 0) submission.onRunMs(ms);
+    }
+    const runMs = slots.taskMs(submission.slot);
+    if (runMs >= 0) {
+      this.runTimes.observeMs(runMs);
+      this.waitTimes.observeMs(Math.max(0, now() - submission.submittedAt - runMs));
     }
     slots.give(submission.slot);
     this.live.delete(submission);
@@ -536,6 +580,7 @@ export class ThreadPool implements SubmissionHost {
     await this.kicking;
     await this.piscina?.destroy();
     this.offShutdown?.();
+    this.offMetrics?.();
   }
 }
 markThreadBound(ThreadPool);

@@ -21,7 +21,7 @@ import { GreenletExit, PoolClosedError } from '../errors.js';
 import { currentGreenlet } from '../greenlet/hub.js';
 import { beginOperation, type Operation } from '../greenlet/operation.js';
 import { Timeout } from '../greenlet/timeout.js';
-import { nativeClearTimeout, nativeSetTimeout } from '../internal/natives.js';
+import { nativeClearTimeout, nativeSetTimeout, now } from '../internal/natives.js';
 import { CANCEL_CLOSE, CANCEL_KILL, CANCEL_TIMEOUT } from '../worker/context.js';
 import { STATE_QUEUED } from './cells.js';
 import type { AnyTaskRef } from './task.js';
@@ -53,6 +53,8 @@ export class Submission<R = unknown> {
    * Set by hybrid(), whose cost model learns from every run.
    */
   onRunMs: ((ms: number) => void) | null = null;
+  /** When the caller submitted the task (`performance.now()`), for the pool's wait-time metric. */
+  readonly submittedAt = now();
   private resolve!: (value: R) => void;
   private reject!: (error: unknown) => void;
   private operation: Operation | null = null;

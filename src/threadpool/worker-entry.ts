@@ -38,6 +38,8 @@ const functions = new Map<number, TaskFunction>();
 
 let slot = -1;
 let generation = 0;
+/** When the current task was taken (`performance.now()`), for its run time. */
+let taken = 0;
 
 /** piscina's task handler. */
 export default function handle(message: TaskMessage): unknown {
@@ -45,6 +47,7 @@ export default function handle(message: TaskMessage): unknown {
   if (kind === MSG_NOOP) return undefined;
   slot = message[4];
   generation = message[5];
+  taken = performance.now();
   Atomics.store(cells.int32, cells.stateIndex(slot), tagged(generation, STATE_RUNNING));
   context.begin(slot, generation);
   registry.current = context;
@@ -69,8 +72,7 @@ function call(fn: TaskFunction, args: unknown[], flags: number): unknown {
     return onError(error);
   }
   if (start >= 0) {
-    const micros = Math.min(0x7fffffff, Math.round((performance.now() - start) * 1000));
-    Atomics.store(cells.int32, cells.microsIndex(slot), micros);
+    Atomics.store(cells.int32, cells.microsIndex(slot), microsSince(start));
   }
   if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
     return Promise.resolve(result).then(onValue, onError);
@@ -78,7 +80,13 @@ function call(fn: TaskFunction, args: unknown[], flags: number): unknown {
   return onValue(result);
 }
 
+/** Microseconds since `since`, as an Int32 cell holds them. */
+function microsSince(since: number): number {
+  return Math.min(0x7fffffff, Math.round((performance.now() - since) * 1000));
+}
+
 function finish(): void {
+  Atomics.store(cells.int32, cells.runIndex(slot), microsSince(taken));
   Atomics.store(cells.int32, cells.stateIndex(slot), tagged(generation, STATE_FINISHED));
   context.end();
   registry.current = null;

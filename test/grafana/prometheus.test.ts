@@ -1,0 +1,186 @@
+/**
+ * The shipped Prometheus configuration and Grafana dashboard against a real Prometheus (Debian's
+ * `prometheus` package, which `.ci/run` installs): `promtool` accepts `grafana/prometheus.yml`; the
+ * same file, pointed at a live greenhub service, scrapes it; and every dashboard query is valid
+ * PromQL that Prometheus evaluates, the panels of a busy service returning data.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { root } from '../helpers.js';
+
+function which(cmd: string): string | null {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+const prometheus = which('prometheus');
+const promtool = which('promtool');
+const missing =
+  prometheus && promtool ? null : 'prometheus/promtool not installed (.ci/run installs Debian prometheus)';
+if (missing) console.warn(`skipping the real-Prometheus test: ${missing}`);
+
+const shippedConfig = `${root}grafana/prometheus.yml`;
+const dashboard = JSON.parse(readFileSync(`${root}grafana/dashboards/greenhub.json`, 'utf8')) as {
+  panels: { title: string; targets?: { expr: string }[] }[];
+};
+
+/** A free loopback port: Prometheus takes its listen address on the command line. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+    probe.on('error', reject);
+  });
+}
+
+/** Resolves with the first stdout line of `child` that parses as JSON. */
+function firstJsonLine(child: ChildProcess): Promise<Record<string, number>> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      const line = buffered.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve(JSON.parse(line));
+    });
+    child.on('exit', (code) => reject(new Error(`the workload exited (${code}) before listening`)));
+  });
+}
+
+/**
+ * Asks Prometheus until `accept` holds for the answer, at most `timeoutMs`. Prometheus has no push
+ * notification for "scraped": its API is the event source, asked every 250 ms.
+ */
+async function until<T>(ask: () => Promise<T>, accept: (v: T) => boolean, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    try {
+      last = await ask();
+      if (accept(last)) return last;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}; last answer: ${JSON.stringify(last)?.slice(0, 500)}`);
+}
+
+describe.skipIf(missing !== null)('the Grafana setup against a real Prometheus', () => {
+  let dir: string;
+  let workload: ChildProcess;
+  let server: ChildProcess;
+  let api: string;
+
+  const query = async (expr: string) => {
+    const res = await fetch(`${api}/api/v1/query?query=${encodeURIComponent(expr)}`);
+    return (await res.json()) as {
+      status: string;
+      error?: string;
+      data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+    };
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'greenhub-prom-'));
+    workload = spawn(process.execPath, [`${root}test/grafana/fixtures/workload.mjs`], {
+      cwd: root,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const ports = await firstJsonLine(workload);
+    // The shipped file, changed only where it must be: the target and a faster scrape.
+    const shipped = readFileSync(shippedConfig, 'utf8');
+    const config = shipped
+      .replace("'host.docker.internal:9464'", `'127.0.0.1:${ports.metrics}'`)
+      .replace('scrape_interval: 5s', 'scrape_interval: 1s');
+    expect(config).toContain(`127.0.0.1:${ports.metrics}`);
+    expect(config).toContain('scrape_interval: 1s');
+    writeFileSync(join(dir, 'prometheus.yml'), config);
+    const port = await freePort();
+    api = `http://127.0.0.1:${port}`;
+    server = spawn(
+      prometheus as string,
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+      ],
+      { stdio: 'ignore' },
+    );
+    // Enough scrapes for rate() over the busy series.
+    await until(
+      () => query('count_over_time(greenhub_http_requests_total[1m])'),
+      (r) => r.status === 'success' && r.data.result.length > 0 && Number(r.data.result[0]!.value[1]) >= 4,
+      40_000,
+      'four scrapes of the workload',
+    );
+  }, 60_000);
+
+  afterAll(() => {
+    workload?.stdin?.end();
+    workload?.kill();
+    server?.kill();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('promtool accepts the shipped prometheus.yml', () => {
+    const out = execFileSync(promtool as string, ['check', 'config', shippedConfig], { encoding: 'utf8' });
+    expect(out).toMatch(/SUCCESS/);
+  });
+
+  it('scrapes the service with the shipped job: the target is up', async () => {
+    const res = (await (await fetch(`${api}/api/v1/targets`)).json()) as {
+      data: { activeTargets: { labels: { job: string }; health: string }[] };
+    };
+    expect(res.data.activeTargets.map((t) => [t.labels.job, t.health])).toEqual([['greenhub', 'up']]);
+  });
+
+  it('evaluates every dashboard query, and the panels of a busy service show data', async () => {
+    const exprs = dashboard.panels.flatMap((p) =>
+      (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })),
+    );
+    expect(exprs.length).toBeGreaterThan(20);
+    // Grafana's variables, as Grafana substitutes them for "All jobs" and a short range.
+    const expand = (e: string) =>
+      e.replaceAll('$job', '.+').replaceAll('$__rate_interval', '30s').replaceAll('$__range', '1m');
+    const empty: string[] = [];
+    for (const { panel, expr } of exprs) {
+      const r = await query(expand(expr));
+      expect({ panel, expr, status: r.status, error: r.error }).toEqual({
+        panel,
+        expr,
+        status: 'success',
+        error: undefined,
+      });
+      if (r.data.result.length === 0) empty.push(panel);
+    }
+    // The workload makes these panels non-empty; the others (blocked time, hybrid placements on an
+    // idle run, rejections, 5xx) may legitimately be empty.
+    for (const panel of [
+      'Greenlets by state',
+      'Spawn and finish rate',
+      'Event loop delay',
+      'Threads by state',
+      'Task wait and run p99',
+      'Requests per second by route',
+      'Latency p99 by route',
+      'Process CPU and heap',
+    ])
+      expect(empty).not.toContain(panel);
+  });
+
+  it('finds the service through the dashboard variable query (label_values of greenhub_greenlets, job)', async () => {
+    const res = (await (await fetch(`${api}/api/v1/label/job/values?match[]=greenhub_greenlets`)).json()) as {
+      data: string[];
+    };
+    expect(res.data).toEqual(['greenhub']);
+  });
+});
