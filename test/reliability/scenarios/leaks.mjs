@@ -18,9 +18,13 @@ patchAll({ signal: false });
 
 const [name, countArg] = process.argv.slice(2);
 const count = Number(countArg);
+/** @param {unknown} value */
 const report = (value) => process.stdout.write(`RESULT ${JSON.stringify(value)}\n`);
 
-/** Wait until `condition()` holds, polling each turn of the event loop; fail after `limitMs`. */
+/**
+ * Wait until `condition()` holds, polling every 5 ms; fail after `limitMs`.
+ * @param {() => boolean} condition @param {string} what
+ */
 async function until(condition, what, limitMs = 20_000) {
   const end = performance.now() + limitMs;
   while (!condition()) {
@@ -29,19 +33,21 @@ async function until(condition, what, limitMs = 20_000) {
   }
 }
 
-/** Patched operations in flight, of one kind or all. */
+/** Patched operations in flight, of one kind or all. @param {string} [kind] */
 const inFlight = (kind) => {
   const ops = getHub().stats().operations;
   return kind === undefined ? Object.values(ops).reduce((a, b) => a + b, 0) : (ops[kind] ?? 0);
 };
 
+/** @returns {Record<string, number>} */
 function resources() {
+  /** @type {Record<string, number>} */
   const byType = {};
   for (const type of process.getActiveResourcesInfo()) byType[type] = (byType[type] ?? 0) + 1;
   return byType;
 }
 
-/** Resource types whose count is above the baseline's. */
+/** Resource types whose count is above the baseline's. @param {Record<string, number>} baseline */
 function extra(baseline) {
   const now = resources();
   return Object.fromEntries(
@@ -52,16 +58,19 @@ function extra(baseline) {
 }
 
 function heapUsed() {
-  globalThis.gc();
-  globalThis.gc();
+  const gc = /** @type {() => void} */ (globalThis.gc);
+  gc();
+  gc();
   return process.memoryUsage().heapUsed;
 }
 
 /** A TCP or HTTP server on 127.0.0.1 that accepts and never answers; counts sockets open/closed. */
+/** @param {'http' | 'net'} kind */
 async function silentServer(kind) {
   // `carrying`: sockets that carried a request (http), or every socket (net).
-  const seen = { opened: 0, closed: 0, requests: 0, carrying: 0 };
+  const seen = { opened: 0, closed: 0, requests: 0, carrying: 0, packets: 0 };
   const carrying = new WeakSet();
+  /** @param {net.Socket} socket */
   const onSocket = (socket) => {
     seen.opened++;
     if (kind === 'net') carrying.add(socket);
@@ -71,6 +80,7 @@ async function silentServer(kind) {
     });
     if (kind === 'net') seen.carrying++;
   };
+  /** @param {http.IncomingMessage} req */
   const onRequest = (req) => {
     seen.requests++;
     if (!carrying.has(req.socket)) {
@@ -81,23 +91,36 @@ async function silentServer(kind) {
   const server = kind === 'http' ? http.createServer(onRequest) : net.createServer(() => {});
   server.on('connection', onSocket);
   server.maxConnections = Number.POSITIVE_INFINITY;
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', 1024, resolve));
-  return { server, seen, port: server.address().port };
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', 1024, () => resolve(undefined)));
+  return { server, seen, port: /** @type {net.AddressInfo} */ (server.address()).port };
 }
 
 /** A UDP socket on 127.0.0.1 that receives DNS queries and never answers. */
 async function silentDns() {
   const udp = dgram.createSocket('udp4');
-  const seen = { packets: 0 };
+  const seen = { opened: 0, closed: 0, requests: 0, carrying: 0, packets: 0 };
   udp.on('message', () => seen.packets++);
-  await new Promise((resolve) => udp.bind(0, '127.0.0.1', resolve));
+  await new Promise((resolve) => udp.bind(0, '127.0.0.1', () => resolve(undefined)));
   dns.setServers([`127.0.0.1:${udp.address().port}`]);
   return { udp, seen };
 }
 
 /**
+ * @typedef {{ opened: number, closed: number, requests: number, carrying: number, packets: number }} Seen
+ * @typedef {{
+ *   op: (i: number) => Promise<unknown>,
+ *   ready: (n: number, before: Seen) => boolean,
+ *   server?: Seen,
+ *   counters?: Seen,
+ *   teardown?: () => void,
+ * }} Scenario
+ */
+
+/**
  * Each scenario: `setup()` starts what the greenlets talk to, `op(i)` is the body of greenlet i,
- * `ready()` says every greenlet is inside its operation, `teardown()` stops the server.
+ * `ready(n, before)` says all n greenlets are inside their operation (`before`: the counters when
+ * the round began), `teardown()` stops the server.
+ * @type {Record<string, () => Promise<Scenario>>}
  */
 const SCENARIOS = {
   'timers/promises': async () => ({
@@ -123,7 +146,9 @@ const SCENARIOS = {
     // A lookup that never answers keeps each socket connecting until the kill destroys it.
     op: () =>
       new Promise((resolve, reject) => {
-        net.connect({ host: 'pending.test', port: 80, lookup: () => {} }, resolve).on('error', reject);
+        net
+          .connect({ host: 'pending.test', port: 80, lookup: () => {} }, () => resolve(undefined))
+          .on('error', reject);
       }),
     ready: (n) => inFlight() === n,
   }),
@@ -166,9 +191,12 @@ const SCENARIOS = {
   },
 };
 
-/** Run `n` greenlets of the scenario to the kill; returns what the kill took. */
+/**
+ * Run `n` greenlets of the scenario to the kill; returns what the kill took.
+ * @param {Scenario} scenario @param {number} n
+ */
 async function round(scenario, n) {
-  const before = { ...scenario.counters };
+  const before = { opened: 0, closed: 0, requests: 0, carrying: 0, packets: 0, ...scenario.counters };
   const greenlets = Array.from({ length: n }, (_, i) => spawn(() => scenario.op(i)));
   await until(() => scenario.ready(n, before), `${n} greenlets inside their operation`);
   const start = performance.now();
@@ -176,7 +204,8 @@ async function round(scenario, n) {
   const killMs = performance.now() - start;
   // The connections that carried the killed calls close at once; spare connections a client pool
   // opened (undici replaces an aborted connection with an idle one) close by its keep-alive timeout.
-  if (scenario.server) await until(() => scenario.server.carrying === 0, 'the server to see the calls close', 5_000);
+  const seen = scenario.server;
+  if (seen) await until(() => seen.carrying === 0, 'the server to see the calls close', 5_000);
   const carriedClosedMs = performance.now() - start;
   const notKilled = greenlets.filter((g) => !(g.value instanceof GreenletExit)).length;
   return { killMs, carriedClosedMs, notKilled };
@@ -187,7 +216,7 @@ async function round(scenario, n) {
  * resource type is back to its baseline count and the server saw every socket close; returns what
  * is still open then.
  */
-async function settle(baseline) {
+async function settle(/** @type {Record<string, number>} */ baseline) {
   const start = performance.now();
   let leaked = extra(baseline);
   try {
