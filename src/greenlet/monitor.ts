@@ -338,6 +338,11 @@ function findLive(id: number): { id: number; name: string } {
  * ```
  */
 export function formatBlockingReport(report: BlockingReport, maxBlockingTime: number): string {
+  const where = 'formatBlockingReport()';
+  if (typeof report !== 'object' || report === null || typeof report.durationMs !== 'number') {
+    throw typeError(where, 'report', "a BlockingReport (a 'blocked' event's argument)", report);
+  }
+  checkDelay(where, 'maxBlockingTime', maxBlockingTime);
   const who =
     report.greenlet !== null
       ? ` by ${report.greenlet.name === `Greenlet-${report.greenlet.id}` ? report.greenlet.name : `"${report.greenlet.name}" (Greenlet-${report.greenlet.id})`}`
