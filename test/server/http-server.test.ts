@@ -236,6 +236,33 @@ describe('HttpServer: security defaults', () => {
     expect(handled.isSet()).toBe(false);
   });
 
+  it('a slowloris client that sends its request line a byte at a time never reaches the handler: 408, then closed', async () => {
+    const handled = new Event();
+    const server = await serve(
+      (_req, res) => {
+        handled.set();
+        res.end();
+      },
+      { headersTimeout: 300, receiveTimeout: 1000 },
+    );
+    const socket = await connect((server.address as net.AddressInfo).port);
+    sockets.push(socket);
+    const reply = readAll(socket);
+    const bytes = Buffer.from('GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: '.padEnd(400, 'x'));
+    let sent = 0;
+    const trickle = setInterval(() => {
+      if (socket.writable && sent < bytes.length) socket.write(bytes.subarray(sent, ++sent));
+    }, 10);
+    try {
+      expect(await reply).toMatch(/^HTTP\/1\.1 408 Request Timeout/);
+    } finally {
+      clearInterval(trickle);
+    }
+    expect(sent, 'the headers were still incomplete').toBeLessThan(bytes.length);
+    expect(socket.destroyed || socket.readableEnded).toBe(true);
+    expect(handled.isSet()).toBe(false);
+  });
+
   it('headers beyond maxHeaderSize are refused with 431', async () => {
     const server = await serve((_req, res) => res.end('ok'), { maxHeaderSize: 1024 });
     expect((await request(server.url, { headers: { 'x-big': 'a'.repeat(2000) } })).status).toBe(431);
