@@ -401,9 +401,24 @@ const PATCH: Record<string, Row> = {
     ],
   ],
   patchBlocking: [
-    ['patchBlocking({ mode: "loud" })', () => patch.patchBlocking({ mode: 'loud' as never }), 'range', 'mode'],
-    ['patchBlocking({ maxBlockingTime: -1 })', () => patch.patchBlocking({ maxBlockingTime: -1 }), 'range', 'maxBlockingTime'],
-    ['patchBlocking({ mod: "throw" })', () => patch.patchBlocking({ mod: 'throw' } as never), 'option', 'mod'],
+    [
+      'patchBlocking({ mode: "loud" })',
+      () => patch.patchBlocking({ mode: 'loud' as never }),
+      'range',
+      'mode',
+    ],
+    [
+      'patchBlocking({ maxBlockingTime: -1 })',
+      () => patch.patchBlocking({ maxBlockingTime: -1 }),
+      'range',
+      'maxBlockingTime',
+    ],
+    [
+      'patchBlocking({ mod: "throw" })',
+      () => patch.patchBlocking({ mod: 'throw' } as never),
+      'option',
+      'mod',
+    ],
   ],
   patchChildProcess: NO_ARGUMENTS,
   patchDns: NO_ARGUMENTS,

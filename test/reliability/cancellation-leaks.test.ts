@@ -11,9 +11,6 @@
  * - `heapDeltaBytes`: heapUsed after a full GC minus the baseline's — under {@link HEAP_BOUND}.
  */
 import { describe, expect, it } from 'vitest';
-
-// One scenario at a time: each one loads a core on its own, and the other test files share the
-// machine (two cores in CI); timing-sensitive tests elsewhere must not starve.
 import { runNode } from '../patch/scenario.js';
 
 /** 4 MiB: under 420 bytes per killed greenlet for 10,000 of them; a leaked closure each is more. */
@@ -58,6 +55,8 @@ function expectNothingLeft(report: LeakReport, count: number): void {
   expect(report.heapDeltaBytes).toBeLessThan(HEAP_BOUND);
 }
 
+// One scenario at a time: each one loads a core on its own, and the other test files share the
+// machine (two cores in CI); timing-sensitive tests elsewhere must not starve.
 describe('killing greenlets inside patched I/O leaks nothing', () => {
   it('10,000 in timers/promises.setTimeout(60 s): every timer cleared', async () => {
     expectNothingLeft(await run('timers/promises', 10_000), 10_000);
