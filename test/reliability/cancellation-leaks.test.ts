@@ -57,7 +57,7 @@ function expectNothingLeft(report: LeakReport, count: number): void {
 
 // One scenario at a time: each one loads a core on its own, and the other test files share the
 // machine (two cores in CI); timing-sensitive tests elsewhere must not starve.
-describe('killing greenlets inside patched I/O leaks nothing', () => {
+describe('killing greenlets inside patched I/O leaks nothing', { timeout: 45_000 }, () => {
   it('10,000 in timers/promises.setTimeout(60 s): every timer cleared', async () => {
     expectNothingLeft(await run('timers/promises', 10_000), 10_000);
   });
