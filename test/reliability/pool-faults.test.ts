@@ -144,7 +144,7 @@ describe('an abort storm', () => {
     // Waves: wait until tasks not yet killed run on the threads, then kill those running ones and
     // the next 50 (queued) in one go, so that every wave hits running and queued tasks alike.
     for (let next = 0; killed.size < 1_000; ) {
-      expect(await eventually(() => running().length > 0 || !longLeft()), 'a task runs').toBe(true);
+      expect(await eventually(() => running().length > 0 || !longLeft(), 10_000), 'a task runs').toBe(true);
       const wave = running();
       const runningNow = wave.length;
       killedRunning += runningNow;

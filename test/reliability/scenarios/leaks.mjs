@@ -232,11 +232,12 @@ async function settle(/** @type {Record<string, number>} */ baseline) {
 
 const setup = SCENARIOS[name];
 if (setup === undefined) throw new Error(`unknown scenario ${name}`);
-// The baseline is taken with the scenario's server up and a warm-up round done, so that modules,
-// undici's dispatcher and the JIT count in the baseline, not as a leak.
 // The standard streams open their handles lazily: open them before the baseline.
 void process.stdout;
 void process.stderr;
+// Resources are counted with the scenario's server up; the heap after a warm-up round (which must
+// settle back to the resource baseline too), so that loaded modules, undici's dispatcher and the
+// JIT's code count in the baseline, not as a leak.
 const scenario = await setup();
 const baselineResources = resources();
 await round(scenario, Math.min(100, count));
