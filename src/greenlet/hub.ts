@@ -25,7 +25,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { DeadlockError, LoopExit } from '../errors.js';
 import { nativeQueueMicrotask, nativeSetImmediate, nativeSetInterval, now } from '../internal/natives.js';
-import { checkFunction, typeError } from '../internal/validate.js';
+import { checkFunction, checkInteger, checkOptions, typeError } from '../internal/validate.js';
 import type { ThreadPool } from '../threadpool/pool.js';
 import { findDeadlock, hasBlockers, mayBeWokenByGreenlet } from './deadlock.js';
 import type { Greenlet } from './greenlet.js';
@@ -333,6 +333,9 @@ export class Hub {
    * and its spawn site when {@link trackSpawnSites} is on. `limit` bounds the number of lines.
    */
   formatRunInfo(opts?: { limit?: number }): string {
+    const where = 'Hub.formatRunInfo()';
+    checkOptions(where, 'opts', opts, ['limit']);
+    if (opts?.limit !== undefined) checkInteger(where, 'opts.limit', opts.limit, 0, 'a non-negative integer');
     return formatRunInfo(this, opts?.limit ?? 1000);
   }
 

@@ -113,6 +113,24 @@ function internApi(api: string): number {
   return id;
 }
 
+/** A frame of Node's own code or of a builtin: `at fn (node:internal/…)`, `at node:internal/…`, `at fn (<anonymous>)`. */
+const INTERNAL_FRAME = /^\s*at (?:[^(]* \()?(?:node:|<anonymous>\)?$)/;
+
+/**
+ * @internal The frames of a captured stack that belong to the program: without the header, the
+ * evaluated probe expression's own frame, and Node-internal frames on top (the block may be
+ * sampled inside a builtin: the `performance` getter on Node 20, `performance.now()`'s argument
+ * validation on Node 24, which shows as `at node:internal/validators…` and `(<anonymous>)` frames).
+ */
+export function programFrames(stack: string): string {
+  const frames = stack
+    .split('\n')
+    .slice(1)
+    .filter((line) => !line.includes('at <anonymous>:1:'));
+  const first = frames.findIndex((line) => !INTERNAL_FRAME.test(line));
+  return frames.slice(first === -1 ? 0 : first).join('\n');
+}
+
 /**
  * The probe the watchdog evaluates on the hub's thread while it is blocked, with the heartbeat and
  * switch count it saw when the block began: if they moved, the block is over and the probe says so.
@@ -125,15 +143,7 @@ function probe(beat: number, switches: number): string {
   const holder: { stack?: string } = {};
   Error.captureStackTrace(holder, probe);
   Error.stackTraceLimit = limit;
-  // Drop the header, the evaluated expression's own frame, and Node-internal frames on top (the
-  // block may be sampled inside a builtin, e.g. the `performance` getter): the report starts at
-  // the first frame of the program's own code.
-  const frames = (holder.stack ?? '')
-    .split('\n')
-    .slice(1)
-    .filter((line) => !line.includes('at <anonymous>:1:'));
-  const first = frames.findIndex((line) => !line.includes('(node:'));
-  const stack = frames.slice(first === -1 ? 0 : first).join('\n');
+  const stack = programFrames(holder.stack ?? '');
   return JSON.stringify({
     id: greenlet?.id ?? 0,
     name: greenlet?.name ?? null,
@@ -328,6 +338,11 @@ function findLive(id: number): { id: number; name: string } {
  * ```
  */
 export function formatBlockingReport(report: BlockingReport, maxBlockingTime: number): string {
+  const where = 'formatBlockingReport()';
+  if (typeof report !== 'object' || report === null || typeof report.durationMs !== 'number') {
+    throw typeError(where, 'report', "a BlockingReport (a 'blocked' event's argument)", report);
+  }
+  checkDelay(where, 'maxBlockingTime', maxBlockingTime);
   const who =
     report.greenlet !== null
       ? ` by ${report.greenlet.name === `Greenlet-${report.greenlet.id}` ? report.greenlet.name : `"${report.greenlet.name}" (Greenlet-${report.greenlet.id})`}`

@@ -18,6 +18,7 @@ import {
   checkBoolean,
   checkFunction,
   checkInteger,
+  checkIterable,
   checkOptions,
   checkTimeout,
   typeError,
@@ -340,6 +341,7 @@ export class Group extends GreenletSet {
   /** A group holding `greenlets` (optional). */
   constructor(greenlets?: Iterable<Greenlet>) {
     super();
+    if (greenlets !== undefined) checkIterable('new Group()', 'greenlets', greenlets);
     if (greenlets !== undefined) for (const g of greenlets) this.add(g);
   }
 

@@ -91,13 +91,14 @@ function collect<T extends Waitable>(
   objects: Iterable<T>,
   opts: WaitOptions | undefined,
   allowed: readonly string[],
+  name = 'objects',
 ) {
-  checkIterable(where, 'objects', objects);
+  checkIterable(where, name, objects);
   checkOptions(where, 'opts', opts, allowed);
   const list = [...objects];
   list.forEach((object, i) => {
     if (!(object instanceof Linkable))
-      throw typeError(where, `objects[${i}]`, 'a Greenlet, Event, AsyncResult or Semaphore', object);
+      throw typeError(where, `${name}[${i}]`, 'a Greenlet, Event, AsyncResult or Semaphore', object);
     if (object instanceof Greenlet) object._observed = true;
   });
   const timeoutMs = checkTimeout(where, 'opts.timeout', opts?.timeout);
@@ -134,11 +135,13 @@ export async function joinAll<T extends Greenlet>(
   greenlets: Iterable<T>,
   opts?: JoinAllOptions,
 ): Promise<T[]> {
-  const { list, timeoutMs, count } = collect('joinAll()', greenlets, opts, [
-    'timeout',
-    'count',
-    'raiseError',
-  ]);
+  const { list, timeoutMs, count } = collect(
+    'joinAll()',
+    greenlets,
+    opts,
+    ['timeout', 'count', 'raiseError'],
+    'greenlets',
+  );
   list.forEach((g, i) => {
     if (!(g instanceof Greenlet)) throw typeError('joinAll()', `greenlets[${i}]`, 'a Greenlet', g);
   });

@@ -9,6 +9,8 @@
  * another label value once exported.
  */
 
+import { checkInteger } from '../internal/validate.js';
+
 /**
  * Every metric name, without a prefix (`collectMetrics({ prefix })` prepends one). Histograms also
  * export `<name>_bucket`, `<name>_sum` and `<name>_count`; the loop delay summary `_sum`/`_count`.
@@ -92,7 +94,9 @@ export const OTHER = 'other';
  */
 export class BoundedLabel {
   private readonly seen = new Set<string>();
-  constructor(readonly limit: number) {}
+  constructor(readonly limit: number) {
+    checkInteger('new BoundedLabel()', 'limit', limit, 0, 'a non-negative integer');
+  }
 
   /** `value` itself while there is room (or it was seen before), else `other`. */
   value(value: string): string {

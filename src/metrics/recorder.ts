@@ -125,11 +125,25 @@ export function quantileMs(snapshot: HistogramSnapshot, q: number): number | nul
   return bucketsSeconds.at(-1)! * 1000;
 }
 
+function checkSnapshot(where: string, name: string, value: unknown): void {
+  const counts = (value as Partial<HistogramSnapshot> | null)?.counts;
+  if (typeof value !== 'object' || value === null || !Array.isArray(counts)) {
+    throw typeError(
+      where,
+      name,
+      'a histogram snapshot ({ bucketsSeconds, counts, sumSeconds, count })',
+      value,
+    );
+  }
+}
+
 /** Subtract an earlier snapshot of the same histogram: the observations made in between. */
 export function histogramDelta(
   now: HistogramSnapshot,
   before: HistogramSnapshot | undefined,
 ): HistogramSnapshot {
+  checkSnapshot('histogramDelta()', 'now', now);
+  if (before !== undefined) checkSnapshot('histogramDelta()', 'before', before);
   if (before === undefined || before.counts.length !== now.counts.length) return now;
   return {
     bucketsSeconds: now.bucketsSeconds,

@@ -129,6 +129,14 @@ export function registerMetricsSource(source: MetricsSource): () => void {
 export function metricsSources<K extends MetricsSource['kind']>(
   kind: K,
 ): Extract<MetricsSource, { kind: K }>[] {
+  if (kind !== 'threadpool' && kind !== 'server') {
+    throw (typeof kind === 'string' ? rangeError : typeError)(
+      'metricsSources()',
+      'kind',
+      "'threadpool' or 'server'",
+      kind,
+    );
+  }
   const out: Extract<MetricsSource, { kind: K }>[] = [];
   for (const s of sources) if (s.kind === kind) out.push(s as Extract<MetricsSource, { kind: K }>);
   return out;

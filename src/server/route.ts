@@ -2,6 +2,8 @@
  * Bounded label values for HTTP request metrics: a route, not a URL (`/users/:id`, never
  * `/users/42`), and a known method.
  */
+import { typeError } from '../internal/validate.js';
+
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'CONNECT', 'TRACE']);
 
 /** The method itself if standard, else `other`. */
@@ -23,6 +25,7 @@ const MAX_SEGMENTS = 5;
  * ```
  */
 export function defaultRoute(url: string): string {
+  if (typeof url !== 'string') throw typeError('defaultRoute()', 'url', 'a string (a request URL)', url);
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
   if (path === '/' || path === '') return '/';

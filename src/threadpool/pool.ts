@@ -190,6 +190,11 @@ export class ThreadPool implements SubmissionHost {
    * `ClosureError` naming the variable (pass the value as an argument instead). Each distinct
    * function is compiled once per thread.
    *
+   * Security: the worker *evaluates the function's source text* (`fn.toString()`), as `eval`
+   * would. Pass only functions written in your program, never a function built from untrusted
+   * input; anything that is not a function is refused with a `TypeError`
+   * (`ERR_GREENHUB_INVALID_ARG_TYPE`), so a string of code cannot be run this way.
+   *
    * @example
    * ```ts
    * const primes = await pool.run((limit: number) => {

@@ -30,8 +30,9 @@
  * ```
  */
 import { createRequire } from 'node:module';
-import type { MessagePort } from 'node:worker_threads';
+import { MessagePort } from 'node:worker_threads';
 import { TaskCancelledError } from '../errors.js';
+import { typeError } from '../internal/validate.js';
 import { CANCEL_NONE, currentContext, neverAborted, reasonOf } from './context.js';
 
 export { TaskCancelledError };
@@ -104,6 +105,9 @@ let piscinaMove: ((value: unknown) => unknown) | undefined;
  * ```
  */
 export function move<T extends ArrayBuffer | ArrayBufferView | MessagePort>(value: T): T {
+  if (!(value instanceof ArrayBuffer || ArrayBuffer.isView(value) || value instanceof MessagePort)) {
+    throw typeError('move()', 'value', 'an ArrayBuffer, a typed array or DataView, or a MessagePort', value);
+  }
   piscinaMove ??= (createRequire(import.meta.url)('piscina') as { move: (value: unknown) => unknown }).move;
   return piscinaMove(value) as T;
 }

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
+import { programFrames } from '../../src/greenlet/monitor.js';
 import {
   type BlockingMonitor,
   type BlockingReport,
@@ -181,5 +182,30 @@ describe('blocking monitor', () => {
       /setBlockingApi\(\): expected `api` to be a string or null/,
     );
     expect(getBlockingMonitor()).toBeNull();
+  });
+});
+
+describe('the stack of a blocking report', () => {
+  it('starts at the program’s own frame, whatever builtin the block was sampled in (Node 20 and 24 shapes)', () => {
+    const node24 = [
+      'Error',
+      '    at <anonymous>:1:1',
+      '    at Performance.hasOwnProperty (<anonymous>)',
+      '    at node:internal/validators:548:57',
+      '    at wrappedFn (node:internal/errors:540:14)',
+      '    at Performance.now (node:internal/perf/performance:138:5)',
+      '    at endless (file:///app/main.js:11:30)',
+      '    at run (node:internal/modules/esm/module_job:1:1)',
+    ].join('\n');
+    expect(programFrames(node24)).toBe(
+      '    at endless (file:///app/main.js:11:30)\n    at run (node:internal/modules/esm/module_job:1:1)',
+    );
+    const node20 = [
+      'Error',
+      '    at get performance (node:perf_hooks:1:1)',
+      '    at spin (/app/x.js:2:3)',
+    ].join('\n');
+    expect(programFrames(node20)).toBe('    at spin (/app/x.js:2:3)');
+    expect(programFrames('Error\n    at node:internal/a:1:1')).toBe('    at node:internal/a:1:1');
   });
 });

@@ -60,11 +60,16 @@ describe('joinAll', () => {
 
 describe('wait and iwait', () => {
   it('wait() takes Greenlets, Events and AsyncResults and returns them as they become ready', async () => {
+    // Each becomes ready after the one before it (not after a timer of its own, which a loaded
+    // machine may fire in the same turn as another): ev, then g, then result.
     const ev = new Event();
     const result = new AsyncResult<number>();
-    const g = finishAfter(5, 'g');
+    const g = spawn(async () => {
+      await ev.wait();
+      return 'g';
+    });
+    g.link(() => result.set(1));
     setTimeout(() => ev.set(), 1);
-    setTimeout(() => result.set(1), 10);
     expect(await wait([result, g, ev])).toEqual([ev, g, result]);
   });
 

@@ -185,14 +185,20 @@ describe.concurrent('GREENHUB_PATCH configures greenhub/register', () => {
   const probe = `
     import { isModulePatched, blockingStats } from 'greenhub/patch';
     import { execSync } from 'node:child_process';
+    const t0 = performance.now();
     execSync('sleep 0.06');
+    const callMs = performance.now() - t0;
     report({ fs: isModulePatched('fs'), signal: isModulePatched('signal'), blocking: isModulePatched('blocking'),
-      slowCalls: blockingStats().events });
+      slowCalls: blockingStats().events, callMs });
   `;
 
   it('unset: everything patched; a 60 ms call stays under the 100 ms default', async () => {
     const { result } = await scenario(probe, { register: true });
-    expect(result).toEqual({ fs: true, signal: true, blocking: true, slowCalls: 0 });
+    const { callMs, ...rest } = result as { callMs: number };
+    // On a loaded machine, starting `sleep` can take the call past 100 ms: then it is a slow call.
+    // Around the limit itself the monitor's clock and ours may disagree: that case proves nothing.
+    if (Math.abs(callMs - 100) < 10) return;
+    expect(rest).toEqual({ fs: true, signal: true, blocking: true, slowCalls: callMs < 100 ? 0 : 1 });
   });
 
   it('a list: targets turned off with -name, settings with name=value', async () => {
@@ -201,7 +207,7 @@ describe.concurrent('GREENHUB_PATCH configures greenhub/register', () => {
       env: { GREENHUB_PATCH: '-signal, blocking=count, maxBlockingTime=20, http.maxConcurrency=3' },
     });
     expect(stderr).toBe(''); // 'count' prints nothing
-    expect(result).toEqual({ fs: true, signal: false, blocking: true, slowCalls: 1 });
+    expect(result).toMatchObject({ fs: true, signal: false, blocking: true, slowCalls: 1 });
   });
 
   it('JSON: the patchAll() options as they are', async () => {
@@ -209,12 +215,12 @@ describe.concurrent('GREENHUB_PATCH configures greenhub/register', () => {
       register: true,
       env: { GREENHUB_PATCH: '{"fs":false,"signal":false,"blocking":false}' },
     });
-    expect(result).toEqual({ fs: false, signal: false, blocking: false, slowCalls: 0 });
+    expect(result).toMatchObject({ fs: false, signal: false, blocking: false, slowCalls: 0 });
   });
 
   it('off: nothing is patched', async () => {
     const { result } = await scenario(probe, { register: true, env: { GREENHUB_PATCH: 'off' } });
-    expect(result).toEqual({ fs: false, signal: false, blocking: false, slowCalls: 0 });
+    expect(result).toMatchObject({ fs: false, signal: false, blocking: false, slowCalls: 0 });
   });
 
   it('an invalid setting stops the process at startup with a message naming GREENHUB_PATCH and the option', async () => {

@@ -83,13 +83,17 @@ describe.concurrent('patchTimers', () => {
   it("an unref'd timer started in a greenlet is background work: a kill leaves it alone", async () => {
     const { code, result } = await scenario(`${PATCHED}
       import { setTimeout as delay } from 'node:timers/promises';
+      import { Event } from 'greenhub';
       const fired = [];
       const keepAlive = setTimeout(() => {}, 200);
+      const armed = new Event();
       const g = spawn(async () => {
         setTimeout(() => fired.push('background'), 30).unref();
+        armed.set();
         await delay(60_000);
       });
-      await sleep(5);
+      // Not sleep(5): on a loaded machine that timer can fire before the greenlet first ran.
+      await armed.wait();
       await g.kill();
       await new Promise((r) => setTimeout(r, 60));
       clearTimeout(keepAlive);

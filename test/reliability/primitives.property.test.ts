@@ -32,15 +32,27 @@ import { captureErrors } from '../helpers.js';
 
 afterEach(() => captureErrors.restore());
 
-/** Seeds (and paths) that once failed; they are replayed before the random runs. */
-const REGRESSIONS: { seed: number; path?: string }[] = [];
+/**
+ * Seeds (and paths) that once failed; each is replayed before the random runs of every property.
+ * When a property fails, fast-check's message carries `{ seed: …, path: "…" }`: add them here.
+ */
+const REGRESSIONS: Regression[] = [];
+
+interface Regression {
+  seed: number;
+  path?: string;
+}
 
 const RUNS = Number(process.env.GREENHUB_PROPERTY_RUNS ?? 200);
 
 /** Run a property: replay recorded regressions first, then random runs. */
-async function check<T>(arb: fc.Arbitrary<T>, body: (value: T) => Promise<void>): Promise<void> {
+async function check<T>(
+  arb: fc.Arbitrary<T>,
+  body: (value: T) => Promise<void>,
+  regressions: readonly Regression[] = REGRESSIONS,
+): Promise<void> {
   const property = fc.asyncProperty(arb, body);
-  for (const regression of REGRESSIONS) await fc.assert(property, { ...regression, numRuns: 1 });
+  for (const regression of regressions) await fc.assert(property, { ...regression, numRuns: 1 });
   await fc.assert(property, { numRuns: RUNS });
 }
 
@@ -270,5 +282,30 @@ describe('Event under random interleavings', () => {
       await expectAllEnded([...greenlets, setter], baseline);
       expect(outcomes.length).toBeLessThanOrEqual(waiters.length);
     });
+  });
+});
+
+describe('failing seeds', () => {
+  /** A property that fails for some inputs only: integers of 500 and more. */
+  const failsAbove = async (n: number) => {
+    expect(n).toBeLessThan(500);
+  };
+  const reported = (error: unknown) => {
+    const match = /seed: (-?\d+), path: "([\d:]*)"/.exec((error as Error).message);
+    expect(match, 'the failure message carries the seed and path').not.toBeNull();
+    return { seed: Number(match![1]), path: match![2]! };
+  };
+  const counterexample = (error: unknown) => /Counterexample: (.*)/.exec((error as Error).message)?.[1];
+
+  it('a failure is reported with its seed and path; recorded as a regression, it fails first, on its own', async () => {
+    const arb = fc.integer({ min: 0, max: 1_000 });
+    const failure = await check(arb, failsAbove, []).catch((e: unknown) => e);
+    const regression = reported(failure);
+    // The recorded case is replayed before any random run: the check fails after exactly one run,
+    // on the same (shrunk) counterexample.
+    const replay = await check(arb, failsAbove, [regression]).catch((e: unknown) => e);
+    expect((replay as Error).message).toMatch(/failed after 1 tests?/);
+    expect(counterexample(replay)).toBe(counterexample(failure));
+    expect(counterexample(failure)).toBe('[500]');
   });
 });

@@ -210,7 +210,12 @@ describe('HttpServer: security defaults', () => {
     expect(server.address).toMatchObject({ address: '127.0.0.1', family: 'IPv4' });
   });
 
-  it('a slowloris client that trickles its headers is answered 408 and disconnected after headersTimeout', async () => {
+  /**
+   * A server with headersTimeout 300 ms and a client connected to it that sends what `trickle`
+   * writes at once and then every `everyMs`; resolves once the server closed the connection with
+   * what it answered, whether the handler ran, and the time from the first write.
+   */
+  async function slowClient(everyMs: number, trickle: (socket: net.Socket) => void) {
     const handled = new Event();
     const server = await serve(
       (_req, res) => {
@@ -222,18 +227,37 @@ describe('HttpServer: security defaults', () => {
     const socket = await connect((server.address as net.AddressInfo).port);
     sockets.push(socket);
     const reply = readAll(socket);
-    socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
-    const trickle = setInterval(() => socket.writable && socket.write('X-Slow: yes\r\n'), 50);
     const t0 = performance.now();
+    trickle(socket);
+    const timer = setInterval(() => socket.writable && trickle(socket), everyMs);
     try {
-      expect(await reply).toMatch(/^HTTP\/1\.1 408 Request Timeout/);
+      return { reply: await reply, handled: handled.isSet(), tookMs: performance.now() - t0 };
     } finally {
-      clearInterval(trickle);
+      clearInterval(timer);
     }
-    const took = performance.now() - t0;
-    expect(took).toBeGreaterThanOrEqual(250);
-    expect(took).toBeLessThan(2000);
-    expect(handled.isSet()).toBe(false);
+  }
+
+  it('a slowloris client that trickles its headers is answered 408 and disconnected after headersTimeout', async () => {
+    let first = true;
+    const { reply, handled, tookMs } = await slowClient(50, (socket) => {
+      socket.write(first ? 'GET / HTTP/1.1\r\nHost: x\r\n' : 'X-Slow: yes\r\n');
+      first = false;
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 408 Request Timeout/);
+    expect(tookMs).toBeGreaterThanOrEqual(250);
+    expect(tookMs).toBeLessThan(2000);
+    expect(handled).toBe(false);
+  });
+
+  it('a slowloris client that sends its request line a byte at a time never reaches the handler: 408, then closed', async () => {
+    const bytes = Buffer.from('GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: '.padEnd(400, 'x'));
+    let sent = 0;
+    const { reply, handled } = await slowClient(10, (socket) => {
+      if (sent < bytes.length) socket.write(bytes.subarray(sent, ++sent));
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 408 Request Timeout/); // readAll resolved: the server closed
+    expect(sent, 'the headers were still incomplete').toBeLessThan(bytes.length);
+    expect(handled).toBe(false);
   });
 
   it('headers beyond maxHeaderSize are refused with 431', async () => {
