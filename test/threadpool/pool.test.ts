@@ -100,6 +100,20 @@ describe('ThreadPool', () => {
     expect(local.stats().closed).toBe(true);
   });
 
+  it('stats().utilization is the share of thread time spent running tasks (a busy pool is near 1)', async () => {
+    await using busy = new ThreadPool({ maxThreads: 1, name: 'busy' });
+    for (let i = 0; i < 5; i++)
+      await busy.run((ms: number) => {
+        const end = Date.now() + ms;
+        while (Date.now() < end);
+      }, 40);
+    const { utilization } = busy.stats();
+    // 200 ms of work over the pool's lifetime (thread start-up included, slow on a loaded machine):
+    // far above the 0.0002 that piscina's own figure gives.
+    expect(utilization).toBeGreaterThan(0.2);
+    expect(utilization).toBeLessThanOrEqual(1);
+  });
+
   it('maxQueue overflow fails fast with PoolFull, although every task carries an abort signal', async () => {
     // piscina does not apply maxQueue to tasks with a signal; the pool counts for itself.
     const local = new ThreadPool({ maxThreads: 1, maxQueue: 2 });
