@@ -39,6 +39,8 @@ export interface MetricsServerOptions {
   debug?: boolean;
   /** Require `Authorization: Bearer <token>` for `/debug/greenlets`. */
   token?: string;
+  /** Do not keep the process alive for the metrics server alone (default `false`), as `greenhub run` does. */
+  unref?: boolean;
 }
 
 /** A running metrics server. */
@@ -67,7 +69,7 @@ export interface MetricsServer {
  */
 export async function startMetricsServer(opts?: MetricsServerOptions): Promise<MetricsServer> {
   const where = 'startMetricsServer()';
-  checkOptions(where, 'opts', opts, ['port', 'host', 'register', 'debug', 'token']);
+  checkOptions(where, 'opts', opts, ['port', 'host', 'register', 'debug', 'token', 'unref']);
   const port = opts?.port ?? 9464;
   checkInteger(where, 'opts.port', port, 0, 'an integer from 0 to 65535', 65535);
   const host = opts?.host ?? '127.0.0.1';
@@ -77,6 +79,8 @@ export async function startMetricsServer(opts?: MetricsServerOptions): Promise<M
     throw typeError(where, 'opts.register', 'a prom-client Registry', register);
   const debug = opts?.debug ?? false;
   checkBoolean(where, 'opts.debug', debug);
+  const unref = opts?.unref ?? false;
+  checkBoolean(where, 'opts.unref', unref);
   const token = opts?.token;
   if (token !== undefined) {
     checkString(where, 'opts.token', token);
@@ -102,6 +106,7 @@ export async function startMetricsServer(opts?: MetricsServerOptions): Promise<M
   (server as unknown as Record<symbol, boolean>)[kGreenhubServer] = true;
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;
+  if (unref) server.unref();
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+/**
+ * The `greenhub` command: `greenhub run <entry>` and `greenhub demo`. A bad command line prints
+ * what is wrong (the flag, the expected form, what came) and exits with status 2.
+ */
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../errors.js';
+
+const HELP = `Usage: greenhub <command> [options]
+
+Commands:
+  run <entry> [args…]   run an unmodified Node application with patching, metrics and graceful shutdown
+  demo                  the mixed I/O/CPU demo service with its live status page (npm start)
+
+greenhub <command> --help shows a command's options. greenhub --version prints the version.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'run':
+      return (await import('./run.js')).run(rest);
+    case 'demo':
+      return (await import('./demo/command.js')).demo(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return command === undefined ? 2 : 0;
+    case '--version':
+    case '-v': {
+      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+      process.stdout.write(`${pkg.version}\n`);
+      return 0;
+    }
+    default:
+      throw new UsageError(
+        `greenhub: unknown command ${JSON.stringify(command)}; expected one of run, demo, help (see greenhub --help)`,
+        '<command>',
+      );
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,31 @@
+/**
+ * The second preload of `greenhub run` (after `greenhub/register`): starts the metrics server
+ * inside the application's process, where the hub, the patched I/O and the pools it describes live.
+ *
+ * `GREENHUB_METRICS=<host>:<port>` says where; it is removed from the environment at once, so that
+ * a child process that inherits the preloads (`child_process.fork` passes `execArgv`) does not try
+ * to bind the same port. The server is unref'd: an application that is done exits as it would
+ * without it. A port already taken stops the application at startup, with a message that says so —
+ * a service whose metrics silently went missing is worse than one that does not start.
+ */
+import { isMainThread } from 'node:worker_threads';
+import { startMetricsServer } from '../metrics/server.js';
+
+const spec = process.env.GREENHUB_METRICS;
+delete process.env.GREENHUB_METRICS;
+
+if (isMainThread && spec !== undefined && spec !== '') {
+  const colon = spec.lastIndexOf(':');
+  const host = spec.slice(0, colon).replace(/^\[|\]$/g, '');
+  const port = Number(spec.slice(colon + 1));
+  try {
+    const server = await startMetricsServer({ host, port, unref: true });
+    process.stderr.write(`greenhub: metrics on ${server.url}/metrics\n`);
+  } catch (error) {
+    process.stderr.write(
+      `greenhub run: cannot serve metrics on ${spec}: ${(error as Error).message}; ` +
+        'choose another --metrics-port, or --no-metrics\n',
+    );
+    process.exit(1);
+  }
+}
