@@ -1,0 +1,55 @@
+/**
+ * Running the built `greenhub` CLI in a child process (`npm test` builds first), following its
+ * output as it comes (see `startProcess`), and plain HTTP requests that report what the client saw.
+ */
+import http from 'node:http';
+import { type RunOptions, runNode, type Started, startProcess } from '../patch/scenario.js';
+
+export const CLI = 'dist/cli/main.js';
+
+/** Start `greenhub ...args`. */
+export function startCli(args: string[], opts?: RunOptions): Started {
+  return startProcess([CLI, ...args], opts);
+}
+
+/** Run `greenhub ...args` to its end. */
+export function runCli(args: string[], opts?: RunOptions): ReturnType<typeof runNode> {
+  return runNode([CLI, ...args], opts);
+}
+
+/** Start `greenhub demo` with the given flags; `port` resolves from its `{"listening":N}` line. */
+export function startDemo(flags: string[], opts?: RunOptions): Started & { port: Promise<number> } {
+  const started = startCli(['demo', '--port', '0', ...flags], opts);
+  return { ...started, port: started.until(/\{"listening":(\d+)\}/).then((m) => Number(m[1])) };
+}
+
+/** True while a process with this id exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What a client saw: a status and body, or the error code of a failed request. */
+export interface Seen {
+  status?: number;
+  body?: string;
+  error?: string;
+}
+
+/** GET `path` on 127.0.0.1:`port` (an agent of its own unless given one). */
+export function get(port: number, path: string, agent: http.Agent | false = false): Promise<Seen> {
+  return new Promise((resolve) => {
+    http
+      .get({ host: '127.0.0.1', port, path, agent }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+        res.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+      })
+      .on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+  });
+}
