@@ -2,13 +2,15 @@
  * `greenhub run <entry> [args…]`: an unmodified application under greenhub — the Node counterpart of
  * `gunicorn -k gevent`. It starts
  *
- *     node --import greenhub/register --import <metrics preload> <entry> args…
+ *     node --import greenhub/register --import <run-preload.js> <entry> args…
  *
  * with the patch options in `GREENHUB_PATCH` (the grace period included) and the metrics address
  * in `GREENHUB_METRICS`, and stays as a thin supervisor:
  *
- * - The application runs in its own process group, so that a terminal's Ctrl-C reaches it once,
- *   through this process, rather than twice (which the signal patch reads as "exit now").
+ * - The application runs in its own process group, so that a terminal's Ctrl-C (or a signal to
+ *   this process's group) reaches it once, through this process, rather than twice (which the
+ *   signal patch reads as "exit now"). If this process dies without forwarding anything (SIGKILL),
+ *   the application notices it was orphaned and shuts down gracefully (run-preload.ts).
  * - SIGTERM, SIGINT and SIGHUP are forwarded. The application's signal patch shuts down gracefully;
  *   a second signal is forwarded too and makes it exit at once (130 / 143).
  * - If the application is still running `grace + 10 s` after the first signal (the grace period,
@@ -124,13 +126,14 @@ export function run(argv: readonly string[]): Promise<number> {
     ),
   };
   delete env.GREENHUB_METRICS;
+  env.GREENHUB_SUPERVISED = '1';
   if (values.get('no-metrics') !== true) {
     const host = (values.get('metrics-host') as string | undefined) ?? '127.0.0.1';
     env.GREENHUB_METRICS = `${host.includes(':') ? `[${host}]` : host}:${values.get('metrics-port') ?? 9464}`;
   }
   const preloads = [
     new URL('../patch/register.js', import.meta.url),
-    new URL('./metrics-preload.js', import.meta.url),
+    new URL('./run-preload.js', import.meta.url),
   ];
   const child = spawn(
     process.execPath,

@@ -2,6 +2,7 @@
  * Running the built `greenhub` CLI in a child process (`npm test` builds first), following its
  * output as it comes (see `startProcess`), and plain HTTP requests that report what the client saw.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { type RunOptions, runNode, type Started, startProcess } from '../patch/scenario.js';
 
@@ -23,13 +24,21 @@ export function startDemo(flags: string[], opts?: RunOptions): Started & { port:
   return { ...started, port: started.until(/\{"listening":(\d+)\}/).then((m) => Number(m[1])) };
 }
 
-/** True while a process with this id exists. */
+/**
+ * True while a process with this id runs. A zombie (exited, not yet reaped by whoever adopted it)
+ * counts as gone; `/proc` tells them apart where there is one.
+ */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return !existsSync('/proc');
   }
 }
 

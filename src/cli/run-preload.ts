@@ -1,18 +1,42 @@
 /**
- * The second preload of `greenhub run` (after `greenhub/register`): starts the metrics server
- * inside the application's process, where the hub, the patched I/O and the pools it describes live.
+ * The second preload of `greenhub run` (after `greenhub/register`), what the CLI adds to the
+ * application's process:
+ *
+ * **Metrics.** It starts the metrics server inside the application's process, where the hub, the
+ * patched I/O and the pools it describes live.
  *
  * `GREENHUB_METRICS=<host>:<port>` says where; it is removed from the environment at once, so that
  * a child process that inherits the preloads (`child_process.fork` passes `execArgv`) does not try
  * to bind the same port. The server is unref'd: an application that is done exits as it would
  * without it. A port already taken stops the application at startup, with a message that says so —
  * a service whose metrics silently went missing is worse than one that does not start.
+ *
+ * **Orphan watch.** The application runs in its own process group (see run.ts), so a `greenhub run`
+ * killed with SIGKILL cannot take it along. With `GREENHUB_SUPERVISED=1` it checks its parent
+ * twice a second (an unref'd timer) and, once reparented, sends itself SIGTERM: the graceful
+ * shutdown then runs as if the supervisor had forwarded the signal.
  */
 import { isMainThread } from 'node:worker_threads';
+import { nativeClearInterval, nativeSetInterval } from '../internal/natives.js';
 import { startMetricsServer } from '../metrics/server.js';
 
 const spec = process.env.GREENHUB_METRICS;
+const supervised = process.env.GREENHUB_SUPERVISED === '1';
 delete process.env.GREENHUB_METRICS;
+delete process.env.GREENHUB_SUPERVISED;
+
+const ORPHAN_CHECK_MS = 500;
+
+if (isMainThread && supervised) {
+  const parent = process.ppid;
+  const watch = nativeSetInterval(() => {
+    if (process.ppid === parent) return;
+    nativeClearInterval(watch);
+    process.stderr.write('greenhub: greenhub run is gone; shutting down\n');
+    process.kill(process.pid, 'SIGTERM');
+  }, ORPHAN_CHECK_MS);
+  watch.unref();
+}
 
 if (isMainThread && spec !== undefined && spec !== '') {
   const colon = spec.lastIndexOf(':');

@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { alive, get, runCli, startCli } from './helpers.js';
+
+const APP = 'test/cli/fixtures/app.mjs';
+
+/** Start `greenhub run <flags> app.mjs`; resolves the app's port, pid and metrics URL from its output. */
+function startApp(flags: string[]) {
+  const started = startCli(['run', ...flags, APP]);
+  return {
+    ...started,
+    port: started.until(/APP LISTENING (\d+)/).then((m) => Number(m[1])),
+    pid: started.until(/APP pid=(\d+)/).then((m) => Number(m[1])),
+    metricsPort: started
+      .until(/greenhub: metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/)
+      .then((m) => Number(m[1])),
+  };
+}
+
+describe('greenhub run', () => {
+  it('runs the entry with its arguments, patched before it loads, and exits with its exit code', async () => {
+    const { code, stdout, stderr } = await runCli([
+      'run',
+      '--no-metrics',
+      APP,
+      'exit',
+      '3',
+      '--its-own-flag',
+    ]);
+    expect(stdout).toMatch(
+      /^APP pid=\d+ timers=true fetch=true http=true args=\["exit","3","--its-own-flag"\]$/m,
+    );
+    expect(stderr).not.toContain('metrics on');
+    expect(code).toBe(3);
+  });
+
+  it('GREENHUB_PATCH / --patch choose what is patched', async () => {
+    const { code, stdout } = await runCli([
+      'run',
+      '--no-metrics',
+      '--patch',
+      '-timers,-fetch',
+      APP,
+      'exit',
+      '0',
+    ]);
+    expect(stdout).toContain('timers=false fetch=false http=true');
+    expect(code).toBe(0);
+  });
+
+  it('serves /metrics from inside the application, which still exits on its own when done', async () => {
+    const app = startApp(['--metrics-port', '0']);
+    const [port, metricsPort] = await Promise.all([app.port, app.metricsPort]);
+    expect((await get(port, '/hello')).body).toBe('done /hello');
+    const metrics = await get(metricsPort, '/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toMatch(/^greenhub_greenlets_spawned_total [1-9]\d*$/m);
+    expect(metrics.body).toMatch(
+      /^greenhub_http_requests_total\{server="http:\d+",method="GET",route="\/hello",status="200"\} 1$/m,
+    );
+    // A supervisor that dies without a word: the orphaned application shuts down by itself.
+    const pid = await app.pid;
+    app.child().kill('SIGKILL');
+    await app.until(/greenhub: greenhub run is gone; shutting down/);
+    await app.exited;
+    expect(alive(pid)).toBe(false);
+
+    // An application that ends by itself is not kept alive by the metrics server.
+    const done = await runCli(['run', '--metrics-port', '0', APP, 'exit', '0']);
+    expect(done.stderr).toMatch(/greenhub: metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/);
+    expect(done.code).toBe(0);
+  });
+
+  it('SIGTERM is forwarded: the request in flight finishes, the application exits 0, nothing is left', async () => {
+    const app = startApp(['--metrics-port', '0', '--grace', '5000']);
+    const [port, pid] = await Promise.all([app.port, app.pid]);
+    const slow = get(port, '/slow');
+    await app.until(/APP GOT \/slow/);
+    app.child().kill('SIGTERM');
+    const { code, stderr } = await app.exited;
+    expect(await slow).toEqual({ status: 200, body: 'done /slow' });
+    expect(stderr).toContain('greenhub: SIGTERM: shutting down gracefully');
+    expect(stderr).toContain('live greenlets get 5000 ms');
+    expect(stderr).toContain('greenhub: shutdown complete: 1 greenlet finished, 0 killed; exit 0');
+    expect(code).toBe(0);
+    expect(alive(pid)).toBe(false);
+  });
+
+  it('a second signal during the shutdown exits at once: 130 after SIGINT', async () => {
+    const app = startApp(['--no-metrics', '--grace', '10000']);
+    const port = await app.port;
+    const forever = get(port, '/forever');
+    await app.until(/APP GOT \/forever/);
+    app.child().kill('SIGTERM');
+    await app.until(/shutting down gracefully/);
+    app.child().kill('SIGINT');
+    const { code, stderr } = await app.exited;
+    expect(stderr).toContain('greenhub: SIGINT again: exiting now with 130');
+    expect(code).toBe(130);
+    expect((await forever).error).toBe('ECONNRESET');
+  });
+});
+
+describe('greenhub run: bad command lines exit 2 with a message', () => {
+  it.each([
+    [['run'], 'greenhub run: expected <entry>, the application’s main file, got nothing'],
+    [
+      ['run', 'no/such/app.js'],
+      'greenhub run: expected <entry> to be an existing file, got "no/such/app.js"',
+    ],
+    [
+      ['run', '--metrics-port', '99999', APP],
+      'expected --metrics-port to be a port number from 0 to 65535, got "99999"',
+    ],
+    [
+      ['run', '--grace', '-1', APP],
+      'greenhub run: expected --grace to be a number of milliseconds from 0 to 3600000, got "-1"',
+    ],
+    [['run', '--patch', '{nope', APP], 'greenhub run: expected --patch (or GREENHUB_PATCH) to be settings'],
+    [['run', '--port', '80', APP], 'greenhub run: unknown flag --port; expected one of --metrics-port'],
+  ])('%j', async (args, message) => {
+    const { code, stderr } = await runCli(args);
+    expect(stderr).toContain(message);
+    expect(code).toBe(2);
+  });
+});
