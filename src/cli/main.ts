@@ -43,9 +43,9 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
+  // Exit now: the command is done, and a pool thread still inside a native call that termination
+  // cannot interrupt (a long pbkdf2Sync) must not hold the process after the pool was closed.
+  (code) => process.exit(code),
   (error: unknown) => {
     if (error instanceof UsageError) {
       process.stderr.write(`${error.message}\n`);

@@ -1,0 +1,113 @@
+/**
+ * Graceful shutdown under load (issue 6 item 4): the demo in offload mode, keep-alive clients on
+ * /io and /cpu, SIGTERM in the middle. Every request the clients sent must settle — a 200, a 503,
+ * or a connection error the client sees — none may hang; the process must exit 0 within the grace
+ * period plus a margin, and be gone.
+ */
+import http from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { alive, get, type Seen, startDemo } from './helpers.js';
+
+const GRACE_MS = 2_000;
+const MARGIN_MS = 3_000;
+const CONNECTIONS = 12;
+/** Responses to see before the signal: the load is well under way. */
+const BEFORE_SIGNAL = 150;
+
+describe('greenhub demo: graceful shutdown under load', () => {
+  it('SIGTERM mid-load: every request settles (200, 503 or a connection error), exit 0 within grace + margin', async () => {
+    // ~5 ms of pbkdf2 per /cpu: tasks are in flight on both threads when the signal comes.
+    const demo = startDemo([
+      '--mode',
+      'offload',
+      '--threads',
+      '2',
+      '--grace',
+      String(GRACE_MS),
+      '--cpu-iterations',
+      '20000',
+    ]);
+    const port = await demo.port;
+    const pid = demo.child().pid!;
+
+    const outcomes = new Map<string, number>();
+    const all: Promise<Seen>[] = [];
+    let settled = 0;
+    let signalled = false;
+    let reachedTarget!: () => void;
+    const target = new Promise<void>((resolve) => {
+      reachedTarget = resolve;
+    });
+    const record = (seen: Seen): Seen => {
+      const key = seen.status !== undefined ? String(seen.status) : (seen.error ?? 'unknown');
+      outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+      if (++settled === BEFORE_SIGNAL) reachedTarget();
+      return seen;
+    };
+    // One keep-alive connection per client, one request after another, until the server refuses.
+    const client = async (i: number): Promise<void> => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        for (;;) {
+          const request = get(port, i % 3 === 0 ? '/cpu' : '/io', agent).then(record);
+          all.push(request);
+          const seen = await request;
+          if (seen.status !== 200 && signalled) return;
+          if (seen.status !== 200) throw new Error(`before the signal: ${JSON.stringify(seen)}`);
+        }
+      } finally {
+        agent.destroy();
+      }
+    };
+    const clients = Array.from({ length: CONNECTIONS }, (_, i) => client(i));
+
+    await target;
+    signalled = true;
+    const t0 = performance.now();
+    demo.child().kill('SIGTERM');
+    const { code, stderr } = await demo.exited;
+    const exitMs = performance.now() - t0;
+    await Promise.all(clients);
+    const seen = await Promise.all(all); // resolves only if every request settled
+
+    expect(seen).toHaveLength(settled);
+    const allowed = new Set(['200', '503', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE']);
+    expect([...outcomes.keys()].filter((k) => !allowed.has(k))).toEqual([]);
+    expect(outcomes.get('200')).toBeGreaterThan(BEFORE_SIGNAL - CONNECTIONS);
+    expect(stderr).toContain(`greenhub demo: SIGTERM: stopping; requests in flight get ${GRACE_MS} ms`);
+    expect(stderr).toContain('greenhub demo: stopped');
+    expect(code).toBe(0);
+    expect(exitMs).toBeLessThan(GRACE_MS + MARGIN_MS);
+    expect(alive(pid)).toBe(false);
+  });
+
+  it('pool tasks that outlast the grace period are cancelled (their threads stopped); exit 0 within grace + margin', async () => {
+    // ~1 s of pbkdf2 per /cpu, a 200 ms grace: both tasks are still running when it ends.
+    const demo = startDemo([
+      '--mode',
+      'offload',
+      '--threads',
+      '2',
+      '--grace',
+      '200',
+      '--cpu-iterations',
+      '4000000',
+    ]);
+    const port = await demo.port;
+    const requests = [get(port, '/cpu'), get(port, '/cpu')];
+    // Wait until both tasks run on their threads (each scrape is a request: no sleeping).
+    for (;;) {
+      const { body } = await get(port, '/metrics');
+      if (/^greenhub_threadpool_threads\{pool="demo",state="busy"\} 2$/m.test(body ?? '')) break;
+    }
+    const t0 = performance.now();
+    demo.child().kill('SIGTERM');
+    const { code, stderr } = await demo.exited;
+    const exitMs = performance.now() - t0;
+    for (const seen of await Promise.all(requests))
+      expect([503, 'ECONNRESET']).toContain(seen.status ?? seen.error);
+    expect(stderr).toContain('greenhub demo: stopped');
+    expect(code).toBe(0);
+    expect(exitMs).toBeLessThan(200 + MARGIN_MS);
+  });
+});
