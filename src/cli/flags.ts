@@ -18,6 +18,16 @@ export type FlagKind =
   /** An integer that may be left out: the bare flag means `bare`. */
   | { type: 'optional-integer'; min: number; max: number; what: string; bare: number };
 
+/** The forms the commands share. */
+export const PORT: FlagKind = { type: 'integer', min: 0, max: 65535, what: 'a port number from 0 to 65535' };
+export const HOST: FlagKind = { type: 'string', what: 'a host name or address' };
+export const MILLISECONDS: FlagKind = {
+  type: 'integer',
+  min: 0,
+  max: 3_600_000,
+  what: 'a number of milliseconds from 0 to 3600000',
+};
+
 /** One flag of a command, for parsing and for `--help`. */
 export interface FlagSpec {
   /** Without the dashes: `port`, `no-metrics`. */

@@ -24,25 +24,25 @@ import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { parsePatchEnv } from '../patch/env.js';
-import { type FlagSpec, helpText, parseFlags } from './flags.js';
+import { type FlagSpec, HOST, helpText, MILLISECONDS, PORT, parseFlags } from './flags.js';
 
 export const RUN_FLAGS: readonly FlagSpec[] = [
   {
     name: 'metrics-port',
-    kind: { type: 'integer', min: 0, max: 65535, what: 'a port number from 0 to 65535' },
+    kind: PORT,
     placeholder: '<port>',
     help: 'serve /metrics, /healthz on this port, in the application (default 9464; 0: any free port)',
   },
   {
     name: 'metrics-host',
-    kind: { type: 'string', what: 'a host name or address' },
+    kind: HOST,
     placeholder: '<host>',
     help: 'address of the metrics endpoint (default 127.0.0.1)',
   },
   { name: 'no-metrics', kind: { type: 'boolean' }, help: 'no metrics endpoint' },
   {
     name: 'grace',
-    kind: { type: 'integer', min: 0, max: 3_600_000, what: 'a number of milliseconds from 0 to 3600000' },
+    kind: MILLISECONDS,
     placeholder: '<ms>',
     help: 'on SIGTERM/SIGINT, how long live greenlets get to finish (default 10000)',
   },

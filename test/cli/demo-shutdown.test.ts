@@ -14,19 +14,24 @@ const CONNECTIONS = 12;
 /** Responses to see before the signal: the load is well under way. */
 const BEFORE_SIGNAL = 150;
 
+/** The demo in offload mode on 2 threads, with this grace period and pbkdf2 iterations per /cpu. */
+function offloadDemo(graceMs: number, iterations: number) {
+  return startDemo([
+    '--mode',
+    'offload',
+    '--threads',
+    '2',
+    '--grace',
+    `${graceMs}`,
+    '--cpu-iterations',
+    `${iterations}`,
+  ]);
+}
+
 describe('greenhub demo: graceful shutdown under load', () => {
   it('SIGTERM mid-load: every request settles (200, 503 or a connection error), exit 0 within grace + margin', async () => {
     // ~5 ms of pbkdf2 per /cpu: tasks are in flight on both threads when the signal comes.
-    const demo = startDemo([
-      '--mode',
-      'offload',
-      '--threads',
-      '2',
-      '--grace',
-      String(GRACE_MS),
-      '--cpu-iterations',
-      '20000',
-    ]);
+    const demo = offloadDemo(GRACE_MS, 20_000);
     const port = await demo.port;
     const pid = demo.child().pid!;
 
@@ -83,16 +88,7 @@ describe('greenhub demo: graceful shutdown under load', () => {
 
   it('pool tasks that outlast the grace period are cancelled (their threads stopped); exit 0 within grace + margin', async () => {
     // ~1 s of pbkdf2 per /cpu, a 200 ms grace: both tasks are still running when it ends.
-    const demo = startDemo([
-      '--mode',
-      'offload',
-      '--threads',
-      '2',
-      '--grace',
-      '200',
-      '--cpu-iterations',
-      '4000000',
-    ]);
+    const demo = offloadDemo(200, 4_000_000);
     const port = await demo.port;
     const requests = [get(port, '/cpu'), get(port, '/cpu')];
     // Wait until both tasks run on their threads (each scrape is a request: no sleeping).

@@ -13,7 +13,7 @@ import { availableParallelism, constants } from 'node:os';
 import { UsageError } from '../../errors.js';
 import { nativeSetTimeout } from '../../internal/natives.js';
 import { patchAll } from '../../patch/patch-all.js';
-import { type FlagSpec, helpText, parseFlags } from '../flags.js';
+import { type FlagSpec, HOST, helpText, MILLISECONDS, PORT, parseFlags } from '../flags.js';
 import type { DemoIo, DemoMode } from './service.js';
 import { calibrate } from './work.js';
 
@@ -22,13 +22,13 @@ const MAX_ITERATIONS = 100_000_000;
 export const DEMO_FLAGS: readonly FlagSpec[] = [
   {
     name: 'port',
-    kind: { type: 'integer', min: 0, max: 65535, what: 'a port number from 0 to 65535' },
+    kind: PORT,
     placeholder: '<port>',
     help: 'listen on this port (default 8080; 0: any free port)',
   },
   {
     name: 'host',
-    kind: { type: 'string', what: 'a host name or address' },
+    kind: HOST,
     placeholder: '<host>',
     help: 'listen on this address (default 127.0.0.1)',
   },
@@ -70,7 +70,7 @@ export const DEMO_FLAGS: readonly FlagSpec[] = [
   },
   {
     name: 'grace',
-    kind: { type: 'integer', min: 0, max: 3_600_000, what: 'a number of milliseconds from 0 to 3600000' },
+    kind: MILLISECONDS,
     placeholder: '<ms>',
     help: 'on SIGTERM/SIGINT, how long requests in flight get to finish (default 10000)',
   },
