@@ -25,7 +25,7 @@ describe('greenhub demo', () => {
     expect((await get(port, '/nope')).status).toBe(404);
   });
 
-  it('serves /metrics on the same port: pool metrics and requests counted by demo route', async () => {
+  it('serves /metrics on the same port: pool metrics and requests counted by demo route (the upstream is not)', async () => {
     await Promise.all([get(port, '/io'), get(port, '/cpu'), get(port, '/hybrid')]);
     const { status, body } = await get(port, '/metrics');
     expect(status).toBe(200);
@@ -38,6 +38,7 @@ describe('greenhub demo', () => {
           'm',
         ),
       );
+    expect(body.match(/^greenhub_http_requests_total\{server="(?!demo")/gm)).toBeNull();
   });
 
   it('serves the live status page at / and its JSON', async () => {

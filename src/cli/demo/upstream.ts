@@ -1,12 +1,13 @@
 /**
  * The demo's local upstream: a plain HTTP server on 127.0.0.1 (a free port) that answers every
  * request after a fixed latency, standing in for a database or another service so that the demo
- * needs nothing outside the process. It runs on the original `http` and timers: it is scenery, not
- * part of the service being measured, and must not show up as greenlets.
+ * needs nothing outside the process. It runs on the original `http` and timers, marked as greenhub's
+ * own server: it is scenery, not part of the service being measured, and must not show up as
+ * greenlets or routes.
  */
 import type { AddressInfo } from 'node:net';
 import { nativeClearTimeout, nativeSetTimeout } from '../../internal/natives.js';
-import { nativeHttpCreateServer } from '../../internal/net-natives.js';
+import { kGreenhubServer, nativeHttpCreateServer } from '../../internal/net-natives.js';
 
 /** A running upstream. */
 export interface Upstream {
@@ -37,6 +38,8 @@ export async function startUpstream(latencyMs: number): Promise<Upstream> {
       nativeClearTimeout(timer);
     });
   });
+  // Left alone by the http patch: no greenlet per request, not counted with the service's routes.
+  (server as unknown as Record<symbol, boolean>)[kGreenhubServer] = true;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
