@@ -23,11 +23,13 @@ async function main(argv: string[]): Promise<number> {
     case 'demo':
       return (await import('./demo/command.js')).demo(rest);
     case undefined:
+      process.stderr.write(HELP);
+      return 2;
     case 'help':
     case '--help':
     case '-h':
       process.stdout.write(HELP);
-      return command === undefined ? 2 : 0;
+      return 0;
     case '--version':
     case '-v': {
       const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));

@@ -38,7 +38,7 @@ describe('greenhub demo', () => {
           'm',
         ),
       );
-    expect(body.match(/^greenhub_http_requests_total\{server="(?!demo")/gm)).toBeNull();
+    expect(body!.match(/^greenhub_http_requests_total\{server="(?!demo")/gm)).toBeNull();
   });
 
   it('serves the live status page at / and its JSON', async () => {
@@ -95,10 +95,13 @@ describe('greenhub demo: bad command lines exit 2 with a message naming the flag
     expect(code).toBe(2);
   });
 
-  it('an unknown command exits 2; --help exits 0 and lists every flag', async () => {
+  it('an unknown or missing command exits 2; --help exits 0 and lists every flag', async () => {
     const bad = await runCli(['serve']);
     expect(bad.stderr).toContain('greenhub: unknown command "serve"; expected one of run, demo, help');
     expect(bad.code).toBe(2);
+    const none = await runCli([]);
+    expect(none.stderr).toContain('Usage: greenhub <command> [options]');
+    expect(none.code).toBe(2);
     const help = await runCli(['demo', '--help']);
     expect(help.code).toBe(0);
     for (const flag of [

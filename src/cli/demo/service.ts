@@ -12,6 +12,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sleep } from '../../greenlet/sleep.js';
+import { nativeClearTimeout, nativeSetTimeout } from '../../internal/natives.js';
 import { collectMetrics, type MetricsCollection } from '../../metrics/collect.js';
 import { HttpServer } from '../../server/http-server.js';
 import { type MountedStatusPage, mountStatusPage } from '../../server/status.js';
@@ -46,9 +47,33 @@ export interface Demo {
   readonly pool: ThreadPool;
   /**
    * Stop gracefully: stop accepting, let requests in flight finish for `graceMs`, kill the rest
-   * (their pool tasks are cancelled), close the pool, the upstream and the metrics. Idempotent.
+   * (their pool tasks are cancelled), close the pool (see {@link closePool}), the upstream and the
+   * metrics. Idempotent.
    */
   stop(graceMs: number): Promise<void>;
+}
+
+/** How long the pool gets to close once the requests are done or killed. */
+const POOL_CLOSE_MS = 1_000;
+
+/**
+ * Close the pool, waiting at most {@link POOL_CLOSE_MS}. By then every task's caller has its answer
+ * (the handlers finished or were killed, which cancels their tasks); what can still hold the pool
+ * is a thread inside a native call (a long `pbkdf2Sync`) that termination cannot interrupt. The
+ * shutdown says so and goes on; Node still joins that thread when the process exits, so the exit
+ * itself comes when the native call returns.
+ */
+async function closePool(pool: ThreadPool): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = nativeSetTimeout(resolve, POOL_CLOSE_MS, false);
+  });
+  const closed = await Promise.race([pool.close({ timeout: POOL_CLOSE_MS / 2 }).then(() => true), late]);
+  nativeClearTimeout(timer);
+  if (!closed)
+    process.stderr.write(
+      `greenhub demo: pool threads still inside a native call after ${POOL_CLOSE_MS} ms; the process exits when it returns\n`,
+    );
 }
 
 /** Share of `/hybrid` calls that are expensive: one in {@link HYBRID_EVERY}. */
@@ -138,7 +163,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       stopping ??= (async () => {
         await server.stop(graceMs);
         page?.close();
-        await Promise.all([pool.close({ timeout: 1_000 }), upstream?.close()]);
+        await Promise.all([closePool(pool), upstream?.close()]);
         metrics?.close();
       })();
       return stopping;
