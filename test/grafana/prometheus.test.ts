@@ -99,7 +99,7 @@ describe.skipIf(missing !== null)('the Grafana setup against a real Prometheus',
     // The shipped file, changed only where it must be: the target and a faster scrape.
     const shipped = readFileSync(shippedConfig, 'utf8');
     const config = shipped
-      .replace("'host.docker.internal:9464'", `'127.0.0.1:${ports.metrics}'`)
+      .replace("'host.docker.internal:8080'", `'127.0.0.1:${ports.metrics}'`)
       .replace('scrape_interval: 5s', 'scrape_interval: 1s');
     expect(config).toContain(`127.0.0.1:${ports.metrics}`);
     expect(config).toContain('scrape_interval: 1s');
