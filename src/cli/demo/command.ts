@@ -11,7 +11,7 @@
  */
 import { availableParallelism, constants } from 'node:os';
 import { UsageError } from '../../errors.js';
-import { nativeSetTimeout } from '../../internal/natives.js';
+import { nativeClearTimeout, nativeSetTimeout } from '../../internal/natives.js';
 import { patchAll } from '../../patch/patch-all.js';
 import { type FlagSpec, HOST, helpText, MILLISECONDS, PORT, parseFlags } from '../flags.js';
 import type { DemoIo, DemoMode } from './service.js';
@@ -158,7 +158,7 @@ export async function demo(argv: readonly string[]): Promise<number> {
       }, graceMs + SHUTDOWN_MARGIN_MS);
       overrun.unref();
       await service.stop(graceMs);
-      clearTimeout(overrun);
+      nativeClearTimeout(overrun);
       say('greenhub demo: stopped');
       return 0;
     })();
