@@ -32,8 +32,7 @@ export type GreenhubErrorCode =
   | 'ERR_GREENHUB_POOL_CLOSED'
   | 'ERR_GREENHUB_CLOSURE'
   | 'ERR_GREENHUB_TASK_CANCELLED'
-  | 'ERR_GREENHUB_THREAD_MODE'
-  | 'ERR_GREENHUB_USAGE';
+  | 'ERR_GREENHUB_THREAD_MODE';
 
 /** Give `cls` a prototype `name`, so stack headers read `LoopExit: …` rather than `Error: …`. */
 function brand(cls: abstract new (...args: never[]) => Error, name: string): void {
@@ -449,26 +448,3 @@ export class ThreadModeError extends Error {
   readonly code = 'ERR_GREENHUB_THREAD_MODE';
 }
 brand(ThreadModeError, 'ThreadModeError');
-
-/**
- * A command line the `greenhub` CLI cannot run: an unknown flag, a flag without its value, a value
- * of the wrong form, a missing argument. The message names the flag, the expected form and what
- * came; the CLI prints it and exits with status 2 (the shell's convention for usage errors).
- *
- * Whose fault: the caller's.
- *
- * @example
- * ```ts
- * new UsageError('greenhub demo: expected `--mode` to be one of inline, offload, hybrid, got "fast"', '--mode');
- * ```
- */
-export class UsageError extends Error {
-  readonly code = 'ERR_GREENHUB_USAGE';
-  /** The flag or argument at fault, e.g. `--mode` or `<entry>`. */
-  readonly argument: string;
-  constructor(message: string, argument: string) {
-    super(message);
-    this.argument = argument;
-  }
-}
-brand(UsageError, 'UsageError');

@@ -7,7 +7,7 @@
  * Parsing stops at the first positional argument when the command asks for it (`greenhub run
  * app.js --port 3000`: `--port` belongs to the application), and always after `--`.
  */
-import { UsageError } from '../errors.js';
+import { UsageError } from './usage-error.js';
 
 /** How a flag's value is read. */
 export type FlagKind =

@@ -4,7 +4,7 @@
  * what is wrong (the flag, the expected form, what came) and exits with status 2.
  */
 import { readFileSync } from 'node:fs';
-import { UsageError } from '../errors.js';
+import { UsageError } from './usage-error.js';
 
 const HELP = `Usage: greenhub <command> [options]
 

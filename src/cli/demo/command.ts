@@ -10,10 +10,10 @@
  * shutdown still not done `grace + 5 s` after it started exits 1.
  */
 import { availableParallelism, constants } from 'node:os';
-import { UsageError } from '../../errors.js';
 import { nativeClearTimeout, nativeSetTimeout } from '../../internal/natives.js';
 import { patchAll } from '../../patch/patch-all.js';
 import { type FlagSpec, HOST, helpText, MILLISECONDS, PORT, parseFlags } from '../flags.js';
+import { UsageError } from '../usage-error.js';
 import type { DemoIo, DemoMode } from './service.js';
 import { calibrate } from './work.js';
 
