@@ -57,7 +57,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
     const opts = {
       title, width: width(el), height: 200,
       scales: { x: { time: true } },
-      axes: [{}, { values: (u, vals) => vals.map((v) => v == null ? '' : (+v.toFixed(2)) + unit), size: 60 }],
+      axes: [{}, { values: (u, vals) => vals.map((v) => v == null ? '' : (+v.toFixed(2)) + unit), size: 80 }],
       series: [{}, ...labels.map((label, i) => ({ label, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true }))],
     };
     const plot = new uPlot(opts, [[], ...labels.map(() => [])], el);
