@@ -8,13 +8,14 @@
 //   npm run build && node bench/patch.js      (about 30 s)
 //
 // Writes bench/results/patch.json.
-import fs, { mkdirSync, writeFileSync } from 'node:fs';
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import { setTimeout as delayPatched } from 'node:timers/promises';
 import { spawn } from 'greenhub';
 import { getOriginal, patchAll } from 'greenhub/patch';
+import { writeResults } from './lib.js';
 
 patchAll({ signal: false, blocking: 'count' });
 
@@ -191,15 +192,7 @@ for (const workload of workloads) {
 
 server.close();
 
-const results = {
-  area: 'patch',
-  command: 'node bench/patch.js',
-  node: process.version,
-  cpus: os.cpus().length,
-  cases,
-};
-mkdirSync(new URL('results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('results/patch.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+writeResults('patch', { command: 'node bench/patch.js', cases });
 
 const header = ['case', 'patched', 'original', 'ratio', 'target', 'met'];
 const rows = cases.map((c) => [

@@ -15,7 +15,6 @@
 //
 // Each case alternates greenhub and piscina rounds and keeps the median; the whole run is bounded
 // (about 40 s on two cores). Results: a table on stdout and bench/results/threadpool.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +22,7 @@ import { getHub, sleep } from 'greenhub';
 import { hybrid, ThreadPool, task } from 'greenhub/threadpool';
 import { Piscina } from 'piscina';
 import { spin } from './fixtures/tasks.js';
+import { writeResults } from './lib.js';
 
 const TASKS = new URL('./fixtures/tasks.js', import.meta.url);
 const TASKS_PATH = fileURLToPath(TASKS);
@@ -357,13 +357,4 @@ for (const c of cases) {
       `${fmt(c.baseline)} ${c.unit}  → ratio ${c.ratio.toFixed(2)} (target ${c.target})`,
   );
 }
-const out = {
-  area: 'threadpool',
-  command: 'node bench/threadpool.js',
-  node: process.version,
-  cpus: availableParallelism(),
-  cases,
-};
-const dir = new URL('./results/', import.meta.url);
-mkdirSync(dir, { recursive: true });
-writeFileSync(new URL('threadpool.json', dir), `${JSON.stringify(out, null, 2)}\n`);
+writeResults('threadpool', { command: 'node bench/threadpool.js', cases });
