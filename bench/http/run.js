@@ -340,6 +340,7 @@ function chart(rows) {
   const esc = (/** @type {string} */ s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<title>/io p99 latency (steady) per server while /cpu is loaded</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${left}" y="20" font-size="14" font-weight="bold">/io p99 latency (steady) while /cpu is loaded — lower is better</text>`,
     `<rect x="${left}" y="30" width="10" height="10" fill="#4c78a8"/><text x="${left + 14}" y="39">40 connections on /io + 10 on /cpu</text>`,
