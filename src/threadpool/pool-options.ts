@@ -28,6 +28,14 @@ export interface ThreadPoolOptions {
    * `currentSignal()`) before its thread is terminated and replaced. Default 250.
    */
   cancelGrace?: number;
+  /**
+   * Lower the pool threads' scheduling priority by this much (Unix `nice`, 0–19; default 0: the
+   * hub's priority). On a machine whose cores the pool keeps busy, the hub thread then gets a core
+   * as soon as it has work, so I/O latency holds while CPU tasks queue. Applied by piscina through
+   * its optional `@napi-rs/nice` module (installed with it on the common platforms); where that
+   * module is missing the threads keep the hub's priority.
+   */
+  niceIncrement?: number;
 }
 
 const OPTIONS = [
@@ -38,6 +46,7 @@ const OPTIONS = [
   'resourceLimits',
   'name',
   'cancelGrace',
+  'niceIncrement',
 ] as const;
 
 /** A timing summary in milliseconds (piscina's histograms). */
@@ -98,6 +107,7 @@ export interface ResolvedOptions {
   maxQueue: number;
   idleTimeout: number;
   cancelGrace: number;
+  niceIncrement: number;
   resourceLimits: ResourceLimits | undefined;
 }
 
@@ -122,6 +132,8 @@ export function resolveOptions(opts: ThreadPoolOptions | undefined): ResolvedOpt
   if (cancelGrace === null) {
     throw typeError(where, 'opts.cancelGrace', 'a finite number of milliseconds', opts?.cancelGrace);
   }
+  const niceIncrement = opts?.niceIncrement ?? 0;
+  checkInteger(where, 'opts.niceIncrement', niceIncrement, 0, 'an integer from 0 to 19', 19);
   if (opts?.resourceLimits !== undefined) {
     checkOptions(where, 'opts.resourceLimits', opts.resourceLimits, [
       'maxOldGenerationSizeMb',
@@ -138,6 +150,7 @@ export function resolveOptions(opts: ThreadPoolOptions | undefined): ResolvedOpt
     maxQueue,
     idleTimeout: idleTimeout ?? Number.POSITIVE_INFINITY,
     cancelGrace,
+    niceIncrement,
     resourceLimits: opts?.resourceLimits,
   };
 }

@@ -101,6 +101,7 @@ export class ThreadPool implements SubmissionHost {
   readonly maxQueue: number;
   readonly idleTimeout: number;
   readonly cancelGrace: number;
+  readonly niceIncrement: number;
   readonly resourceLimits: ResourceLimits | undefined;
   private piscina: Piscina | null = null;
   private slots: SlotTable | null = null;
@@ -137,6 +138,7 @@ export class ThreadPool implements SubmissionHost {
     this.maxQueue = resolved.maxQueue;
     this.idleTimeout = resolved.idleTimeout;
     this.cancelGrace = resolved.cancelGrace;
+    this.niceIncrement = resolved.niceIncrement;
     this.resourceLimits = resolved.resourceLimits;
   }
 
@@ -450,6 +452,7 @@ export class ThreadPool implements SubmissionHost {
       idleTimeout: this.idleTimeout,
       maxQueue: Number.POSITIVE_INFINITY,
       concurrentTasksPerWorker: 1,
+      niceIncrement: this.niceIncrement,
       workerData,
       ...(this.resourceLimits === undefined ? {} : { resourceLimits: this.resourceLimits }),
     });

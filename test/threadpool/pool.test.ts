@@ -100,6 +100,30 @@ describe('ThreadPool', () => {
     expect(local.stats().closed).toBe(true);
   });
 
+  it.skipIf(process.platform !== 'linux')(
+    'niceIncrement lowers the priority of the pool threads, not the hub (Linux: /proc)',
+    async () => {
+      const { threadPriority } = await import('./fixtures/tasks.mjs');
+      await using niced = new ThreadPool({ maxThreads: 1, niceIncrement: 7, name: 'niced' });
+      await using plain = new ThreadPool({ maxThreads: 1, name: 'plain' });
+      const before = threadPriority();
+      expect(await niced.apply(ref('threadPriority'))).toBe(before + 7);
+      expect(await plain.apply(ref('threadPriority'))).toBe(before);
+      expect(threadPriority()).toBe(before);
+    },
+  );
+
+  it('niceIncrement must be an integer from 0 to 19', () => {
+    for (const bad of [-1, 20, 1.5, Number.NaN])
+      expect(() => new ThreadPool({ niceIncrement: bad })).toThrow(
+        expect.objectContaining({
+          code: 'ERR_GREENHUB_INVALID_ARG_VALUE',
+          argument: 'opts.niceIncrement',
+        }),
+      );
+    expect(() => new ThreadPool({ niceIncrement: '5' as unknown as number })).toThrow(TypeError);
+  });
+
   it('stats().utilization is the share of thread time spent running tasks (a busy pool is near 1)', async () => {
     await using busy = new ThreadPool({ maxThreads: 1, name: 'busy' });
     for (let i = 0; i < 5; i++)

@@ -18,6 +18,8 @@ import type { DemoIo, DemoMode } from './service.js';
 import { calibrate } from './work.js';
 
 const MAX_ITERATIONS = 100_000_000;
+/** The pool threads' default nice increment: the hub's own priority (see ThreadPoolOptions.niceIncrement). */
+const NICE_DEFAULT = 0;
 
 export const DEMO_FLAGS: readonly FlagSpec[] = [
   {
@@ -43,6 +45,12 @@ export const DEMO_FLAGS: readonly FlagSpec[] = [
     kind: { type: 'integer', min: 1, max: 256, what: 'an integer from 1 to 256' },
     placeholder: '<n>',
     help: 'thread pool size (default: the number of CPUs)',
+  },
+  {
+    name: 'nice',
+    kind: { type: 'integer', min: 0, max: 19, what: 'an integer from 0 to 19' },
+    placeholder: '<n>',
+    help: `lower the pool threads' priority by n (Unix nice; default ${NICE_DEFAULT}): the hub gets a core first`,
   },
   {
     name: 'io',
@@ -128,6 +136,7 @@ export async function demo(argv: readonly string[]): Promise<number> {
       mode,
       io: (values.get('io') as DemoIo | undefined) ?? 'upstream',
       threads: (values.get('threads') as number | undefined) ?? availableParallelism(),
+      niceIncrement: (values.get('nice') as number | undefined) ?? NICE_DEFAULT,
       iterations,
     });
   } catch (error) {

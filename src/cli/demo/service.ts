@@ -36,6 +36,8 @@ export interface DemoOptions {
   io: DemoIo;
   /** Thread pool size. */
   threads: number;
+  /** How much lower than the hub the pool threads' scheduling priority is (Unix nice). */
+  niceIncrement: number;
   /** pbkdf2 iterations of one `/cpu` call. */
   iterations: number;
 }
@@ -93,14 +95,19 @@ function text(res: ServerResponse, status: number, body: string): void {
  *
  * @example
  * ```ts
- * const demo = await startDemo({ host: '127.0.0.1', port: 0, mode: 'hybrid', io: 'upstream', threads: 2, iterations: calibrate() });
+ * const demo = await startDemo({ host: '127.0.0.1', port: 0, mode: 'hybrid', io: 'upstream', threads: 2, niceIncrement: 10, iterations: calibrate() });
  * console.log(demo.url);
  * await demo.stop(5_000);
  * ```
  */
 export async function startDemo(opts: DemoOptions): Promise<Demo> {
   const { iterations } = opts;
-  const pool = new ThreadPool({ name: 'demo', maxThreads: opts.threads, minThreads: opts.threads });
+  const pool = new ThreadPool({
+    name: 'demo',
+    maxThreads: opts.threads,
+    minThreads: opts.threads,
+    niceIncrement: opts.niceIncrement,
+  });
   const cpuTask = task<typeof cpuWork>(new URL('./work.js', import.meta.url), 'cpuWork');
   const placed = hybrid(cpuTask, { pool, size: (n: number) => n, name: 'cpuWork' });
   const cpu: (n: number) => Promise<string> =
