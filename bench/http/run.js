@@ -5,7 +5,7 @@
 //   node bench/http/run.js --only plain-inline,greenhub-offload
 //
 // Servers: plain node:http with the CPU inline; plain node:http with raw piscina (2 threads);
-// greenhub demo --mode offload and --mode hybrid (2 threads); gunicorn -k gevent with 1 and 2
+// greenhub demo --mode offload and --mode hybrid (2 threads; and hybrid with --nice 0); gunicorn -k gevent with 1 and 2
 // workers when Debian's python3-gevent and gunicorn are installed. /io waits 20 ms; /cpu runs the
 // same pbkdf2 work everywhere, calibrated once at the start to about 20 ms here.
 //
@@ -88,9 +88,15 @@ const servers = [
       env: { PORT: String(port), ITERATIONS: String(iterations) },
     }),
   },
-  ...['offload', 'hybrid'].map((mode) => ({
-    id: `greenhub-${mode}`,
-    label: `greenhub demo --mode ${mode}, 2 threads`,
+  // The demo as shipped (pool threads at nice 10), and hybrid at the hub's priority (--nice 0) to
+  // show what the lower thread priority buys.
+  ...[
+    { mode: 'offload', nice: 10 },
+    { mode: 'hybrid', nice: 10 },
+    { mode: 'hybrid', nice: 0 },
+  ].map(({ mode, nice }) => ({
+    id: `greenhub-${mode}${nice === 10 ? '' : `-nice${nice}`}`,
+    label: `greenhub demo --mode ${mode}${nice === 10 ? '' : ` --nice ${nice}`}, 2 threads`,
     reason: existsSync(cli) ? null : 'the greenhub CLI is not built (npm run build)',
     command: (/** @type {number} */ port, /** @type {number} */ iterations) => ({
       file: process.execPath,
@@ -99,6 +105,8 @@ const servers = [
         'demo',
         '--mode',
         mode,
+        '--nice',
+        String(nice),
         '--threads',
         '2',
         '--port',

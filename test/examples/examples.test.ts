@@ -23,7 +23,11 @@ describe('examples (each run as a program, as `npm start` does)', () => {
     expect(syncTasks).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     const asyncLines = out.slice(13, 23);
     const asyncDelays = asyncLines.map((l) => Number(/slept (\d+) ms/.exec(l)?.[1]));
-    expect([...asyncDelays].sort((a, b) => a - b)).toEqual(asyncDelays); // finished by duration
+    // Finished by duration. Two sleeps 1–2 ms apart may swap on a loaded machine: Node's timers
+    // fire by the loop's cached clock, in lists per duration, not in one global order.
+    asyncDelays.forEach((delay, i) => {
+      expect(delay).toBeGreaterThanOrEqual(Math.max(0, ...asyncDelays.slice(0, i)) - 2);
+    });
     const [, syncMs, sum] = /synchronous took (\d+) ms \(sum of sleeps: (\d+) ms\)/
       .exec(out[11]!)!
       .map(Number);
