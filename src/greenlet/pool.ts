@@ -341,8 +341,10 @@ export class Group extends GreenletSet {
   /** A group holding `greenlets` (optional). */
   constructor(greenlets?: Iterable<Greenlet>) {
     super();
-    if (greenlets !== undefined) checkIterable('new Group()', 'greenlets', greenlets);
-    if (greenlets !== undefined) for (const g of greenlets) this.add(g);
+    if (greenlets !== undefined) {
+      checkIterable('new Group()', 'greenlets', greenlets);
+      for (const g of greenlets) this.add(g);
+    }
   }
 
   /** Spawn `fn(...args)` as a member (see the module `spawn`). */

@@ -226,14 +226,17 @@ export function hybrid<F extends Fn>(task: TaskRef<F> | F, opts?: HybridOptions<
   const model = new CostModel();
   let local: ((...args: unknown[]) => unknown) | undefined;
   const placed: HybridPlacements = { inline: 0, thread: 0 };
-  // The pool this function sends expensive calls to learns of it at its first call (the hub's pool
-  // is created on first use), so that its placements show in that pool's metrics.
+  // The pool is resolved at the first call (the hub's pool is created on first use); its counter
+  // for this name carries the placements to that pool's metrics.
   let pool: ThreadPool | undefined;
-  const poolOf = (): ThreadPool => {
+  let pooled: HybridPlacements | undefined;
+  const count = (placement: keyof HybridPlacements): ThreadPool => {
     if (pool === undefined) {
       pool = opts?.pool ?? getHub().threadpool;
-      pool._addHybrid(name, placed);
+      pooled = pool._placements(name);
     }
+    placed[placement]++;
+    pooled![placement]++;
     return pool;
   };
 
@@ -267,8 +270,7 @@ export function hybrid<F extends Fn>(task: TaskRef<F> | F, opts?: HybridOptions<
   };
 
   const onThread = (args: Parameters<F>, size: number): Promise<Awaited<ReturnType<F>>> => {
-    placed.thread++;
-    const submission = poolOf()._submit<Awaited<ReturnType<F>>>(
+    const submission = count('thread')._submit<Awaited<ReturnType<F>>>(
       'hybrid()',
       ref,
       args as unknown[],
@@ -286,8 +288,7 @@ export function hybrid<F extends Fn>(task: TaskRef<F> | F, opts?: HybridOptions<
     if (turnSpentMs >= 2 * thresholdMs) await sleep(0);
     const pending = getHub()._checkpoint();
     if (pending !== undefined) throw pending.error;
-    if (pool === undefined) poolOf();
-    placed.inline++;
+    count('inline');
     const context = new InlineContext();
     registry.inline ??= new AsyncLocalStorage<TaskContext>();
     const start = now();

@@ -73,6 +73,9 @@ function cancelUnstarted(submission: Submission): (greenlet: Greenlet) => void {
   };
 }
 
+/** See `stats()`: piscina 5 reports utilization in thousandths. */
+const PISCINA_UTILIZATION_SCALE = 1000;
+
 /**
  * A pool of worker threads for CPU-heavy work, whose tasks are handled like greenlets: `spawn`
  * returns a Greenlet (join, get, kill, links, Timeout); killing or timing out a task removes it from
@@ -91,9 +94,6 @@ function cancelUnstarted(submission: Submission): (greenlet: Greenlet) => void {
  * for await (const t of pool.imapUnordered(resize, photos)) save(t);
  * ```
  */
-/** See `stats()`: piscina 5 reports utilization in thousandths. */
-const PISCINA_UTILIZATION_SCALE = 1000;
-
 export class ThreadPool implements SubmissionHost {
   readonly name: string;
   readonly maxThreads: number;
@@ -119,8 +119,8 @@ export class ThreadPool implements SubmissionHost {
   /** Per task: time on its thread, and the rest of its time from submission to result (metrics). */
   private readonly runTimes = new DurationRecorder();
   private readonly waitTimes = new DurationRecorder();
-  /** Placement counters of the `hybrid()` functions that use this pool, for metrics. */
-  private readonly hybrids: { readonly name: string; readonly placed: HybridPlacements }[] = [];
+  /** Placements of the `hybrid()` functions that use this pool, by function name, for metrics. */
+  private readonly hybrids = new Map<string, HybridPlacements>();
 
   /**
    * A pool; its threads start on first use.
@@ -428,9 +428,14 @@ export class ThreadPool implements SubmissionHost {
     this.slots!.cancel(slot, code);
   }
 
-  /** @internal Called once by each `hybrid()` function on its first call through this pool. */
-  _addHybrid(name: string, placed: HybridPlacements): void {
-    this.hybrids.push({ name, placed });
+  /**
+   * @internal The placement counter of the `hybrid()` functions named `name` that use this pool:
+   * one per name, however many functions carry it, so the pool holds no function.
+   */
+  _placements(name: string): HybridPlacements {
+    let placed = this.hybrids.get(name);
+    if (placed === undefined) this.hybrids.set(name, (placed = { inline: 0, thread: 0 }));
+    return placed;
   }
 
   /** @internal SubmissionHost */
@@ -475,12 +480,6 @@ export class ThreadPool implements SubmissionHost {
   /** What `greenhub/metrics` reads at scrape time (`greenhub_threadpool_*{pool}`). */
   private metricsSnapshot(): ThreadPoolMetricsSnapshot {
     const stats = this.stats();
-    const hybrid: Record<string, { inline: number; thread: number }> = {};
-    for (const { name, placed } of this.hybrids) {
-      const sum = (hybrid[name] ??= { inline: 0, thread: 0 });
-      sum.inline += placed.inline;
-      sum.thread += placed.thread;
-    }
     return {
       threads: { busy: stats.threads - stats.idleThreads, idle: stats.idleThreads },
       queueSize: stats.queued,
@@ -488,7 +487,7 @@ export class ThreadPool implements SubmissionHost {
       waitSeconds: this.waitTimes.snapshot(),
       runSeconds: this.runTimes.snapshot(),
       utilization: stats.utilization,
-      hybrid,
+      hybrid: Object.fromEntries(this.hybrids),
     };
   }
 

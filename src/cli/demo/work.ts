@@ -1,7 +1,7 @@
 /**
  * The demo's CPU work, loaded both on the hub (`--mode inline`, calibration) and by the thread
- * pool's workers. It is the benchmark's work function (`bench/http/servers/work.js`) to the byte,
- * so that `npm run bench:http` compares greenhub's demo with the other servers like with like.
+ * pool's workers. The benchmark's other servers import it too (`bench/http/servers/work.js`), so
+ * that `npm run bench:http` compares greenhub's demo with them like with like.
  */
 import { pbkdf2Sync } from 'node:crypto';
 
