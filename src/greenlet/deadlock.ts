@@ -12,8 +12,8 @@
  * `LoopExit` cannot help.
  *
  * To stay free of false positives, edges are followed only through greenlets that have exactly one
- * parked wait, without a timer (a greenlet waiting on several things at once, e.g. under
- * `Promise.race`, may be woken by another of them). The search costs nothing for waits whose target
+ * parked wait, without a timer, a signal or an armed Timeout (a greenlet waiting on several things
+ * at once, e.g. under `Promise.race`, may be woken by another of them; a bounded wait ends). The search costs nothing for waits whose target
  * has no blockers (Event, Queue, Semaphore) and walks a short chain otherwise.
  */
 import { DeadlockError } from '../errors.js';
@@ -46,10 +46,15 @@ export function mayBeWokenByGreenlet(on: WaitTarget): boolean {
   return wakers?.some((g) => !g.dead) === true;
 }
 
-/** The single, untimed wait of `greenlet` whose target has blockers — or null. */
+/**
+ * The single wait of `greenlet` whose target has blockers and that nothing but those blockers can
+ * end — or null. A wait with a timer, a caller's signal, or in a greenlet with an armed Timeout (a
+ * `withTimeout`) is bounded: it cannot close a cycle that never ends.
+ */
 function soleBlockingWait(greenlet: Greenlet): Waiter | null {
   const w = greenlet._wfirst;
-  if (w === null || w.wnext !== null || w.timer !== undefined || !hasBlockers(w.on)) return null;
+  if (w === null || w.wnext !== null || w.timer !== undefined || w.signal !== null) return null;
+  if (greenlet._timeouts !== null || !hasBlockers(w.on)) return null;
   return w;
 }
 

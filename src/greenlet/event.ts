@@ -2,7 +2,7 @@
  * Event and AsyncResult: the two "something happened" primitives, both on the shared linkable core.
  */
 import { InvalidStateError } from '../errors.js';
-import { checkBoolean, checkOptions, checkTimeout } from '../internal/validate.js';
+import { checkBoolean, checkOptions, checkSignal, checkTimeout } from '../internal/validate.js';
 import { getHub } from './hub.js';
 import { Linkable } from './linkable.js';
 import { Timeout } from './timeout.js';
@@ -109,17 +109,19 @@ export class AsyncResult<T = unknown> extends Linkable implements ResultSource {
    * The value, waiting for it; throws the exception if one was set, or `Timeout` if `timeout`
    * passes first (at once with `block: false`).
    */
-  get(opts?: { block?: boolean; timeout?: number | null }): Promise<T> {
-    checkOptions('AsyncResult.get()', 'opts', opts, ['block', 'timeout']);
+  get(opts?: { block?: boolean; timeout?: number | null; signal?: AbortSignal }): Promise<T> {
+    checkOptions('AsyncResult.get()', 'opts', opts, ['block', 'timeout', 'signal']);
     const ms = checkTimeout('AsyncResult.get()', 'opts.timeout', opts?.timeout);
     if (opts?.block !== undefined) checkBoolean('AsyncResult.get()', 'opts.block', opts.block);
+    const signal = checkSignal('AsyncResult.get()', 'opts.signal', opts?.signal);
+    if (signal?.aborted) return checkpointed(getHub(), Promise.reject(signal.reason));
     if (this.done)
       return checkpointed(
         getHub(),
         this._failed ? Promise.reject(this._result) : Promise.resolve(this._result as T),
       );
     const wait = opts?.block === false ? 0 : ms;
-    return this._park<T>('get', wait, FireMode.Result, new RejectWith(() => new Timeout(wait)));
+    return this._park<T>('get', wait, FireMode.Result, new RejectWith(() => new Timeout(wait)), signal);
   }
 
   /** Wait until set: `true`, or `false` if `timeout` passes first. Never throws the stored exception. */

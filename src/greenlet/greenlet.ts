@@ -20,15 +20,18 @@ import {
   checkDelay,
   checkFunction,
   checkOptions,
+  checkSignal,
   checkString,
   checkTimeout,
 } from '../internal/validate.js';
 import { kBlockers } from './deadlock.js';
 import {
+  type AbandonedRecord,
   addToOwner,
   currentGreenlet,
   getHub,
   type Hub,
+  type HubContext,
   removeFromOwner,
   runAs,
   type WaitOwner,
@@ -63,6 +66,23 @@ interface Extras {
   killedBeforeStart: boolean;
   startTimer: Timer | undefined;
   site: { stack?: string } | undefined;
+  /** Behind {@link Greenlet.signal}, created on first read, replaced once aborted. */
+  controller: AbortController | undefined;
+  /** Set when a kill fenced the greenlet while its body still awaited (see fence.ts). */
+  abandoned: AbandonedBody | undefined;
+}
+
+/** The body of a greenlet that a kill declared dead while it awaited (see fence.ts). */
+class AbandonedBody implements AbandonedRecord {
+  readonly abandonedAt = now();
+  /** Named now: the greenlet's id is reused once it is dead. */
+  private readonly what: string;
+  constructor(greenlet: Greenlet) {
+    this.what = `body of ${greenlet}, killed while awaiting something greenhub does not see`;
+  }
+  describe(): string {
+    return this.what;
+  }
 }
 const RESOLVED_VOID: Promise<void> = Promise.resolve();
 
@@ -87,10 +107,12 @@ export interface GetOptions {
   block?: boolean;
   /** Wait at most this many milliseconds, then throw `Timeout`. */
   timeout?: number | null;
+  /** Give up when this signal aborts: `get()` rejects with its reason (at once if it already has). */
+  signal?: AbortSignal;
 }
 
 const KILL_OPTIONS = ['exception', 'block', 'timeout'] as const;
-const GET_OPTIONS = ['block', 'timeout'] as const;
+const GET_OPTIONS = ['block', 'timeout', 'signal'] as const;
 
 /** The state names shown in run info and stats. */
 export type GreenletState = 'new' | 'scheduled' | 'running' | 'waiting' | 'dead';
@@ -107,7 +129,7 @@ export type GreenletState = 'new' | 'scheduled' | 'running' | 'waiting' | 'dead'
  * console.log(g.successful() ? g.value : g.exception);
  * ```
  */
-export class Greenlet<T = unknown> extends Linkable implements WaitOwner, ResultSource {
+export class Greenlet<T = unknown> extends Linkable implements WaitOwner, ResultSource, HubContext {
   /** The greenlet that spawned this one, `null` at top level (and once this one is dead). */
   parent: Greenlet | null;
   /** @internal */ _failed = false;
@@ -189,9 +211,29 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
     this.label = value;
   }
 
-  /** True once `start()`/`startLater()` was called (stays true after death). */
+  /** True from `start()`/`startLater()` until the greenlet is dead (gevent: false once dead). */
   get started(): boolean {
-    return this.phase !== State.New && !(this.phase === State.Dead && this.extra?.killedBeforeStart === true);
+    return this.phase === State.Scheduled || this.phase === State.Running;
+  }
+
+  /**
+   * An `AbortSignal` for signal-aware libraries (`fetch`, undici, drivers that take `signal`): it
+   * aborts, with the exception as its `reason`, when the greenlet is killed or one of its Timeouts
+   * (or `withTimeout` deadlines) fires. Created on first read; once aborted, the next read gives a
+   * fresh signal, so a Timeout that was caught does not poison later calls.
+   *
+   * @example
+   * ```ts
+   * const g = spawn(async () => {
+   *   const res = await db.query('select 1', { signal: getCurrent()!.signal });
+   *   return res.rows;
+   * });
+   * await g.kill(); // the query is aborted through its own signal
+   * ```
+   */
+  get signal(): AbortSignal {
+    const extra = this.extras();
+    return (extra.controller ??= new AbortController()).signal;
   }
 
   /** True once the greenlet has finished, or was killed before it started. */
@@ -274,8 +316,10 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
     checkOptions('Greenlet.get()', 'opts', opts, GET_OPTIONS);
     const ms = checkTimeout('Greenlet.get()', 'opts.timeout', opts?.timeout);
     if (opts?.block !== undefined) checkBoolean('Greenlet.get()', 'opts.block', opts.block);
+    const signal = checkSignal('Greenlet.get()', 'opts.signal', opts?.signal);
     this._observed = true;
     this._errorDelivered = true;
+    if (signal?.aborted) return checkpointed(getHub(), Promise.reject(signal.reason));
     if (this.phase === State.Dead) {
       return checkpointed(
         getHub(),
@@ -283,7 +327,7 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
       );
     }
     const wait = opts?.block === false ? 0 : ms;
-    return this._park<T>('get', wait, FireMode.Result, new RejectWith(() => new Timeout(wait)));
+    return this._park<T>('get', wait, FireMode.Result, new RejectWith(() => new Timeout(wait)), signal);
   }
 
   /**
@@ -299,8 +343,18 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
     const exception = makeException(opts?.exception);
     this.extras().killException = exception;
     if (this.phase === State.Running) {
-      if (currentGreenlet() === this) return Promise.reject(exception);
-      this._throw(exception, true);
+      if (currentGreenlet() === this) {
+        // Killing yourself: raised at once when awaited (block), else at the next checkpoint.
+        if (opts?.block !== false) return Promise.reject(exception);
+        this._setPending(exception, true);
+        return RESOLVED_VOID;
+      }
+      if (!this._deliver(exception)) {
+        // It awaits something greenhub does not see: once this turn's microtasks ran, if it still
+        // has not met a checkpoint, it is declared dead (fenced) and its continuation abandoned.
+        this._setPending(exception, true);
+        getHub()._fenceLater(this);
+      }
     } else {
       // Never started, or scheduled but not yet run: it dies now and never runs.
       if (this.phase === State.New) this.extras().killedBeforeStart = true;
@@ -377,26 +431,74 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
   }
 
   /**
-   * @internal Interrupt the greenlet with `exception`: fail its parked waits and abort its
-   * operations now, or — when it has neither, or when no operation could deliver it — keep the
-   * exception pending for its next checkpoint.
-   * A kill replaces a pending Timeout, never the reverse.
+   * @internal Interrupt the greenlet with `exception` now, or keep it pending for its next
+   * checkpoint when it cannot be delivered (see {@link _deliver}).
    */
   _throw(exception: unknown, isKill: boolean): void {
-    if (this.phase !== State.Running) return;
-    if (this._wfirst !== null || this._operations !== null) {
-      const parked = this._wfirst !== null;
+    if (!this._deliver(exception)) this._setPending(exception, isKill);
+  }
+
+  /**
+   * @internal Deliver `exception` where the greenlet waits: its parked hub waits fail with it; if
+   * it has none, the operations it has in flight (the patched I/O it awaits) are aborted with it.
+   * A kill reaches the wait, not the world: operations it started but does not wait in while
+   * parked elsewhere, and callback timers, go on (see operation.ts). Returns false when nothing
+   * could deliver it (the greenlet awaits something greenhub does not see). Its
+   * {@link signal} is aborted either way.
+   */
+  _deliver(exception: unknown): boolean {
+    if (this.phase !== State.Running) return false;
+    let delivered = false;
+    if (this._wfirst !== null) {
+      delivered = true;
       for (let w: Waiter | null = this._wfirst; w !== null; ) {
         const next: Waiter | null = w.wnext;
         w.fail(exception);
         w = next;
       }
-      // An operation that only freed its resource (see operation.ts) leaves the throw pending.
-      if (this._operations === null || abortOperations(this._operations, exception, parked)) return;
+    } else if (this._operations !== null) {
+      // An operation that only freed its resource (see operation.ts) does not deliver.
+      delivered = abortOperations(this._operations, exception);
     }
+    const controller = this.extra?.controller;
+    if (controller !== undefined) {
+      this.extra!.controller = undefined;
+      controller.abort(exception);
+    }
+    return delivered;
+  }
+
+  /** @internal keep `exception` for the next checkpoint; a kill replaces a pending Timeout, never the reverse */
+  _setPending(exception: unknown, isKill: boolean): void {
+    if (this.phase !== State.Running) return;
     if (this.pendingThrow === NONE) getHub()._pendingThrows++;
     else if (!isKill) return;
     this.pendingThrow = exception;
+  }
+
+  /**
+   * @internal (hub, a turn after an undeliverable kill) Still holding that kill and awaiting
+   * something greenhub does not see: declare the greenlet dead now, with the kill, and fence its
+   * continuation (fence.ts): when its await resumes, the next checkpoint throws the kill and its
+   * result is discarded.
+   */
+  _fenceIfStillPending(): void {
+    const extra = this.extra;
+    if (this.phase !== State.Running || extra === null || this.pendingThrow !== extra.killException) return;
+    if (this._wfirst !== null) return;
+    extra.abandoned = new AbandonedBody(this);
+    getHub()._abandoned(extra.abandoned);
+    this.settle(true, this.pendingThrow);
+  }
+
+  /** @internal fence.ts: the context is the greenlet itself */
+  get _greenlet(): Greenlet {
+    return this;
+  }
+
+  /** @internal fence.ts: waits and operations started in this greenlet's context belong to it while it lives */
+  _liveOwner(): Greenlet | undefined {
+    return this.phase === State.Dead ? undefined : this;
   }
 
   /** @internal the startLater timer fired */
@@ -420,6 +522,8 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
       killedBeforeStart: false,
       startTimer: undefined,
       site: undefined,
+      controller: undefined,
+      abandoned: undefined,
     });
   }
 
@@ -474,14 +578,28 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
     return exception;
   }
 
-  /** @internal a Timeout was cancelled before its pending throw was delivered */
-  _dropPendingThrow(exception: unknown): void {
-    if (this.pendingThrow === exception) this._takePendingThrow();
+  /** @internal a Timeout was cancelled before its pending throw was delivered; true if it was pending */
+  _dropPendingThrow(exception: unknown): boolean {
+    if (this.pendingThrow !== exception) return false;
+    this._takePendingThrow();
+    return true;
   }
 
   /** @internal the body finished */
   _finish(failed: boolean, result: unknown): void {
-    this.settle(failed, result);
+    if (this.phase === State.Dead) {
+      // The continuation of a fenced greenlet settled: its result is discarded.
+      const abandoned = this.extra?.abandoned;
+      if (abandoned !== undefined) {
+        this.extra!.abandoned = undefined;
+        if (this.pendingThrow !== NONE) this._takePendingThrow();
+        getHub()._abandonedSettled(abandoned);
+      }
+      return;
+    }
+    // A kill or Timeout that fired before the body returned is never lost to a late value.
+    if (!failed && this.pendingThrow !== NONE) this.settle(true, this._takePendingThrow());
+    else this.settle(failed, result);
   }
 
   private addUserLink(callback: (greenlet: this) => unknown, kind: LinkKind, method: string): void {
@@ -534,7 +652,13 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
       else hub._finishedOk++;
       if (failed && !killed) hub._failedLater(this);
     }
-    if (this.pendingThrow !== NONE) this._takePendingThrow();
+    // A fenced greenlet keeps its kill pending for its abandoned continuation's next checkpoint.
+    if (this.pendingThrow !== NONE && this.extra?.abandoned === undefined) this._takePendingThrow();
+    const controller = this.extra?.controller;
+    if (controller !== undefined && result === this.extra!.killException) {
+      this.extra!.controller = undefined;
+      controller.abort(result);
+    }
     // Whoever acquires releases: Timeouts this greenlet started cannot fire into it any more, and
     // waits it left parked (the loser of a Promise.race) are abandoned.
     while (this._timeouts !== null) this._timeouts.cancel();

@@ -44,16 +44,42 @@ export interface Runnable {
   _run(): void;
 }
 
-const storage = new AsyncLocalStorage<Greenlet>();
+/**
+ * What the async context carries: a greenlet, or a {@link Fence} inside one (the body of a
+ * `withTimeout`). Both answer the three questions a checkpoint asks.
+ */
+export interface HubContext {
+  /** The greenlet this code belongs to (`getCurrent()`), dead or alive. */
+  readonly _greenlet: Greenlet;
+  /** The greenlet whose cancellation reaches this code and whose waits it makes; `undefined` once abandoned or dead. */
+  _liveOwner(): Greenlet | undefined;
+  _hasPendingThrow(): boolean;
+  _takePendingThrow(): unknown;
+}
+
+const storage = new AsyncLocalStorage<HubContext>();
 
 /** The greenlet whose code is running, or `undefined` at top level. Internal, hot. */
 export function currentGreenlet(): Greenlet | undefined {
+  return storage.getStore()?._greenlet;
+}
+
+/**
+ * The live greenlet that a patched operation or a wait started here belongs to: `undefined` at top
+ * level, in a dead greenlet's leftovers (a timer it started) and in an abandoned continuation.
+ */
+export function currentOwner(): Greenlet | undefined {
+  return storage.getStore()?._liveOwner();
+}
+
+/** The async context of the running code (a greenlet or a fence), `undefined` at top level. */
+export function currentContext(): HubContext | undefined {
   return storage.getStore();
 }
 
-/** Run `fn(arg)` as `greenlet`: everything it starts inherits the greenlet as its context. */
-export function runAs<A, R>(greenlet: Greenlet, fn: (arg: A) => R, arg: A): R {
-  return storage.run(greenlet, fn, arg);
+/** Run `fn(arg)` as `context`: everything it starts inherits it. */
+export function runAs<A, R>(context: HubContext, fn: (arg: A) => R, arg: A): R {
+  return storage.run(context, fn, arg);
 }
 
 /**
@@ -63,7 +89,7 @@ export function runAs<A, R>(greenlet: Greenlet, fn: (arg: A) => R, arg: A): R {
  */
 export function runOutside<A, B>(fn: (a: A, b: B) => void, a: A, b: B): void {
   if (storage.getStore() === undefined) fn(a, b);
-  else storage.run(undefined as unknown as Greenlet, fn, a, b);
+  else storage.run(undefined as unknown as HubContext, fn, a, b);
 }
 
 /** The owner of waits made by code outside any greenlet. */
@@ -124,6 +150,11 @@ export interface HubStats {
   unobservedErrors: number;
   /** Operations in flight outside the hub (pool tasks, patched I/O), by kind. */
   operations: Record<string, number>;
+  /**
+   * Continuations abandoned because a kill or a `withTimeout` deadline could not reach the promise
+   * they awaited: `total` since start, `running` still awaiting it (their results will be discarded).
+   */
+  abandoned: { total: number; running: number };
   /** Times the blocking monitor saw the hub blocked longer than its `maxBlockingTime`. */
   blockingEvents: number;
   /** Total duration of those blocks, in milliseconds. */
@@ -135,6 +166,14 @@ export interface HubStats {
 /** Operations of one kind in flight (see operation.ts). */
 export interface OperationCounter {
   inFlight: number;
+}
+
+/** An abandoned continuation, as shown in run info (fence.ts). */
+export interface AbandonedRecord {
+  /** `"GET /x" (Greenlet-4) killed`, `withTimeout(50 ms) in Greenlet-4`. */
+  describe(): string;
+  /** When it was abandoned (`now()` clock). */
+  readonly abandonedAt: number;
 }
 
 /** A held waker, as shown in run info. */
@@ -272,6 +311,7 @@ export class Hub {
   /** @internal */ _loopExits = 0;
   /** @internal */ _deadlocks = 0;
   /** @internal */ _unobserved = 0;
+  /** @internal continuations abandoned at a deadline or kill (fence.ts) */ _abandonedTotal = 0;
 
   private ready: Runnable[] = [];
   private readySpare: Runnable[] = [];
@@ -305,6 +345,7 @@ export class Hub {
       deadlocks: this._deadlocks,
       unobservedErrors: this._unobserved,
       operations: Object.fromEntries([...this.operations].map(([kind, c]) => [kind, c.inFlight])),
+      abandoned: { total: this._abandonedTotal, running: this.abandoned.size },
       blockingEvents: this._blockingEvents,
       blockedMs: this._blockedMs,
       blockedMsByApi: Object.fromEntries(this._blockedMsByApi),
@@ -417,11 +458,15 @@ export class Hub {
    * DeadlockError when an unbounded wait would close a cycle of joins and owned locks.
    */
   _ownerForWait(on: WaitTarget, op: string, timeoutMs: number | null): WaitOwner | Refusal {
-    const greenlet = storage.getStore();
+    const context = storage.getStore();
+    if (context === undefined) return this._top;
+    if (this._pendingThrows !== 0 && context._hasPendingThrow())
+      return new Refusal(context._takePendingThrow());
+    // Leftovers of a dead greenlet and abandoned continuations wait as top-level code does.
+    const greenlet = context._liveOwner();
     if (greenlet === undefined) return this._top;
-    if (this._pendingThrows !== 0 && greenlet._hasPendingThrow())
-      return new Refusal(greenlet._takePendingThrow());
-    if (timeoutMs === null && hasBlockers(on)) {
+    // A wait that a Timeout of its greenlet will end cannot be part of a cycle that never ends.
+    if (timeoutMs === null && greenlet._timeouts === null && hasBlockers(on)) {
       const deadlock: DeadlockError | null = findDeadlock(greenlet, on, op);
       if (deadlock !== null) {
         this._deadlocks++;
@@ -437,9 +482,45 @@ export class Hub {
    */
   _checkpoint(): { error: unknown } | undefined {
     if (this._pendingThrows === 0) return undefined;
-    const greenlet = storage.getStore();
-    return greenlet?._hasPendingThrow() ? { error: greenlet._takePendingThrow() } : undefined;
+    const context = storage.getStore();
+    return context?._hasPendingThrow() ? { error: context._takePendingThrow() } : undefined;
   }
+
+  /**
+   * @internal A kill could not be delivered: `greenlet` awaits something greenhub does not see.
+   * Once the microtasks of this turn have run (a greenlet woken in this turn resumes and meets its
+   * checkpoint there), a greenlet still holding that kill is fenced (see fence.ts).
+   */
+  _fenceLater(greenlet: Greenlet): void {
+    this.toFence.push(greenlet);
+    if (this.toFence.length === 1) nativeSetImmediate(this.drainFence);
+  }
+
+  private toFence: Greenlet[] = [];
+
+  private readonly drainFence = (): void => {
+    const batch = this.toFence;
+    this.toFence = [];
+    for (const greenlet of batch) greenlet._fenceIfStillPending();
+  };
+
+  /** @internal a continuation was abandoned (its greenlet fenced, or its `withTimeout` gave up) */
+  _abandoned(record: AbandonedRecord): void {
+    this.abandoned.add(record);
+    this._abandonedTotal++;
+  }
+
+  /** @internal an abandoned continuation settled: its result was discarded */
+  _abandonedSettled(record: AbandonedRecord): void {
+    this.abandoned.delete(record);
+  }
+
+  /** @internal the abandoned continuations still running, for run info */
+  _abandonedRecords(): Iterable<AbandonedRecord> {
+    return this.abandoned;
+  }
+
+  private readonly abandoned = new Set<AbandonedRecord>();
 
   private readonly drainReady = (): void => {
     this.drainQueued = false;

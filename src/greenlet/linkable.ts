@@ -125,8 +125,14 @@ export abstract class Linkable extends WaitList implements WaitTarget {
   }
 
   /** @internal park the caller until this object notifies its links */
-  _park<T>(op: string, timeoutMs: number | null, mode: FireMode, onTimeout: unknown): Promise<T> {
-    return park<T>(getHub(), this, op, this, timeoutMs, mode, onTimeout);
+  _park<T>(
+    op: string,
+    timeoutMs: number | null,
+    mode: FireMode,
+    onTimeout: unknown,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    return park<T>(getHub(), this, op, this, timeoutMs, mode, onTimeout, undefined, signal);
   }
 
   /** The list to notify: a detached batch (default), or the object itself if it is ready for good. */

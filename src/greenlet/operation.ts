@@ -12,11 +12,16 @@
  * at its next checkpoint). `abort` returns `false` in the second case, and when no operation and no
  * hub wait delivered, the greenlet keeps the exception pending for its next checkpoint.
  *
- * Weak operations are those whose abort cannot deliver and would strand the greenlet if it were
- * waiting on them: a callback timer (clearing it means its callback, maybe the very `resolve` the
- * greenlet awaits, never runs). A weak operation is cancelled only once the exception was
- * delivered elsewhere; otherwise its abort is asked to deliver on its own (it returns `true` if it
- * could) and it stays in flight when it cannot, so that the greenlet still resumes.
+ * Reach. A kill reaches the wait, not the world (gevent's rule: only the killed greenlet's own
+ * blocking point raises). Operations are aborted only when the greenlet is not parked in a hub wait
+ * — then it is presumably waiting in one of them; when it is parked, the wait is where the kill
+ * lands, and operations it started without waiting in them go on, as they would on plain Node.
+ *
+ * Weak operations are those a greenlet usually does not wait in: a callback timer (a `setInterval`
+ * started by a request must outlive it; clearing a timer whose callback is the very `resolve` the
+ * greenlet awaits would strand it). A weak operation is never cancelled for the sake of it; its
+ * abort is asked only whether it is the greenlet's wait (it returns `true` when it delivered, as a
+ * timer whose callback is a promise's resolve function does), and only when nothing else delivered.
  *
  * Operations are also counted per kind, per greenlet (run info) and per hub (stats, metrics).
  * Whoever begins one ends it, in `finally`.
@@ -33,10 +38,10 @@ import { currentGreenlet, getHub, type OperationCounter } from './hub.js';
 
 /**
  * What an operation's abort does: stop the work, free its resource, and make whoever awaits it see
- * `reason`. Return `false` when the resource was freed but `reason` could not be delivered.
- * `deliveredElsewhere` tells a weak operation whether the exception already reached the greenlet.
+ * `reason`. Return `false` when the resource was freed but `reason` could not be delivered (a weak
+ * operation: when it is not the greenlet's wait, and then it must leave the work untouched).
  */
-export type AbortOperation = (reason: unknown, deliveredElsewhere: boolean) => boolean | undefined | void;
+export type AbortOperation = (reason: unknown) => boolean | undefined | void;
 
 /**
  * Work in flight outside the hub, registered with {@link beginOperation}.
@@ -62,7 +67,7 @@ export class Operation {
     /** The greenlet that started it; `null` outside any greenlet (counted, never cancelled). */
     readonly greenlet: Greenlet | null,
     private readonly onAbort: AbortOperation,
-    /** Cancelled only once the exception was delivered elsewhere (see the module comment). */
+    /** Never cancelled for its own sake: aborted only when it is the greenlet's wait (see the module comment). */
     readonly weak = false,
   ) {}
 
@@ -80,26 +85,26 @@ export class Operation {
   }
 
   /** @internal deliver a kill/Timeout; true when the exception reached the greenlet */
-  _abort(reason: unknown, deliveredElsewhere: boolean): boolean {
+  _abort(reason: unknown): boolean {
     if (this.ended) return false;
-    if (this.weak && !deliveredElsewhere) {
-      if (this.onAbort.call(this, reason, false) !== true) return false;
+    if (this.weak) {
+      if (this.onAbort.call(this, reason) !== true) return false;
       this.end();
       return true;
     }
     this.end();
-    return this.onAbort.call(this, reason, deliveredElsewhere) !== false;
+    return this.onAbort.call(this, reason) !== false;
   }
 }
 
 /**
- * Abort every operation of a greenlet: first those that can deliver, then the weak ones (see the
- * module comment). Returns whether the exception was delivered (by a hub wait already, when
- * `delivered` comes in true, or by an operation).
+ * Abort the operations of a greenlet that is not parked in a hub wait: first those that can
+ * deliver, then — if none did — the weak ones, which deliver only when they are the wait (see the
+ * module comment). Returns whether the exception was delivered.
  *
- * @internal Greenlet._throw
+ * @internal Greenlet._deliver
  */
-export function abortOperations(first: Operation, reason: unknown, delivered: boolean): boolean {
+export function abortOperations(first: Operation, reason: unknown): boolean {
   // A snapshot: an abort may start or end other operations of the same greenlet synchronously.
   const operations: Operation[] = [];
   let weak = false;
@@ -107,11 +112,10 @@ export function abortOperations(first: Operation, reason: unknown, delivered: bo
     operations.push(op);
     if (op.weak) weak = true;
   }
-  for (const op of operations) if (!op.weak && op._abort(reason, delivered)) delivered = true;
-  if (!weak) return delivered;
-  for (const op of operations) if (op.weak && op._abort(reason, delivered)) delivered = true;
-  // A weak operation that delivered late in the pass: the ones before it are now cancelled too.
-  if (delivered) for (const op of operations) if (op.weak) op._abort(reason, true);
+  let delivered = false;
+  for (const op of operations) if (!op.weak && op._abort(reason)) delivered = true;
+  if (delivered || !weak) return delivered;
+  for (const op of operations) if (op.weak && op._abort(reason)) delivered = true;
   return delivered;
 }
 

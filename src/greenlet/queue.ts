@@ -25,6 +25,7 @@ import {
   checkFunction,
   checkInteger,
   checkOptions,
+  checkSignal,
   checkTimeout,
 } from '../internal/validate.js';
 import { getHub } from './hub.js';
@@ -40,7 +41,7 @@ import {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 const RESOLVED_TRUE: Promise<boolean> = Promise.resolve(true);
-const OPTIONS = ['block', 'timeout'] as const;
+const OPTIONS = ['block', 'timeout', 'signal'] as const;
 
 /** Options of `put`, `get` and `peek`. */
 export interface QueueWaitOptions {
@@ -48,7 +49,16 @@ export interface QueueWaitOptions {
   block?: boolean;
   /** Wait at most this many milliseconds, then fail with `QueueFull`/`QueueEmpty`. */
   timeout?: number | null;
+  /** Give up when this signal aborts, with its reason (at once if it already has). */
+  signal?: AbortSignal;
 }
+
+/** A checked {@link QueueWaitOptions}. */
+interface WaitSpec {
+  ms: number | null;
+  signal: AbortSignal | undefined;
+}
+const NO_WAIT_SPEC: WaitSpec = { ms: null, signal: undefined };
 
 /** The storage behind a queue: FIFO, LIFO or by priority. */
 interface Store<T> {
@@ -148,10 +158,11 @@ export class Queue<T = unknown> implements WaitTarget {
    * `timeout` passes (the item was not added), with `QueueShutDown` once the queue is shut down.
    */
   put(item: T, opts?: QueueWaitOptions): Promise<void> {
-    const ms = opts === undefined ? null : this.waitOption('put', opts);
+    const { ms, signal } = opts === undefined ? NO_WAIT_SPEC : this.waitOption('put', opts);
     const hub = getHub();
     const pending = hub._checkpoint();
     if (pending !== undefined) return Promise.reject(pending.error);
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.closed) return Promise.reject(this.shutDownError('put'));
     if (this.offer(item)) return RESOLVED;
     const done = park<void>(
@@ -163,6 +174,7 @@ export class Queue<T = unknown> implements WaitTarget {
       FireMode.Value,
       this.fullOnTimeout(ms),
       item,
+      signal,
     );
     // On a Channel a parked putter's item is what a peek sees.
     if (this.peekers._size !== 0 && this._putters._size !== 0) this.peekers.fireAll(this.headItem());
@@ -180,13 +192,15 @@ export class Queue<T = unknown> implements WaitTarget {
    * `block` is false or `timeout` passes, with `QueueShutDown` once shut down and drained.
    */
   get(opts?: QueueWaitOptions): Promise<T> {
-    const ms = opts === undefined ? null : this.waitOption('get', opts);
+    const { ms, signal } = opts === undefined ? NO_WAIT_SPEC : this.waitOption('get', opts);
     const hub = getHub();
     const pending = hub._checkpoint();
     if (pending !== undefined) return Promise.reject(pending.error);
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.store.length !== 0 || this._putters._size !== 0) return Promise.resolve(this.take());
     if (this.closed) return Promise.reject(this.shutDownError('get'));
-    return park<T>(hub, this, 'get', this._getters, ms, FireMode.Value, this.emptyOnTimeout(ms));
+    const onTimeout = this.emptyOnTimeout(ms);
+    return park<T>(hub, this, 'get', this._getters, ms, FireMode.Value, onTimeout, undefined, signal);
   }
 
   /** Get without waiting: throws `QueueEmpty` or `QueueShutDown`. Not a checkpoint. */
@@ -198,12 +212,14 @@ export class Queue<T = unknown> implements WaitTarget {
 
   /** The next item without removing it, waiting while the queue is empty. */
   peek(opts?: QueueWaitOptions): Promise<T> {
-    const ms = opts === undefined ? null : this.waitOption('peek', opts);
+    const { ms, signal } = opts === undefined ? NO_WAIT_SPEC : this.waitOption('peek', opts);
     const hub = getHub();
+    if (signal?.aborted) return checkpointed(hub, Promise.reject(signal.reason));
     if (this.store.length !== 0 || this._putters._size !== 0)
       return checkpointed(hub, Promise.resolve(this.headItem()));
     if (this.closed) return checkpointed(hub, Promise.reject(this.shutDownError('peek')));
-    return park<T>(hub, this, 'peek', this.peekers, ms, FireMode.Value, this.emptyOnTimeout(ms));
+    const onTimeout = this.emptyOnTimeout(ms);
+    return park<T>(hub, this, 'peek', this.peekers, ms, FireMode.Value, onTimeout, undefined, signal);
   }
 
   /** The next item without removing it or waiting: throws `QueueEmpty`. */
@@ -273,12 +289,17 @@ export class Queue<T = unknown> implements WaitTarget {
     return `${this.constructor.name}(${size}${waiting}${this.closed ? ', shut down' : ''})`;
   }
 
-  /** Accept `item` without blocking: hand it to a waiting getter, or store it. */
+  /**
+   * Accept `item` without blocking: hand it to a waiting getter, or store it. A put into a queue
+   * with room does not yield (gevent): the getter is handed the item now but resumes after the
+   * putter's continuation. On a Channel the getter resumes first: a rendezvous switches to the
+   * receiver.
+   */
   private offer(item: T): boolean {
     const getter = this._getters.shift();
     if (getter !== null) {
       this.unfinished++;
-      getter.fire(item);
+      getter.fire(this.capacity === 0 ? item : Promise.resolve(item));
       return true;
     }
     if (this.store.length >= this.capacity) return false;
@@ -288,20 +309,24 @@ export class Queue<T = unknown> implements WaitTarget {
     return true;
   }
 
-  /** Remove the next item (the store's head, or a waiting putter's) and admit a waiting putter. */
+  /**
+   * Remove the next item (the store's head, or a waiting putter's) and admit a waiting putter. The
+   * putter is admitted now but resumes after the getter's continuation (gevent: the getter goes
+   * on, the putter is switched to later): resolving it with a settled promise costs it two ticks.
+   */
   private take(): T {
     const putter = this._putters.shift() as Waiter | null;
     if (this.store.length === 0) {
       // A Channel: the item comes straight from the putter.
       this.unfinished++;
-      putter!.fire(undefined);
+      putter!.fire(RESOLVED);
       return putter!.payload as T;
     }
     const item = this.store.shift() as T;
     if (putter !== null) {
       this.store.push(putter.payload as T);
       this.unfinished++;
-      putter.fire(undefined);
+      putter.fire(RESOLVED);
     }
     return item;
   }
@@ -312,13 +337,16 @@ export class Queue<T = unknown> implements WaitTarget {
       : ((this._putters._head as Waiter).payload as T);
   }
 
-  private waitOption(method: string, opts: QueueWaitOptions): number | null {
+  private waitOption(method: string, opts: QueueWaitOptions): WaitSpec {
     const where = `${this.constructor.name}.${method}()`;
     checkOptions(where, 'opts', opts, OPTIONS);
-    const ms = checkTimeout(where, 'opts.timeout', opts.timeout);
-    if (opts.block === undefined) return ms;
-    checkBoolean(where, 'opts.block', opts.block);
-    return opts.block ? ms : 0;
+    let ms = checkTimeout(where, 'opts.timeout', opts.timeout);
+    const signal = checkSignal(where, 'opts.signal', opts.signal);
+    if (opts.block !== undefined) {
+      checkBoolean(where, 'opts.block', opts.block);
+      if (!opts.block) ms = 0;
+    }
+    return { ms, signal };
   }
 
   private fullOnTimeout(ms: number | null): RejectWith | undefined {

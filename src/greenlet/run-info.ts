@@ -40,6 +40,11 @@ export interface RunInfo {
   topLevel: WaitInfo[];
   /** Held wakers: work elsewhere that will wake the hub (pool tasks…). */
   wakers: { label: string; forMs: number }[];
+  /**
+   * Continuations abandoned by a kill or a `withTimeout` deadline and still awaiting something
+   * greenhub does not see: their results will be discarded (see fence.ts).
+   */
+  abandoned: { what: string; forMs: number }[];
 }
 
 function waitsOf(first: Waiter | null, t: number): WaitInfo[] {
@@ -82,6 +87,7 @@ export function runInfo(hub: Hub): RunInfo {
     greenlets: roots,
     topLevel: waitsOf(hub._top._wfirst, t),
     wakers: [...hub._wakerRecords()].map((w) => ({ label: w.label, forMs: t - w.since })),
+    abandoned: [...hub._abandonedRecords()].map((a) => ({ what: a.describe(), forMs: t - a.abandonedAt })),
   };
 }
 
@@ -123,6 +129,7 @@ export function formatRunInfo(hub: Hub, limit: number): string {
   for (const root of info.greenlets) walk(root, 0);
   for (const w of info.topLevel) emit(`  - top-level code: waiting in ${describeWaits([w])}`);
   for (const w of info.wakers) emit(`  - waker: ${w.label} (held for ${formatMs(w.forMs)})`);
+  for (const a of info.abandoned) emit(`  - abandoned continuation: ${a.what} ${formatMs(a.forMs)} ago`);
   if (omitted > 0) lines.push(`  … and ${omitted} more line${omitted === 1 ? '' : 's'}`);
   return lines.join('\n');
 }

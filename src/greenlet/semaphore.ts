@@ -9,7 +9,7 @@
  * by B" edges, and lets run info say who holds what.
  */
 import { NotOwnerError, OverReleaseError } from '../errors.js';
-import { checkBoolean, checkInteger, checkOptions, checkTimeout } from '../internal/validate.js';
+import { checkBoolean, checkInteger, checkOptions, checkSignal, checkTimeout } from '../internal/validate.js';
 import { type BlockingTarget, kBlockers } from './deadlock.js';
 import type { Greenlet } from './greenlet.js';
 import { currentGreenlet, getHub, type WaitOwner } from './hub.js';
@@ -17,7 +17,7 @@ import { Linkable } from './linkable.js';
 import { CallbackLink, checkpointed, FireMode, type Link, park, Waiter, WaitList } from './waiter.js';
 
 const RESOLVED_TRUE: Promise<boolean> = Promise.resolve(true);
-const ACQUIRE_OPTIONS = ['blocking', 'timeout'] as const;
+const ACQUIRE_OPTIONS = ['blocking', 'timeout', 'signal'] as const;
 
 /** Options of `acquire()`. */
 export interface AcquireOptions {
@@ -25,6 +25,8 @@ export interface AcquireOptions {
   blocking?: boolean;
   /** Wait at most this many milliseconds, then resolve `false`. */
   timeout?: number | null;
+  /** Give up when this signal aborts: `acquire()` rejects with its reason (at once if it already has). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -73,9 +75,11 @@ export class Semaphore extends Linkable {
    */
   acquire(opts?: AcquireOptions): Promise<boolean> {
     let ms: number | null = null;
+    let signal: AbortSignal | undefined;
     if (opts !== undefined) {
       checkOptions(`${this.constructor.name}.acquire()`, 'opts', opts, ACQUIRE_OPTIONS);
       ms = checkTimeout(`${this.constructor.name}.acquire()`, 'opts.timeout', opts.timeout);
+      signal = checkSignal(`${this.constructor.name}.acquire()`, 'opts.signal', opts.signal);
       if (opts.blocking !== undefined) {
         checkBoolean(`${this.constructor.name}.acquire()`, 'opts.blocking', opts.blocking);
         if (!opts.blocking) ms = 0;
@@ -85,11 +89,12 @@ export class Semaphore extends Linkable {
     if (this.count > 0) {
       const pending = hub._checkpoint();
       if (pending !== undefined) return Promise.reject(pending.error);
+      if (signal?.aborted) return Promise.reject(signal.reason);
       this.count--;
       this.granted(currentGreenlet() ?? hub._top);
       return RESOLVED_TRUE;
     }
-    return park<boolean>(hub, this, 'acquire', this._acquirers, ms, FireMode.Value, false);
+    return park<boolean>(hub, this, 'acquire', this._acquirers, ms, FireMode.Value, false, undefined, signal);
   }
 
   /** Give a permit back: to the first queued acquirer if any, else to the counter. */

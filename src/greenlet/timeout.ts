@@ -8,8 +8,13 @@
  * Guarantees:
  * - Nested timeouts each raise their own instance, so `catch (e) { if (e !== myTimeout) throw e; }`
  *   swallows only its own timer, never an outer one (that is what {@link withTimeout} does).
- * - `cancel()` (or leaving a `using` block) also withdraws a fired-but-undelivered throw, so a
- *   Timeout can never escape the scope that started it.
+ * - A Timeout that fired is never lost. When the greenlet awaits something greenhub does not see
+ *   (an unpatched promise), the exception is pending: it is raised at the greenlet's next
+ *   checkpoint, when its body returns (the greenlet ends with it, not with the late value), or — at
+ *   the latest — when a `using` block disposes of the Timeout. An explicit `cancel()` withdraws it:
+ *   the caller said it no longer wants it.
+ * - A bare Timeout cannot resume such an await early; {@link withTimeout} can: it keeps the
+ *   deadline at the caller and abandons the body (see fence.ts).
  * - A Timeout cannot outlive its greenlet: when the greenlet dies, its armed Timeouts are cancelled
  *   (they would otherwise keep the process alive for nothing).
  * - Constructing one does not capture a stack trace (that would cost more than the timer itself);
@@ -17,9 +22,10 @@
  */
 import { NoCurrentGreenletError } from '../errors.js';
 import { armTimer, disarmTimer, type Timer } from '../internal/natives.js';
-import { checkFunction, checkOptions, checkTimeout } from '../internal/validate.js';
+import { checkFunction, checkOptions, checkSignal, checkTimeout } from '../internal/validate.js';
+import { Fence } from './fence.js';
 import { Greenlet } from './greenlet.js';
-import { currentGreenlet, formatMs, getHub } from './hub.js';
+import { currentContext, formatMs, getHub, type HubContext, runAs } from './hub.js';
 
 let savedStackTraceLimit = 0;
 function withoutStack(message: string): string {
@@ -55,7 +61,14 @@ export class Timeout extends Error {
   _prev: Timeout | null = null;
   /** @internal */
   _next: Timeout | null = null;
+  /**
+   * @internal Set by {@link withTimeout}: called when the Timeout fires and nothing could deliver it
+   * (the body awaits something greenhub does not see); returns true when it kept the deadline.
+   */
+  _onUndelivered: ((exception: unknown) => boolean) | null = null;
   private greenlet: Greenlet | null = null;
+  /** The context that started it (the greenlet, or a `withTimeout` body inside it). */
+  private context: HubContext | null = null;
   private timer: Timer | undefined = undefined;
 
   /**
@@ -96,14 +109,16 @@ export class Timeout extends Error {
    */
   start(): void {
     if (this.timer !== undefined) return;
-    const greenlet = currentGreenlet();
-    if (greenlet === undefined) {
+    const context = currentContext();
+    if (context === undefined) {
       throw new NoCurrentGreenletError(
         'Timeout.start() needs a current greenlet to interrupt, and top-level code is not one; ' +
           'call it inside a greenlet, or use withTimeout(ms, fn), which runs fn in a greenlet when needed',
       );
     }
+    const greenlet = context._greenlet;
     this.greenlet = greenlet;
+    this.context = context;
     if (this.ms === null) return;
     this.timer = armTimer(fire, this.ms, this);
     const head = greenlet._timeouts;
@@ -114,20 +129,15 @@ export class Timeout extends Error {
 
   /** Disarm the timer, and withdraw its throw if it fired but was not delivered yet. Idempotent. */
   cancel(): void {
-    const greenlet = this.greenlet;
-    if (greenlet === null) return;
-    if (this.timer !== undefined) {
-      disarmTimer(this.timer);
-      this.timer = undefined;
-      this.unlink(greenlet);
-    }
-    greenlet._dropPendingThrow(this.thrown());
-    this.greenlet = null;
+    this.stop();
   }
 
-  /** `using t = Timeout.start(ms)` cancels at the end of the block. */
+  /**
+   * `using t = Timeout.start(ms)` cancels at the end of the block — and if the Timeout fired while
+   * the block awaited something greenhub does not see, raises it there (a deadline is never lost).
+   */
   [Symbol.dispose](): void {
-    this.cancel();
+    if (this.stop()) throw this.thrown();
   }
 
   /** @internal the timer fired */
@@ -135,7 +145,26 @@ export class Timeout extends Error {
     const greenlet = this.greenlet!;
     this.timer = undefined;
     this.unlink(greenlet);
-    greenlet._throw(this.thrown(), false);
+    // The context that started it was abandoned (fence.ts) or its greenlet died: nothing to interrupt.
+    if (this.context!._liveOwner() !== greenlet) return;
+    const exception = this.thrown();
+    if (greenlet._deliver(exception)) return;
+    if (this._onUndelivered?.(exception) === true) return;
+    greenlet._setPending(exception, false);
+  }
+
+  /** Disarm; true when a fired, undelivered throw was withdrawn. */
+  private stop(): boolean {
+    const greenlet = this.greenlet;
+    if (greenlet === null) return false;
+    if (this.timer !== undefined) {
+      disarmTimer(this.timer);
+      this.timer = undefined;
+      this.unlink(greenlet);
+    }
+    this.greenlet = this.context = null;
+    this._onUndelivered = null;
+    return this.ms !== null && greenlet._dropPendingThrow(this.thrown());
   }
 
   /** What firing throws (an Error class given as `exception` is instantiated once). */
@@ -172,16 +201,24 @@ function fire(timeout: Timeout): void {
 export interface WithTimeoutOptions<T> {
   /** Returned instead of throwing when this call's own Timeout fires. */
   fallback?: T;
+  /** Also give up when this signal aborts: `withTimeout` throws its `reason`. */
+  signal?: AbortSignal;
 }
 
+const WITH_TIMEOUT_OPTIONS = ['fallback', 'signal'] as const;
+
 /**
- * Run `fn` with a deadline: if `ms` passes first, its Timeout is raised inside it at the next
- * checkpoint and `withTimeout` throws it — or returns `opts.fallback` when one is given. Only its
- * own Timeout is turned into the fallback; an outer Timeout or a real error passes through. In
- * top-level code, `fn` runs in a new greenlet (a Timeout needs a greenlet to interrupt).
+ * Run `fn` with a deadline kept at the caller: when `ms` passes first, `withTimeout` throws its
+ * Timeout on time — or returns `opts.fallback` when one is given — whatever `fn` awaits. Only its
+ * own Timeout is turned into the fallback; an outer Timeout, a kill or a real error passes through.
+ * In top-level code, `fn` runs in a new greenlet (a Timeout needs a greenlet to interrupt).
  *
- * If `fn` finishes after the deadline without reaching a checkpoint (it awaited only unpatched
- * I/O), its result is returned: the work completed (trio's rule).
+ * Where `fn` waits in a hub wait or patched I/O, the Timeout is raised there, `fn` unwinds (its
+ * `finally` blocks run) and `withTimeout` returns once it has. Where `fn` awaits something greenhub
+ * does not see (an unpatched promise), `withTimeout` returns at the deadline and abandons `fn`'s
+ * continuation: when its await resumes, its result is discarded and its next checkpoint throws the
+ * Timeout (see `getHub().stats().abandoned`). With `opts.signal`, an abort ends the wait the same
+ * way, with the signal's reason.
  *
  * @example
  * ```ts
@@ -195,21 +232,85 @@ export async function withTimeout<T>(
 ): Promise<T> {
   const delay = checkTimeout('withTimeout()', 'ms', ms);
   checkFunction('withTimeout()', 'fn', fn);
-  checkOptions('withTimeout()', 'opts', opts, ['fallback']);
-  if (currentGreenlet() === undefined) {
+  checkOptions('withTimeout()', 'opts', opts, WITH_TIMEOUT_OPTIONS);
+  const signal = checkSignal('withTimeout()', 'opts.signal', opts?.signal);
+  const context = currentContext();
+  if (context === undefined || context._liveOwner() === undefined) {
+    // Top level, or the leftovers of a finished greenlet: there is no greenlet to interrupt.
     const greenlet = new Greenlet<T>(withTimeout as never, delay, fn, opts);
     greenlet.name = 'withTimeout';
     greenlet.start();
     return greenlet.get();
   }
+  if (signal?.aborted) throw signal.reason;
   const timeout = new Timeout(delay);
   timeout.start();
+  const fence = new Fence(context, `withTimeout(${delay === null ? 'never' : formatMs(delay)})`);
   try {
-    return await fn();
+    const result = runAs(fence, callBody, fn);
+    if (!isThenable(result)) return result;
+    return await keepDeadline(timeout, fence, result, signal);
   } catch (error) {
     if (error === timeout && opts !== undefined && 'fallback' in opts) return opts.fallback as T;
     throw error;
   } finally {
     timeout.cancel();
   }
+}
+
+function callBody<T>(fn: () => T): T {
+  return fn();
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
+}
+
+/**
+ * The body's outcome — or, when its Timeout fires and nothing could deliver it (or `signal`
+ * aborts), that exception at once, the body abandoned behind a fence.
+ */
+function keepDeadline<T>(
+  timeout: Timeout,
+  fence: Fence,
+  work: PromiseLike<T>,
+  signal: AbortSignal | undefined,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let open = true;
+    const giveUp = (exception: unknown): boolean => {
+      if (!open) return false;
+      open = false;
+      signal?.removeEventListener('abort', onAbort);
+      fence.abandon(exception);
+      reject(exception);
+      return true;
+    };
+    // An abort is delivered like the Timeout: where the body waits, else at the caller.
+    const onAbort = (): void => {
+      if (!fence._greenlet._deliver(signal!.reason)) giveUp(signal!.reason);
+    };
+    timeout._onUndelivered = giveUp;
+    signal?.addEventListener('abort', onAbort, { once: true });
+    Promise.resolve(work).then(
+      (value) => {
+        fence.settled();
+        if (!open) return;
+        open = false;
+        signal?.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        fence.settled();
+        if (!open) return;
+        open = false;
+        signal?.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }

@@ -6,7 +6,14 @@
  * that times out or is killed leaves nothing registered on the objects.
  */
 import { now } from '../internal/natives.js';
-import { checkInteger, checkIterable, checkOptions, checkTimeout, typeError } from '../internal/validate.js';
+import {
+  checkInteger,
+  checkIterable,
+  checkOptions,
+  checkSignal,
+  checkTimeout,
+  typeError,
+} from '../internal/validate.js';
 import { type BlockingTarget, kBlockers, kWakers } from './deadlock.js';
 import { Greenlet, type KillOptions } from './greenlet.js';
 import { currentGreenlet, getHub } from './hub.js';
@@ -31,6 +38,8 @@ export interface WaitOptions {
   timeout?: number | null;
   /** Return as soon as this many objects are ready (default: all). */
   count?: number;
+  /** Give up when this signal aborts: the wait rejects with its reason (at once if it already has). */
+  signal?: AbortSignal;
 }
 
 /** Options of {@link joinAll}. */
@@ -103,7 +112,8 @@ function collect<T extends Waitable>(
   });
   const timeoutMs = checkTimeout(where, 'opts.timeout', opts?.timeout);
   if (opts?.count !== undefined) checkInteger(where, 'opts.count', opts.count, 0, 'a non-negative integer');
-  return { list, timeoutMs, count: Math.min(opts?.count ?? list.length, list.length) };
+  const signal = checkSignal(where, 'opts.signal', opts?.signal);
+  return { list, timeoutMs, count: Math.min(opts?.count ?? list.length, list.length), signal };
 }
 
 /**
@@ -117,8 +127,8 @@ function collect<T extends Waitable>(
  * ```
  */
 export async function wait<T extends Waitable>(objects: Iterable<T>, opts?: WaitOptions): Promise<T[]> {
-  const { list, timeoutMs, count } = collect('wait()', objects, opts, ['timeout', 'count']);
-  return waitFor(list, count, timeoutMs, 'wait', false);
+  const { list, timeoutMs, count, signal } = collect('wait()', objects, opts, ['timeout', 'count', 'signal']);
+  return waitFor(list, count, timeoutMs, 'wait', false, signal);
 }
 
 /**
@@ -135,11 +145,11 @@ export async function joinAll<T extends Greenlet>(
   greenlets: Iterable<T>,
   opts?: JoinAllOptions,
 ): Promise<T[]> {
-  const { list, timeoutMs, count } = collect(
+  const { list, timeoutMs, count, signal } = collect(
     'joinAll()',
     greenlets,
     opts,
-    ['timeout', 'count', 'raiseError'],
+    ['timeout', 'count', 'raiseError', 'signal'],
     'greenlets',
   );
   list.forEach((g, i) => {
@@ -148,7 +158,7 @@ export async function joinAll<T extends Greenlet>(
   if (opts?.raiseError !== undefined && typeof opts.raiseError !== 'boolean') {
     throw typeError('joinAll()', 'opts.raiseError', 'a boolean', opts.raiseError);
   }
-  return waitFor(list, count, timeoutMs, 'joinAll', opts?.raiseError === true);
+  return waitFor(list, count, timeoutMs, 'joinAll', opts?.raiseError === true, signal);
 }
 
 async function waitFor<T extends Waitable>(
@@ -157,8 +167,10 @@ async function waitFor<T extends Waitable>(
   timeoutMs: number | null,
   label: string,
   raiseError: boolean,
+  signal?: AbortSignal,
 ): Promise<T[]> {
   const hub = getHub();
+  if (signal?.aborted) return checkpointed(hub, Promise.reject(signal.reason));
   const ready = list.filter((o) => o.ready());
   if (raiseError) {
     const failed = ready.find((g) => g instanceof Greenlet && g._failed) as Greenlet | undefined;
@@ -180,7 +192,7 @@ async function waitFor<T extends Waitable>(
   set.ready.push(...ready);
   set.blocking = label === 'joinAll' && count === list.length;
   try {
-    await park(hub, set, label, set.list, timeoutMs, FireMode.Value, TIMED_OUT);
+    await park(hub, set, label, set.list, timeoutMs, FireMode.Value, TIMED_OUT, undefined, signal);
   } finally {
     set.unlink();
   }

@@ -19,6 +19,8 @@
  *   leaks when a wait ends early.
  * - Every blocking call is a checkpoint: {@link park} first delivers a pending kill or Timeout, even
  *   when the wait would not block (see `takePendingThrow` in hub.ts).
+ * - A wait given the caller's `AbortSignal` (`{ signal }`, as `timers/promises` and `events.once`
+ *   take it) rejects with the signal's reason when it aborts, at once when it already has.
  */
 import { armTimer, disarmTimer, now, type Timer } from '../internal/natives.js';
 import type { Hub, WaitOwner } from './hub.js';
@@ -143,6 +145,8 @@ export class Waiter extends Link {
   wnext: Waiter | null = null;
   owner: WaitOwner | null;
   timer: Timer | undefined = undefined;
+  /** The caller's `AbortSignal` (`{ signal }`), listened to while parked; the waiter is its listener. */
+  signal: AbortSignal | null = null;
   readonly since: number;
   readonly promise: Promise<unknown>;
   private resolve!: (value: unknown) => void;
@@ -212,6 +216,11 @@ export class Waiter extends Link {
     this.fire(undefined);
   }
 
+  /** The caller's signal aborted: the wait rejects with its reason. */
+  handleEvent(): void {
+    this.fail(this.signal!.reason);
+  }
+
   private detach(): boolean {
     const owner = this.owner;
     if (owner === null) return false;
@@ -219,6 +228,10 @@ export class Waiter extends Link {
     if (this.timer !== undefined) {
       disarmTimer(this.timer);
       this.timer = undefined;
+    }
+    if (this.signal !== null) {
+      this.signal.removeEventListener('abort', this);
+      this.signal = null;
     }
     owner._removeWaiter(this);
     this.owner = null;
@@ -264,15 +277,17 @@ export function park<T>(
   mode: FireMode,
   onTimeout: unknown,
   payload?: unknown,
+  signal?: AbortSignal,
 ): Promise<T> {
   if (timeoutMs === 0) {
     const owner = hub._ownerForWait(on, op, 0);
     if (owner instanceof Refusal) return Promise.reject(owner.error);
+    if (signal?.aborted) return Promise.reject(signal.reason);
     return onTimeout instanceof RejectWith
       ? Promise.reject(onTimeout.make())
       : Promise.resolve(onTimeout as T);
   }
-  const waiter = parkWaiter(hub, on, op, list, timeoutMs, mode, onTimeout, payload);
+  const waiter = parkWaiter(hub, on, op, list, timeoutMs, mode, onTimeout, payload, signal);
   return waiter instanceof Refusal ? Promise.reject(waiter.error) : (waiter.promise as Promise<T>);
 }
 
@@ -286,11 +301,18 @@ export function parkWaiter(
   mode: FireMode,
   onTimeout: unknown,
   payload?: unknown,
+  signal?: AbortSignal,
 ): Waiter | Refusal {
-  const owner = hub._ownerForWait(on, op, timeoutMs);
+  // A wait the caller can abort is bounded: it cannot close a cycle that never ends.
+  const owner = hub._ownerForWait(on, op, signal === undefined ? timeoutMs : -1);
   if (owner instanceof Refusal) return owner;
+  if (signal?.aborted) return new Refusal(signal.reason);
   const waiter = new Waiter(owner, on, op, mode, onTimeout, payload);
   if (list !== null) list.push(waiter);
   if (timeoutMs !== null) waiter.timer = armTimer(expireWaiter, timeoutMs, waiter);
+  if (signal !== undefined) {
+    waiter.signal = signal;
+    signal.addEventListener('abort', waiter);
+  }
   return waiter;
 }

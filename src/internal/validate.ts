@@ -79,6 +79,13 @@ export function checkFunction(where: string, name: string, value: unknown): void
   if (typeof value !== 'function') throw typeError(where, name, 'a function', value);
 }
 
+/** An optional `AbortSignal`: `undefined`/`null` gives `undefined`. */
+export function checkSignal(where: string, name: string, value: unknown): AbortSignal | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (value instanceof AbortSignal) return value;
+  throw typeError(where, name, 'an AbortSignal, null or undefined', value);
+}
+
 export function checkBoolean(where: string, name: string, value: unknown): void {
   if (typeof value !== 'boolean') throw typeError(where, name, 'a boolean', value);
 }

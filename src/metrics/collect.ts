@@ -372,6 +372,20 @@ function defineMetrics(scrape: Scrape, prefix: string): CollectedMetric[] {
       one(scrape.hub().deadlocks),
     ),
     metric(
+      n.abandonedContinuations,
+      'Continuations abandoned when a kill or a withTimeout deadline could not reach what they awaited.',
+      'counter',
+      [],
+      () => one(scrape.hub().abandoned.total),
+    ),
+    metric(
+      n.abandonedRunning,
+      'Abandoned continuations still awaiting; their results will be discarded.',
+      'gauge',
+      [],
+      () => one(scrape.hub().abandoned.running),
+    ),
+    metric(
       n.threadpoolThreads,
       'Threads of each pool by state.',
       'gauge',

@@ -49,6 +49,10 @@ export const metricNames = Object.freeze({
   loopExits: 'greenhub_loop_exits_total',
   /** counter: waits refused with DeadlockError */
   deadlocks: 'greenhub_deadlocks_total',
+  /** counter: continuations abandoned when a kill or a `withTimeout` deadline could not reach their await */
+  abandonedContinuations: 'greenhub_abandoned_continuations_total',
+  /** gauge: abandoned continuations still awaiting (their results will be discarded) */
+  abandonedRunning: 'greenhub_abandoned_continuations',
   /** gauge `{pool, state}` */
   threadpoolThreads: 'greenhub_threadpool_threads',
   /** gauge `{pool}` */

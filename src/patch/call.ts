@@ -30,7 +30,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { Greenlet } from '../greenlet/greenlet.js';
-import { currentGreenlet, getHub, runAs } from '../greenlet/hub.js';
+import { currentOwner, getHub, runAs } from '../greenlet/hub.js';
 import { Operation, registerOperation } from '../greenlet/operation.js';
 import { isReplaced, type PatchTarget, replace } from './registry.js';
 
@@ -62,10 +62,12 @@ export interface CallSpec {
 
 const NOT_ABORTED: unique symbol = Symbol('not aborted');
 
-/** The greenlet a patched call belongs to: the current one while alive, else `undefined`. */
+/**
+ * The greenlet a patched call belongs to: the current one while alive, else `undefined` (top
+ * level, leftovers of a dead greenlet, an abandoned continuation: see greenlet/fence.ts).
+ */
 export function liveGreenlet(): Greenlet | undefined {
-  const greenlet = currentGreenlet();
-  return greenlet !== undefined && !greenlet.dead ? greenlet : undefined;
+  return currentOwner();
 }
 
 /** A patched call in flight: an operation plus what it needs to stop and to deliver. */

@@ -4,15 +4,14 @@
  *
  * - A promise timer started in a greenlet (`await setTimeout(60_000)` from `timers/promises`, or
  *   `util.promisify(setTimeout)`) is cleared by a kill or Timeout and rejects with it.
- * - A callback timer started in a greenlet belongs to it. Clearing a callback timer can strand the
- *   greenlet if its callback is what the greenlet awaits, so a callback timer is a *weak*
- *   operation (see greenlet/operation.ts): when the kill reaches the greenlet through anything
- *   else, its pending callback timers are cleared; when nothing else can deliver it and a timer's
- *   callback is a promise's resolve function (`new Promise((r) => setTimeout(r, ms))`, the usual
- *   sleep), that promise is made to reject with the kill and the timer is cleared; otherwise the
- *   timer keeps running and the kill waits for the greenlet's next checkpoint.
+ * - A callback timer started in a greenlet is accounted to it (run info, pending operations) but a
+ *   kill does not clear it: a `setTimeout`/`setInterval` started by a request outlives the request,
+ *   as on plain Node (a *weak* operation, see greenlet/operation.ts). The one exception is a timer
+ *   that is the greenlet's wait: when nothing else can deliver the kill and a timer's callback is a
+ *   promise's resolve function (`new Promise((r) => setTimeout(r, ms))`, the usual sleep), that
+ *   promise is made to reject with the kill and the timer is cleared.
  * - An unref'd timer is background work by declaration (undici's clock, a cache sweep): a kill
- *   never clears it.
+ *   never touches it.
  * - Outside a greenlet every function is the original's behaviour, untouched.
  *
  * The wrappers call the functions they replaced (the registry's originals), not the hub's private
@@ -73,14 +72,9 @@ class TimerCall extends Operation {
 /** The original `clearTimeout` (it clears intervals too), set by `patchTimers()`. */
 let clearTimer: Fn = clearTimeout;
 
-function abortTimer(this: TimerCall, reason: unknown, deliveredElsewhere: boolean): boolean {
+function abortTimer(this: TimerCall, reason: unknown): boolean {
   const handle = this.handle!;
-  if (!handle.hasRef()) return false;
-  if (deliveredElsewhere) {
-    this.cancel();
-    return false;
-  }
-  if (!looksLikeResolve(this.callback)) return false;
+  if (!handle.hasRef() || !looksLikeResolve(this.callback)) return false;
   this.cancel();
   const rejected = Promise.reject(reason);
   rejected.catch(ignore);

@@ -190,9 +190,16 @@ describe('withTimeout', () => {
     expect(await withTimeout(100, () => getCurrent()?.name)).toBe('withTimeout');
   });
 
-  it('returns a result that arrived after the deadline without a checkpoint (the work completed)', async () => {
-    const g = spawn(() => withTimeout(1, () => new Promise((r) => setTimeout(() => r('completed'), 10))));
-    expect(await g.get()).toBe('completed');
+  it('keeps its deadline when the body awaits a promise greenhub does not see; the late result is discarded', async () => {
+    let resolveLate!: (value: string) => void;
+    const late = new Promise<string>((resolve) => {
+      resolveLate = resolve;
+    });
+    const g = spawn(() => withTimeout(1, () => late, { fallback: 'fallback' }));
+    expect(await g.get()).toBe('fallback');
+    resolveLate('completed');
+    await late;
+    expect(g.value).toBe('fallback');
   });
 });
 
