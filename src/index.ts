@@ -17,6 +17,7 @@ export {
   getCurrent,
   type KillOptions,
   spawn,
+  spawnDetached,
   spawnLater,
 } from './greenlet/greenlet.js';
 export { getHub, Hub, type HubStats } from './greenlet/hub.js';

@@ -742,6 +742,37 @@ export function spawn<A extends unknown[], R>(
 }
 
 /**
+ * Like {@link spawn}, for work that must not belong to the current greenlet (a request): the new
+ * greenlet has no parent, so it is a root of run info, and nothing it starts is accounted to the
+ * caller — a kill of the caller, a `withTimeout` around it or a disconnect never reaches it. Use it
+ * for state that outlives the request that first needs it: a memoised configuration, a lazily
+ * filled connection pool, a cache refresher.
+ *
+ * (`spawn` does not tie a child to its parent's fate either — killing a greenlet never kills the
+ * greenlets it spawned — but a plain promise started in a request, `config ??= loadConfig()`, is
+ * the request's work: its patched I/O is the request's and a kill that reaches it rejects the memo
+ * for every later caller. `spawnDetached(loadConfig)` is the form that cannot.)
+ *
+ * @example
+ * ```ts
+ * let config: Greenlet<Config> | undefined;
+ * async function handler(req, res) {
+ *   config ??= spawnDetached(loadConfig); // shared by every request, owned by none
+ *   res.end(JSON.stringify(await config.get()));
+ * }
+ * ```
+ */
+export function spawnDetached<A extends unknown[], R>(
+  fn: (...args: A) => R | PromiseLike<R>,
+  ...args: A
+): Greenlet<Awaited<R>> {
+  const greenlet = Greenlet._create<Awaited<R>>(fn as unknown as (...args: never[]) => Awaited<R>, args);
+  greenlet.parent = null;
+  greenlet.start();
+  return greenlet;
+}
+
+/**
  * Like {@link spawn}, but the greenlet starts after `ms` milliseconds.
  *
  * @example

@@ -261,10 +261,12 @@ class PromiseCall extends Call {
 /** Wrap a promise-returning API (see the module comment). */
 export function promiseApi(spec: CallSpec, original: Fn): Fn {
   return function patched(this: unknown, ...args: unknown[]): unknown {
-    const greenlet = liveGreenlet();
-    if (greenlet === undefined) return Reflect.apply(original, this, args);
+    // The checkpoint comes first: an abandoned continuation (greenlet/fence.ts) meets its pending
+    // exception here even though it belongs to no live greenlet any more.
     const pending = getHub()._checkpoint();
     if (pending !== undefined) return Promise.reject(pending.error);
+    const greenlet = liveGreenlet();
+    if (greenlet === undefined) return Reflect.apply(original, this, args);
     const call = registerOperation(new PromiseCall(greenlet, spec));
     const callArgs = spec.signalAt === undefined ? args : withSignal(args, spec, call, false);
     return call.settle(invoke(spec, original, this, callArgs, call));
@@ -298,14 +300,15 @@ class CallbackCall extends Call {
 /** Wrap an API whose last argument is an error-first callback (see the module comment). */
 export function callbackApi(spec: CallSpec, original: Fn): Fn {
   return function patched(this: unknown, ...args: unknown[]): unknown {
-    const greenlet = liveGreenlet();
     const callback = args[args.length - 1];
-    if (greenlet === undefined || typeof callback !== 'function') return Reflect.apply(original, this, args);
+    if (typeof callback !== 'function') return Reflect.apply(original, this, args);
     const pending = getHub()._checkpoint();
     if (pending !== undefined) {
       process.nextTick(callback as Fn, pending.error);
       return undefined;
     }
+    const greenlet = liveGreenlet();
+    if (greenlet === undefined) return Reflect.apply(original, this, args);
     const call = registerOperation(new CallbackCall(greenlet, spec, callback as Fn));
     const callArgs = spec.signalAt === undefined ? args.slice() : withSignal(args, spec, call, true);
     callArgs[callArgs.length - 1] = function reported(this: unknown, ...results: unknown[]): void {

@@ -199,11 +199,11 @@ function makeSleep(
 ): Fn {
   const withOptions = promiseApi({ kind: 'timer', signalAt: optionsAt }, original);
   return function sleep(this: unknown, ...args: unknown[]): unknown {
+    const pending = getHub()._checkpoint(); // first: see promiseApi
+    if (pending !== undefined) return Promise.reject(pending.error);
     const greenlet = liveGreenlet();
     if (greenlet === undefined) return Reflect.apply(original, this, args);
     if (args.length > optionsAt) return Reflect.apply(withOptions, this, args);
-    const pending = getHub()._checkpoint();
-    if (pending !== undefined) return Promise.reject(pending.error);
     const call = registerOperation(new SleepCall(greenlet, clear));
     return new Promise((resolve, reject) => {
       call.resolve = resolve;

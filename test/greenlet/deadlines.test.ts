@@ -101,7 +101,7 @@ describe('withTimeout keeps its deadline at the caller', () => {
   it('lets a body that waits in a hub wait unwind (its finally runs) before returning', async () => {
     const order: string[] = [];
     const g = spawn(async () => {
-      const r = await withTimeout(
+      const r = await withTimeout<string | void>(
         5,
         async () => {
           try {
@@ -119,9 +119,11 @@ describe('withTimeout keeps its deadline at the caller', () => {
   });
 
   it('an outer withTimeout keeps its deadline around an inner one that is longer', async () => {
-    const never = deferred<void>();
+    const never = deferred<string>();
     const g = spawn(() =>
-      withTimeout(5, () => withTimeout(10_000, () => never.promise, { fallback: 'inner' }), { fallback: 'outer' }),
+      withTimeout(5, () => withTimeout(10_000, () => never.promise, { fallback: 'inner' }), {
+        fallback: 'outer',
+      }),
     );
     expect(await g.get()).toBe('outer');
   });
@@ -315,7 +317,9 @@ describe('AbortSignal both ways', () => {
         5,
         () => {
           signal = getCurrent()!.signal;
-          return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+          return new Promise((_resolve, reject) =>
+            signal.addEventListener('abort', () => reject(signal.reason)),
+          );
         },
         { fallback: 'fallback' },
       ),
@@ -363,7 +367,9 @@ describe('AbortSignal both ways', () => {
   it('a signal that is not an AbortSignal is a TypeError naming the argument', () => {
     expect(() => sleep(1, { signal: 'soon' as unknown as AbortSignal })).toThrow(TypeError);
     expect(() => sleep(1, { signal: 'soon' as unknown as AbortSignal })).toThrow(/`opts.signal`/);
-    expect(() => new Queue().get({ signal: 1 as unknown as AbortSignal })).toThrow(/Queue.get\(\): expected `opts.signal`/);
+    expect(() => new Queue().get({ signal: 1 as unknown as AbortSignal })).toThrow(
+      /Queue.get\(\): expected `opts.signal`/,
+    );
   });
 });
 

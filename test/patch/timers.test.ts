@@ -42,42 +42,63 @@ describe.concurrent('patchTimers', () => {
     expect((result as { killMs: number }).killMs).toBeLessThan(50);
   });
 
-  it('callback timers a killed greenlet started and was not waiting on die with it', async () => {
+  it('callback timers and intervals a killed greenlet started outlive it (a kill reaches the wait, not the world)', async () => {
     const { code, result } = await scenario(`${PATCHED}
       import { setTimeout as delay } from 'node:timers/promises';
-      const fired = [];
+      let timeoutFired, ticked;
+      const fired = new Promise((r) => (timeoutFired = r));
+      const ticks = new Promise((r) => (ticked = r));
+      let interval;
+      let n = 0;
       const g = spawn(async () => {
-        setTimeout(() => fired.push('timeout'), 30);
-        setInterval(() => fired.push('interval'), 10);
+        setTimeout(() => timeoutFired('timeout'), 30);
+        interval = setInterval(() => { if (++n === 3) ticked('interval'); }, 10);
         await delay(60_000);
       });
       await sleep(5);
       await g.kill();
-      await new Promise((r) => setTimeout(r, 80)); // top level: an ordinary timer
-      report({ fired, timers: getHub().stats().operations.timer });
+      // Were they cleared by the kill, these would never settle and the scenario would time out.
+      const outcome = [await fired, await ticks];
+      const beforeClear = getHub().stats().operations.timer;
+      clearInterval(interval);
+      report({ outcome, killed: g.value instanceof GreenletExit, beforeClear, afterClear: getHub().stats().operations.timer });
     `);
     expect(code).toBe(0);
-    expect(result).toEqual({ fired: [], timers: 0 });
+    expect(result).toEqual({ outcome: ['timeout', 'interval'], killed: true, beforeClear: 1, afterClear: 0 });
   });
 
-  it('a timer whose callback the kill cannot reach keeps running, and the kill lands at the next checkpoint', async () => {
+  it('a greenlet killed while awaiting a timer the kill cannot reach dies at once; its continuation is fenced', async () => {
     const { code, result } = await scenario(`${PATCHED}
       import { setTimeout as delay } from 'node:timers/promises';
       const steps = [];
+      let resumed;
+      const done = new Promise((r) => (resumed = r));
       const g = spawn(async () => {
         await new Promise((resolve) => setTimeout(() => resolve(), 200)); // a closure: not a resolve function
         steps.push('woke');
-        await delay(0); // a checkpoint
-        steps.push('never');
+        try { await delay(0); steps.push('checkpoint passed'); } // a checkpoint
+        catch (e) { steps.push(e instanceof GreenletExit ? 'kill raised at the checkpoint' : String(e)); }
+        finally { resumed(); }
       });
       await sleep(5);
       const t = performance.now();
       await g.kill();
-      report({ steps, killMs: since(t), killed: g.value instanceof GreenletExit });
+      const killMs = since(t);
+      const dead = g.dead;
+      const abandoned = getHub().stats().abandoned.running;
+      await done;
+      await sleep(0);
+      report({ steps, killMs, dead, abandoned, after: getHub().stats().abandoned.running, killed: g.value instanceof GreenletExit });
     `);
     expect(code).toBe(0);
-    expect(result).toMatchObject({ steps: ['woke'], killed: true });
-    expect((result as { killMs: number }).killMs).toBeGreaterThanOrEqual(100); // it waited for the timer
+    expect(result).toMatchObject({
+      steps: ['woke', 'kill raised at the checkpoint'],
+      dead: true,
+      abandoned: 1,
+      after: 0,
+      killed: true,
+    });
+    expect((result as { killMs: number }).killMs).toBeLessThan(150); // it did not wait for the 200 ms timer
   });
 
   it("an unref'd timer started in a greenlet is background work: a kill leaves it alone", async () => {
