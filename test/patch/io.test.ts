@@ -301,4 +301,68 @@ describe.concurrent('patched I/O: a kill stops the operation, frees its resource
     expect(code).toBe(0);
     expect(result).toEqual({ a: ['AbortError', 'mine'], b: true, ops: {} });
   });
+
+  it('a kill lands where the greenlet waits: I/O it started without waiting in it goes on', async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      import { setTimeout as delay } from 'node:timers/promises';
+      import { Event } from 'greenhub';
+      let background;
+      const parked = new Event();
+      const g = spawn(async () => {
+        // A patched operation the greenlet starts and does not wait in (fire and forget).
+        background = delay(30, true).catch((e) => e.constructor.name);
+        parked.set();
+        await new Event().wait(); // the greenlet's wait
+      });
+      await parked.wait();
+      await g.kill();
+      report({ killed: g.value instanceof GreenletExit, background: await background });
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({ killed: true, background: true });
+  });
+
+  it('a memoised promise started by a request survives its kill when started with spawnDetached', async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      import { setTimeout as delay } from 'node:timers/promises';
+      import { spawnDetached } from 'greenhub';
+      let config;
+      const loadConfig = async () => { await delay(30); return { ready: true }; };
+      const request = () => spawn(async () => {
+        config ??= spawnDetached(loadConfig);
+        return config.get();
+      });
+      const first = request();
+      await sleep(5);
+      await first.kill(); // the first requester leaves while the memo loads
+      const second = request();
+      report({ first: first.value instanceof GreenletExit, second: await second.get(), parent: config.parent });
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({ first: true, second: { ready: true }, parent: null });
+  });
+
+  it('withTimeout keeps its deadline on a query written to an already-connected socket (a driver-shaped call)', async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      import net from 'node:net';
+      // A database-shaped server that never answers the query.
+      const server = net.createServer(() => {});
+      await new Promise((r) => server.listen(0, '127.0.0.1', r));
+      const socket = net.connect(server.address().port, '127.0.0.1');
+      await new Promise((r) => socket.once('connect', r));
+      // The driver: a pooled connection, the answer delivered by its own 'data' handler.
+      const pending = [];
+      socket.on('data', (chunk) => pending.shift()?.(chunk.toString()));
+      const query = (sql) => new Promise((resolve) => { pending.push(resolve); socket.write(sql); });
+      const g = spawn(() => withTimeout(50, () => query('select pg_sleep(10)'), { fallback: 'timed out' }));
+      const t = performance.now();
+      const value = await g.get();
+      const ms = since(t);
+      socket.destroy();
+      server.close();
+      report({ value, onTime: ms < 1000, abandoned: getHub().stats().abandoned.total });
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({ value: 'timed out', onTime: true, abandoned: 1 });
+  });
 });
