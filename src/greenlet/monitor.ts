@@ -22,7 +22,12 @@
 import { EventEmitter } from 'node:events';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { InvalidStateError } from '../errors.js';
-import { nativeClearInterval, nativeClearTimeout, nativeSetInterval, nativeSetTimeout } from '../internal/natives.js';
+import {
+  nativeClearInterval,
+  nativeClearTimeout,
+  nativeSetInterval,
+  nativeSetTimeout,
+} from '../internal/natives.js';
 import { checkBoolean, checkDelay, checkOptions, rangeError, typeError } from '../internal/validate.js';
 import type { Greenlet } from './greenlet.js';
 import { currentGreenlet, formatMs, getHub } from './hub.js';
