@@ -364,6 +364,13 @@ describe('HttpServer: stop and mounts', () => {
     );
   });
 
+  it("refuses an empty host, on which Node would listen on every interface ('' from an unset HOST)", () => {
+    expect(() => new HttpServer({ host: '', port: 0 }, () => {})).toThrow(
+      /new HttpServer\(\): expected `listener.host` to be a host name or address, not empty \('0.0.0.0' or '::' to listen on every interface\), got `""` \(string\)/,
+    );
+    expect(() => new HttpServer({ host: '', port: 0 }, () => {})).toThrow(TypeError);
+  });
+
   it('refuses bad options with messages naming them', () => {
     expect(() => new HttpServer(0, () => {}, { headersTimeout: 5000, receiveTimeout: 1000 })).toThrow(
       /expected `opts.headersTimeout` to be at most `receiveTimeout` \(1000\), got `5000`/,

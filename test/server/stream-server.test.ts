@@ -159,6 +159,16 @@ describe('StreamServer', () => {
     expect(() => new StreamServer(0, () => {}, { spwan: 2 } as never)).toThrow(/unknown option `opts.spwan`/);
   });
 
+  it("refuses an empty host, on which Node would listen on every interface ('' from an unset HOST)", () => {
+    const expected =
+      /new StreamServer\(\): expected `listener.host` to be a host name or address, not empty \('0.0.0.0' or '::' to listen on every interface\), got `""` \(string\)/;
+    expect(() => new StreamServer({ host: '', port: 0 }, () => {})).toThrow(expected);
+    expect(() => new StreamServer({ host: '', port: 0 }, () => {})).toThrow(TypeError);
+    expect(() => new StreamServer(' :0', () => {})).toThrow(
+      /expected `listener` to be a host name or address, not empty/,
+    );
+  });
+
   it('start() after stop() is refused; serveForever() returns once stopped', async () => {
     const server = new StreamServer(0, () => {});
     const forever = server.serveForever();
