@@ -302,12 +302,7 @@ export class BlockingMonitor extends EventEmitter<BlockingMonitorEvents> {
   private readonly onReport = (message: WatchdogMessage): void => {
     const report = toReport(message);
     const hub = getHub();
-    hub._blockingEvents++;
-    hub._blockedMs += report.durationMs;
-    let api = report.api ?? 'none';
-    const byApi = hub._blockedMsByApi;
-    if (!byApi.has(api) && byApi.size >= MAX_APIS) api = 'other';
-    byApi.set(api, (byApi.get(api) ?? 0) + report.durationMs);
+    countBlock(report.durationMs, report.api);
     try {
       this.emit('blocked', report);
     } catch (error) {
@@ -315,6 +310,22 @@ export class BlockingMonitor extends EventEmitter<BlockingMonitorEvents> {
     }
     if (this.print) process.stderr.write(formatBlockingReport(report, this.maxBlockingTime));
   };
+}
+
+/**
+ * @internal Add one block of the hub to its totals (`getHub().stats()`: `blockingEvents`,
+ * `blockedMs`, `blockedMsByApi`; in metrics `greenhub_hub_blocking_events_total` and
+ * `greenhub_hub_blocked_seconds_total{api}`). Two sources feed it, never for the same block: the
+ * monitor's reports, and the blocking patch's slow calls while no monitor runs (patch/blocking.ts).
+ */
+export function countBlock(durationMs: number, api: string | null): void {
+  const hub = getHub();
+  hub._blockingEvents++;
+  hub._blockedMs += durationMs;
+  let key = api ?? 'none';
+  const byApi = hub._blockedMsByApi;
+  if (!byApi.has(key) && byApi.size >= MAX_APIS) key = 'other';
+  byApi.set(key, (byApi.get(key) ?? 0) + durationMs);
 }
 
 function beat(shared: Int32Array): void {
