@@ -66,11 +66,12 @@ describe.concurrent('patchBlocking: synchronous calls that stall the hub', () =>
   it("'throw': the next call from a site that blocked is refused with BlockingCallError before it runs", async () => {
     const { code, result } = await scenario(`${PATCH("blocking: 'throw', maxBlockingTime: 30")}
       const outcomes = [];
+      // A refused call returns before the 50-ms sleep would run; the margin absorbs a loaded machine.
       const site = () => execSync('sleep 0.05');
       for (let i = 0; i < 3; i++) {
         const t = performance.now();
         try { site(); outcomes.push('ran'); }
-        catch (e) { outcomes.push([e instanceof BlockingCallError, e.code, e.api, e.durationMs >= 30, performance.now() - t < 20]); }
+        catch (e) { outcomes.push([e instanceof BlockingCallError, e.code, e.api, e.durationMs >= 30, performance.now() - t < 45]); }
       }
       execSync('sleep 0.05'); // a different site is not refused
       outcomes.push('other site ran');
