@@ -22,7 +22,12 @@
 import { EventEmitter } from 'node:events';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { InvalidStateError } from '../errors.js';
-import { nativeClearInterval, nativeSetInterval } from '../internal/natives.js';
+import {
+  nativeClearInterval,
+  nativeClearTimeout,
+  nativeSetInterval,
+  nativeSetTimeout,
+} from '../internal/natives.js';
 import { checkBoolean, checkDelay, checkOptions, rangeError, typeError } from '../internal/validate.js';
 import type { Greenlet } from './greenlet.js';
 import { currentGreenlet, formatMs, getHub } from './hub.js';
@@ -231,9 +236,13 @@ export class BlockingMonitor extends EventEmitter<BlockingMonitorEvents> {
       stdout: false,
       stderr: false,
     });
-    this.worker.unref();
     this.worker.on('message', this.onReport);
     this.worker.on('error', (error) => getHub()._report(error, null));
+    // The monitor never keeps the process alive on its own, but `ready()` must resolve: the worker
+    // stays ref'd until it is online (a bounded startup), then is unref'd — after the 'message'
+    // listener was added, since adding one refs the worker's port again (Node's
+    // setupPortReferencing), and a ref'd port would hold the loop open forever.
+    this.worker.once('online', () => this.worker.unref());
     this.online = new Promise((resolve) => {
       this.worker.once('online', resolve);
       this.worker.once('exit', () => resolve());
@@ -251,7 +260,10 @@ export class BlockingMonitor extends EventEmitter<BlockingMonitorEvents> {
     return !this.stopped;
   }
 
-  /** Resolves once the watchdog thread runs (blocks before that are not seen). */
+  /**
+   * Resolves once the watchdog thread runs (blocks before that are not seen). Until then the
+   * monitor keeps the process alive; after, never: it does not hold the event loop open by itself.
+   */
   ready(): Promise<void> {
     return this.online;
   }
@@ -263,9 +275,9 @@ export class BlockingMonitor extends EventEmitter<BlockingMonitorEvents> {
     if (this.exited) return;
     this.worker.postMessage('stop');
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => void this.worker.terminate().then(() => resolve()), 1000);
+      const timer = nativeSetTimeout(() => void this.worker.terminate().then(() => resolve()), 1000);
       this.worker.once('exit', () => {
-        clearTimeout(timer);
+        nativeClearTimeout(timer);
         resolve();
       });
     });
@@ -290,12 +302,7 @@ export class BlockingMonitor extends EventEmitter<BlockingMonitorEvents> {
   private readonly onReport = (message: WatchdogMessage): void => {
     const report = toReport(message);
     const hub = getHub();
-    hub._blockingEvents++;
-    hub._blockedMs += report.durationMs;
-    let api = report.api ?? 'none';
-    const byApi = hub._blockedMsByApi;
-    if (!byApi.has(api) && byApi.size >= MAX_APIS) api = 'other';
-    byApi.set(api, (byApi.get(api) ?? 0) + report.durationMs);
+    countBlock(report.durationMs, report.api);
     try {
       this.emit('blocked', report);
     } catch (error) {
@@ -303,6 +310,22 @@ export class BlockingMonitor extends EventEmitter<BlockingMonitorEvents> {
     }
     if (this.print) process.stderr.write(formatBlockingReport(report, this.maxBlockingTime));
   };
+}
+
+/**
+ * @internal Add one block of the hub to its totals (`getHub().stats()`: `blockingEvents`,
+ * `blockedMs`, `blockedMsByApi`; in metrics `greenhub_hub_blocking_events_total` and
+ * `greenhub_hub_blocked_seconds_total{api}`). Two sources feed it, never for the same block: the
+ * monitor's reports, and the blocking patch's slow calls while no monitor runs (patch/blocking.ts).
+ */
+export function countBlock(durationMs: number, api: string | null): void {
+  const hub = getHub();
+  hub._blockingEvents++;
+  hub._blockedMs += durationMs;
+  let key = api ?? 'none';
+  const byApi = hub._blockedMsByApi;
+  if (!byApi.has(key) && byApi.size >= MAX_APIS) key = 'other';
+  byApi.set(key, (byApi.get(key) ?? 0) + durationMs);
 }
 
 function beat(shared: Int32Array): void {

@@ -148,3 +148,19 @@ export function checkOptions(where: string, name: string, value: unknown, allowe
     }
   }
 }
+
+/**
+ * A host to listen on: a host name or address, not empty. Node listens on every interface (`::`)
+ * when given `''`, so an empty or unset `HOST` variable would expose a server that was meant to be
+ * local; every interface is a decision to write down (`'0.0.0.0'`, `'::'`). The CLI's `--host`
+ * refuses `''` the same way.
+ */
+export function checkHost(where: string, name: string, value: unknown): void {
+  if (typeof value !== 'string' || value.trim() === '')
+    throw typeError(
+      where,
+      name,
+      "a host name or address, not empty ('0.0.0.0' or '::' to listen on every interface)",
+      value,
+    );
+}

@@ -19,6 +19,7 @@ import { getHub } from '../greenlet/hub.js';
 import { isLoopbackHost, kGreenhubServer, nativeHttpCreateServer } from '../internal/net-natives.js';
 import {
   checkBoolean,
+  checkHost,
   checkInteger,
   checkOptions,
   checkString,
@@ -31,7 +32,7 @@ import { collectMetrics, hasCollection, type MetricsCollection } from './collect
 export interface MetricsServerOptions {
   /** Default 9464 (Prometheus' registered port for Node exporters); 0 picks a free port. */
   port?: number;
-  /** Default `127.0.0.1`. */
+  /** Default `127.0.0.1`; `''` is refused (Node would listen on every interface). */
   host?: string;
   /** The registry to serve (default prom-client's global `register`); greenhub's metrics are collected into it if they are not yet. */
   register?: client.Registry;
@@ -73,7 +74,7 @@ export async function startMetricsServer(opts?: MetricsServerOptions): Promise<M
   const port = opts?.port ?? 9464;
   checkInteger(where, 'opts.port', port, 0, 'an integer from 0 to 65535', 65535);
   const host = opts?.host ?? '127.0.0.1';
-  checkString(where, 'opts.host', host);
+  checkHost(where, 'opts.host', host);
   const register = opts?.register ?? client.register;
   if (!(register instanceof client.Registry))
     throw typeError(where, 'opts.register', 'a prom-client Registry', register);

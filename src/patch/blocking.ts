@@ -12,8 +12,13 @@
  *   `BlockingCallError` before it blocks again (the slow call itself already ran; its result is
  *   returned, since its side effects happened).
  *
- * The API is also named to the blocking monitor (`setBlockingApi`), so that a block it catches is
- * reported with its API and counted in `greenhub_hub_blocked_seconds_total{api}`.
+ * Slow calls are counted in the hub's blocking totals too (`getHub().stats()`, and in metrics
+ * `greenhub_hub_blocked_seconds_total{api}` and `greenhub_hub_blocking_events_total`), once per
+ * block: while a blocking monitor runs it is the one that counts, since it sees every block past
+ * its own `maxBlockingTime` while the block lasts and attributes it to the API this patch names
+ * (`setBlockingApi`); while none runs (`greenhub run` and the demo start none), this patch counts
+ * its own detections. Counting in both would count one block twice; counting only in the monitor
+ * left `/metrics` at zero under the preload.
  *
  * Cost below the threshold: two `performance.now()` reads, the API naming and a comparison; a site is
  * computed (a one-frame stack trace) only for slow calls, and for every call while a site is
@@ -24,7 +29,7 @@
 import { isMainThread } from 'node:worker_threads';
 import { BlockingCallError } from '../errors.js';
 import { currentGreenlet, formatMs } from '../greenlet/hub.js';
-import { setBlockingApi } from '../greenlet/monitor.js';
+import { countBlock, getBlockingMonitor, setBlockingApi } from '../greenlet/monitor.js';
 import { now } from '../internal/natives.js';
 import { checkFunction } from '../internal/validate.js';
 import { dressAs, type Fn, wrapFunctions } from './call.js';
@@ -245,6 +250,9 @@ function slow(api: string, durationMs: number, wrapper: Fn): void {
   };
   events++;
   seconds += durationMs / 1000;
+  // Once per block (see the module comment): a running monitor counts this block itself, under
+  // this API. Blocks before its `ready()` are seen by neither, as the monitor documents.
+  if (getBlockingMonitor() === null) countBlock(durationMs, api);
   const counts = byApi.get(api);
   if (counts === undefined) byApi.set(api, { events: 1, seconds: durationMs / 1000 });
   else {

@@ -43,7 +43,13 @@ export interface BaseServerOptions {
 
 export const BASE_OPTIONS = ['spawn', 'maxPending', 'stopTimeout', 'name'] as const;
 
-type State = 'new' | 'started' | 'stopping' | 'stopped';
+/**
+ * `starting`: `start()` is binding. A `stop()` then does not race it: it marks the server
+ * `stopping` and waits for the bind to settle; `start()` sees that, closes what it bound without
+ * accepting, and both settle with the server stopped (a SIGTERM during startup must not leave a
+ * listening socket behind a `stop()` that already resolved).
+ */
+type State = 'new' | 'starting' | 'started' | 'stopping' | 'stopped';
 
 export abstract class BaseServer {
   /** The `server` label in metrics. */
@@ -64,6 +70,8 @@ export abstract class BaseServer {
   private holding: net.Socket | null = null;
   protected readonly maxPending: number;
   private acceptor: Greenlet | null = null;
+  /** The bind `start()` is waiting for, while `starting` (and after, for a `stop()` that came then). */
+  private binding: Promise<void> | null = null;
   private readonly stopped = new Event();
   private unregister: (() => void) | null = null;
 
@@ -118,22 +126,45 @@ export abstract class BaseServer {
     return this.listener.address();
   }
 
-  /** Start listening; resolves once bound. A second call while started does nothing. */
-  async start(): Promise<void> {
-    if (this.state === 'started') return;
+  /**
+   * Start listening; resolves once bound. A second call while starting or started waits for the
+   * same bind. If `stop()` is called before the bind completes, `start()` closes what it bound
+   * and resolves without accepting (`closed` is then true), or rejects with the bind's error.
+   */
+  start(): Promise<void> {
+    if (this.state === 'started') return Promise.resolve();
+    if (this.state === 'starting') return this.binding!;
     if (this.state !== 'new')
-      throw new InvalidStateError(`${this}: start() after stop(); create a new server`);
+      return Promise.reject(new InvalidStateError(`${this}: start() after stop(); create a new server`));
+    this.state = 'starting';
+    this.binding = this.bind();
+    return this.binding;
+  }
+
+  private async bind(): Promise<void> {
     const listener = this.listener;
     (listener as unknown as Record<symbol, boolean>)[kGreenhubServer] = true;
-    await new Promise<void>((resolve, reject) => {
-      listener.once('error', reject);
-      const done = () => {
-        listener.off('error', reject);
-        resolve();
-      };
-      if ('path' in this.target) listener.listen({ path: this.target.path }, done);
-      else listener.listen({ host: this.target.host, port: this.target.port }, done);
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        listener.once('error', reject);
+        const done = () => {
+          listener.off('error', reject);
+          resolve();
+        };
+        if ('path' in this.target) listener.listen({ path: this.target.path }, done);
+        else listener.listen({ host: this.target.host, port: this.target.port }, done);
+      });
+    } catch (error) {
+      // A failed bind leaves the server new (it may be started again), unless stop() came meanwhile.
+      if (this.state === 'starting') this.state = 'new';
+      throw error;
+    }
+    if (this.state !== 'starting') {
+      // stop() was called while binding: it waits for this; nothing was accepted (onConnection
+      // destroys connections unless started).
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
+      return;
+    }
     this.state = 'started';
     const acceptor = new Greenlet(() => this.acceptLoop());
     acceptor.name = `${this.name} acceptor`;
@@ -162,6 +193,17 @@ export abstract class BaseServer {
         ? this.stopTimeout
         : checkDelay(`${this.constructor.name}.stop()`, 'timeout', timeout);
     if (this.state === 'new') {
+      this.state = 'stopped';
+      this.stopped.set();
+      return;
+    }
+    if (this.state === 'starting') {
+      this.state = 'stopping';
+      try {
+        await this.binding;
+      } catch {
+        // The bind failed: start() rejects with its error; there is nothing to close.
+      }
       this.state = 'stopped';
       this.stopped.set();
       return;

@@ -149,6 +149,47 @@ describe('blocking monitor', () => {
     );
   });
 
+  it('does not keep the process alive: a script that only starts the monitor exits by itself', async () => {
+    const started = performance.now();
+    const { code, stdout } = await runNode({
+      source: `
+        import { startBlockingMonitor } from 'greenhub';
+        const monitor = startBlockingMonitor({ print: false });
+        await monitor.ready();
+        console.log('running ' + monitor.running);
+      `,
+      timeoutMs: 10_000,
+    });
+    expect(code).toBe(0);
+    expect(stdout).toBe('running true\n');
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
+  it('still reports a block, and lets the process exit once the application has nothing left to do', async () => {
+    const { code, stdout } = await runNode({
+      source: `
+        import { spawn, sleep, startBlockingMonitor } from 'greenhub';
+        const monitor = startBlockingMonitor({ maxBlockingTime: 50, print: false });
+        await monitor.ready();
+        // The application's own work, until the report came; then nothing keeps the loop open.
+        const work = setInterval(() => {}, 1000);
+        const blocked = new Promise((resolve) => monitor.once('blocked', resolve));
+        const g = spawn(async () => {
+          await sleep(1);
+          const end = performance.now() + 200;
+          while (performance.now() < end);
+        });
+        g.name = 'spinner';
+        const report = await blocked;
+        clearInterval(work);
+        console.log(JSON.stringify({ greenlet: report.greenlet?.name, long: report.durationMs >= 150 }));
+      `,
+      timeoutMs: 10_000,
+    });
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({ greenlet: 'spinner', long: true });
+  });
+
   it('costs the hub no switch count: the counter moves into shared memory and back', async () => {
     const hub = getHub();
     await spawn(() => 1).join();

@@ -99,6 +99,14 @@ describe('startMetricsServer()', () => {
     await expect(startMetricsServer({ prot: 1 } as never)).rejects.toThrow(/unknown option `opts.prot`/);
   });
 
+  it("refuses an empty host, on which Node would listen on every interface ('' from an unset HOST)", async () => {
+    const refused = start({ host: '' });
+    await expect(refused).rejects.toThrow(TypeError);
+    await expect(refused).rejects.toThrow(
+      /startMetricsServer\(\): expected `opts.host` to be a host name or address, not empty \('0.0.0.0' or '::' to listen on every interface\), got `""` \(string\)/,
+    );
+  });
+
   it('a port in use fails with the listen error', async () => {
     const first = await start();
     await expect(

@@ -232,6 +232,65 @@ describe.concurrent('patched I/O: a kill stops the operation, frees its resource
     });
   });
 
+  it('child_process: a kill reaches the whole process group, not only the shell of exec("sleep 30 | cat &…")', async () => {
+    const { code, result } = await scenario(
+      `${PATCHED}
+      import cp from 'node:child_process';
+      const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+      const groupGone = (pgid) => { try { process.kill(-pgid, 0); return false; } catch (e) { return e.code === 'ESRCH'; } };
+      let child;
+      let printed;
+      const catPid = new Promise((resolve) => (printed = resolve));
+      // The shell starts the pipeline in the background, prints the pid of its last member, waits.
+      const g = spawn(() => new Promise((resolve, reject) => {
+        child = cp.exec('sleep 30 | cat & echo $!; wait', (e) => (e ? reject(e) : resolve()));
+        child.stdout.once('data', (d) => printed(Number(String(d).trim())));
+      }));
+      const cat = await catPid;
+      const pgid = child.pid; // the shell leads the group
+      const during = { group: !groupGone(pgid), cat: alive(cat) };
+      await g.kill();
+      const deadline = performance.now() + 5_000;
+      while ((!groupGone(pgid) || alive(cat)) && performance.now() < deadline) await sleep(20);
+      report({ during, groupGone: groupGone(pgid), catAlive: alive(cat), killed: g.value instanceof GreenletExit, ops: ops() });
+    `,
+      { newSession: true },
+    );
+    expect(code).toBe(0);
+    expect(result).toEqual({
+      during: { group: true, cat: true },
+      groupGone: true,
+      catAlive: false,
+      killed: true,
+      ops: {},
+    });
+  });
+
+  it('child_process: only a child started in a greenlet gets a process group of its own, and never against an explicit detached', async () => {
+    const { code, result } = await scenario(
+      `${PATCHED}
+      import cp from 'node:child_process';
+      const pgid = (pid) => Number(cp.execFileSync('ps', ['-o', 'pgid=', '-p', String(pid)]).toString().trim());
+      const mine = pgid(process.pid);
+      const children = [];
+      const start = (opts) => { const c = cp.spawn('sleep', ['30'], opts); children.push(c); return c; };
+      const outside = start();
+      const inside = await spawn(() => start()).get();
+      const insideAttached = await spawn(() => start({ detached: false })).get();
+      const groups = [outside, inside, insideAttached].map((c) => pgid(c.pid));
+      report({
+        outside: groups[0] === mine,
+        inside: groups[1] === inside.pid,
+        insideAttached: groups[2] === mine,
+      });
+      for (const c of children) c.kill('SIGKILL');
+    `,
+      { newSession: true },
+    );
+    expect(code).toBe(0);
+    expect(result).toEqual({ outside: true, inside: true, insideAttached: true });
+  });
+
   it('events.once and the pending next() of events.on reject with the kill and remove their listeners', async () => {
     const { code, result } = await scenario(`${PATCHED}
       import { EventEmitter, once, on } from 'node:events';

@@ -25,6 +25,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Called with the child once it started (to send signals, read output as it comes). */
   onSpawn?: (child: ChildProcess) => void;
+  /** Start it in a session of its own, without a controlling terminal, wherever the tests run (default false). */
+  newSession?: boolean;
 }
 
 /** Run `node ...args` in the repository root. */
@@ -34,6 +36,7 @@ export function runNode(args: string[], opts: RunOptions = {}): Promise<Outcome>
       cwd: ROOT,
       env: { ...process.env, NODE_OPTIONS: '', GREENHUB_PATCH: '', ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: opts.newSession ?? false,
     });
     let stdout = '';
     let stderr = '';

@@ -1,4 +1,6 @@
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 
 /** Connect to 127.0.0.1:port; resolves once connected. */
 export function connect(port: number): Promise<net.Socket> {
@@ -34,4 +36,21 @@ export function closed(socket: net.Socket): Promise<void> {
 export function portOf(address: net.AddressInfo | string | null): number {
   if (address === null || typeof address === 'string') throw new Error('not a TCP address');
   return address.port;
+}
+
+let paths = 0;
+/** A fresh Unix socket path in the temporary directory (a bind whose address is known before it happens). */
+export function socketPath(): string {
+  return path.join(os.tmpdir(), `greenhub-test-${process.pid}-${++paths}.sock`);
+}
+
+/** Resolves with the error code of a connection attempt to `where` (a Unix socket path), or `'connected'`. */
+export function tryConnect(where: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(where, () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? String(error)));
+  });
 }

@@ -15,7 +15,7 @@ import { collectMetrics } from '../../src/metrics/index.js';
 import { HttpServer, type HttpServerOptions } from '../../src/server/index.js';
 import { captureErrors } from '../helpers.js';
 import { parsePrometheusText, sampleValue } from '../metrics/prom-text.js';
-import { connect, readAll } from './helpers.js';
+import { connect, readAll, socketPath, tryConnect } from './helpers.js';
 
 let servers: HttpServer[] = [];
 const sockets: net.Socket[] = [];
@@ -362,6 +362,54 @@ describe('HttpServer: stop and mounts', () => {
     expect(() => server.mount('healthz', () => {})).toThrow(
       /expected `path` to be a path starting with '\/'/,
     );
+  });
+
+  it("refuses an empty host, on which Node would listen on every interface ('' from an unset HOST)", () => {
+    expect(() => new HttpServer({ host: '', port: 0 }, () => {})).toThrow(
+      /new HttpServer\(\): expected `listener.host` to be a host name or address, not empty \('0.0.0.0' or '::' to listen on every interface\), got `""` \(string\)/,
+    );
+    expect(() => new HttpServer({ host: '', port: 0 }, () => {})).toThrow(TypeError);
+  });
+
+  it('stop() during start(): nothing is left listening, whichever of the two is awaited first', async () => {
+    // stop() awaited first: when it resolves, nothing listens, and start() has settled too.
+    const where1 = socketPath();
+    const first = new HttpServer({ path: where1 }, () => {});
+    const starting1 = first.start();
+    const stopping1 = first.stop();
+    let startSettled = false;
+    void starting1.then(() => {
+      startSettled = true;
+    });
+    await stopping1;
+    expect(await tryConnect(where1)).not.toBe('connected');
+    await starting1;
+    expect(startSettled).toBe(true);
+    expect([first.started, first.closed]).toEqual([false, true]);
+
+    // start() awaited first: it resolves having closed what it bound; stop() then resolves.
+    const where2 = socketPath();
+    const second = new HttpServer({ path: where2 }, () => {});
+    const starting2 = second.start();
+    const stopping2 = second.stop();
+    await starting2;
+    expect(await tryConnect(where2)).not.toBe('connected');
+    await stopping2;
+    expect([second.started, second.closed]).toEqual([false, true]);
+    await expect(second.start()).rejects.toThrow(/start\(\) after stop\(\)/);
+  });
+
+  it('stop() during a start() whose bind fails: start() rejects with the bind error, stop() resolves, the server is closed', async () => {
+    const where = socketPath();
+    const taken = new HttpServer({ path: where }, () => {});
+    servers.push(taken);
+    await taken.start();
+    const server = new HttpServer({ path: where }, () => {});
+    const starting = server.start();
+    const stopping = server.stop();
+    await expect(starting).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await stopping;
+    expect(server.closed).toBe(true);
   });
 
   it('refuses bad options with messages naming them', () => {

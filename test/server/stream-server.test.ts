@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Event, GreenletExit, getCurrent, Pool, Queue, sleep } from '../../src/index.js';
 import { StreamServer } from '../../src/server/index.js';
 import { captureErrors } from '../helpers.js';
-import { closed, connect, portOf, readAll } from './helpers.js';
+import { closed, connect, portOf, readAll, socketPath, tryConnect } from './helpers.js';
 
 let servers: StreamServer[] = [];
 const clients: net.Socket[] = [];
@@ -157,6 +157,57 @@ describe('StreamServer', () => {
       /`opts.spawn` to be a Pool, a positive pool size or 'default'/,
     );
     expect(() => new StreamServer(0, () => {}, { spwan: 2 } as never)).toThrow(/unknown option `opts.spwan`/);
+  });
+
+  it("refuses an empty host, on which Node would listen on every interface ('' from an unset HOST)", () => {
+    const expected =
+      /new StreamServer\(\): expected `listener.host` to be a host name or address, not empty \('0.0.0.0' or '::' to listen on every interface\), got `""` \(string\)/;
+    expect(() => new StreamServer({ host: '', port: 0 }, () => {})).toThrow(expected);
+    expect(() => new StreamServer({ host: '', port: 0 }, () => {})).toThrow(TypeError);
+    expect(() => new StreamServer(' :0', () => {})).toThrow(
+      /expected `listener` to be a host name or address, not empty/,
+    );
+  });
+
+  it('stop() during start(): nothing is left listening, whichever of the two is awaited first', async () => {
+    // stop() awaited first: when it resolves, nothing listens, and start() has settled too.
+    const where1 = socketPath();
+    const first = new StreamServer({ path: where1 }, () => {});
+    const starting1 = first.start();
+    const stopping1 = first.stop();
+    let startSettled = false;
+    void starting1.then(() => {
+      startSettled = true;
+    });
+    await stopping1;
+    expect(await tryConnect(where1)).not.toBe('connected');
+    await starting1;
+    expect(startSettled).toBe(true);
+    expect([first.started, first.closed]).toEqual([false, true]);
+
+    // start() awaited first: it resolves having closed what it bound; stop() then resolves.
+    const where2 = socketPath();
+    const second = new StreamServer({ path: where2 }, () => {});
+    const starting2 = second.start();
+    const stopping2 = second.stop();
+    await starting2;
+    expect(await tryConnect(where2)).not.toBe('connected');
+    await stopping2;
+    expect([second.started, second.closed]).toEqual([false, true]);
+    await expect(second.start()).rejects.toThrow(/start\(\) after stop\(\)/);
+  });
+
+  it('stop() during a start() whose bind fails: start() rejects with the bind error, stop() resolves, the server is closed', async () => {
+    const where = socketPath();
+    const taken = new StreamServer({ path: where }, () => {});
+    servers.push(taken);
+    await taken.start();
+    const server = new StreamServer({ path: where }, () => {});
+    const starting = server.start();
+    const stopping = server.stop();
+    await expect(starting).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await stopping;
+    expect(server.closed).toBe(true);
   });
 
   it('start() after stop() is refused; serveForever() returns once stopped', async () => {
