@@ -28,8 +28,12 @@ const quantile = (xs, q) => {
 /** A promise nobody will ever settle: an await greenhub cannot see. */
 const never = () => new Promise(() => {});
 
-/** Kill-to-dead: `await g.kill()` on a greenlet awaiting `awaitWhat()`, one at a time. */
-async function killToDead(/** @type {() => Promise<unknown>} */ awaitWhat, n) {
+/**
+ * Kill-to-dead: `await g.kill()` on a greenlet awaiting `awaitWhat()`, one at a time.
+ * @param {() => Promise<unknown>} awaitWhat
+ * @param {number} n
+ */
+async function killToDead(awaitWhat, n) {
   const ms = [];
   for (let i = 0; i < n; i++) {
     const g = spawn(awaitWhat);
@@ -42,7 +46,11 @@ async function killToDead(/** @type {() => Promise<unknown>} */ awaitWhat, n) {
   return ms;
 }
 
-/** How late `withTimeout(deadline)` returns on an unseen await, one at a time. */
+/**
+ * How late `withTimeout(deadline)` returns on an unseen await, one at a time.
+ * @param {number} deadline
+ * @param {number} n
+ */
 async function withTimeoutOvershoot(deadline, n) {
   const ms = [];
   for (let i = 0; i < n; i++) {
@@ -53,7 +61,11 @@ async function withTimeoutOvershoot(deadline, n) {
   return ms;
 }
 
-/** How late a plain timer of `deadline` ms fires: what any deadline on this loop costs. */
+/**
+ * How late a plain timer of `deadline` ms fires: what any deadline on this loop costs.
+ * @param {number} deadline
+ * @param {number} n
+ */
 async function timerLateness(deadline, n) {
   const ms = [];
   for (let i = 0; i < n; i++) {
@@ -101,17 +113,24 @@ console.log(
 );
 const abandoned = getHub().stats().abandoned;
 
-/** Regression rows: the hub cases and patched I/O of `ref` against this tree, interleaved. */
+/**
+ * Regression rows: the hub cases and patched I/O of `ref` against this tree, interleaved.
+ * @param {string} ref
+ */
 function regression(ref) {
   const dir = mkdtempSync(join(tmpdir(), 'greenhub-base-'));
   const rows = [];
   try {
     execFileSync('git', ['worktree', 'add', '--detach', dir, ref], { cwd: root, stdio: 'ignore' });
     symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
-    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-      cwd: dir,
-      stdio: 'inherit',
-    });
+    execFileSync(
+      process.execPath,
+      [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+      {
+        cwd: dir,
+        stdio: 'inherit',
+      },
+    );
     const reps = 5;
     for (const [id, name] of [
       ['spawn-join', 'spawn + join'],
@@ -122,7 +141,9 @@ function regression(ref) {
       const head = [];
       let unit = '';
       for (let i = 0; i < reps; i++) {
-        base.push(runJson(process.execPath, ['--expose-gc', join(dir, 'bench/hub-cases.js'), id, 'greenhub']).value);
+        base.push(
+          runJson(process.execPath, ['--expose-gc', join(dir, 'bench/hub-cases.js'), id, 'greenhub']).value,
+        );
         const r = runJson(process.execPath, ['--expose-gc', `${benchDir}hub-cases.js`, id, 'greenhub']);
         head.push(r.value);
         unit = r.unit;

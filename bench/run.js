@@ -11,7 +11,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { benchDir, fmt, resultsDir } from './lib.js';
 
 const args = process.argv.slice(2);
-const known = ['hub', 'threadpool', 'patch', 'metrics'].filter((a) => existsSync(`${benchDir}${a}.js`));
+const known = ['hub', 'threadpool', 'patch', 'metrics', 'cancel'].filter((a) =>
+  existsSync(`${benchDir}${a}.js`),
+);
 const chosen = args.filter((a) => !a.startsWith('--'));
 const areas = chosen.length ? chosen : known;
 
@@ -209,6 +211,7 @@ for (const [name, title] of [
   ['threadpool', 'Thread pool (issue 3)'],
   ['patch', 'Patched I/O (issue 4)'],
   ['metrics', 'Metrics and monitoring (issue 5)'],
+  ['cancel', 'Cancellation at the caller (issue 11)'],
 ]) {
   const data = load(/** @type {string} */ (name));
   if (data) parts.push(genericSection(data, /** @type {string} */ (title)), '');
