@@ -172,8 +172,10 @@ const CORE: Record<string, Row> = {
     ['sleep(NaN)', () => core.sleep(Number.NaN), 'range', 'ms'],
     ['sleep(-Infinity)', () => core.sleep(Number.NEGATIVE_INFINITY), 'range', 'ms'],
     ['sleep("1")', () => core.sleep('1' as never), 'type', 'ms'],
+    ['sleep(1, { signal: "soon" })', () => core.sleep(1, { signal: 'soon' as never }), 'type', 'opts.signal'],
   ],
   spawn: [['spawn(5)', () => core.spawn(5 as never), 'type', 'fn']],
+  spawnDetached: [['spawnDetached(5)', () => core.spawnDetached(5 as never), 'type', 'fn']],
   spawnLater: [
     ['spawnLater(-1, fn)', () => core.spawnLater(-1, fn), 'range', 'ms'],
     ['spawnLater(1, 5)', () => core.spawnLater(1, 5 as never), 'type', 'fn'],
