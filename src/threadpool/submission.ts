@@ -16,6 +16,11 @@
  *
  * A Submission is also the AbortSignal-like object piscina listens to for that second phase (one
  * allocation less per task than an AbortController).
+ *
+ * The caller's promise has a handler from the moment it exists: a task can fail before anyone
+ * waits for it (a spawned greenlet that has not started yet, on a warm pool whose reply arrives
+ * first), and that must not be an unhandled rejection. Each {@link Submission.wait} returns a promise
+ * of its own, derived from it, so a caller who drops *that* promise still hears about the failure.
  */
 import { GreenletExit, PoolClosedError } from '../errors.js';
 import { currentGreenlet } from '../greenlet/hub.js';
@@ -58,8 +63,6 @@ export class Submission<R = unknown> {
   private resolve!: (value: R) => void;
   private reject!: (error: unknown) => void;
   private operation: Operation | null = null;
-  /** Someone holds the caller's promise (through {@link wait}). */
-  private observed = false;
   private grace: ReturnType<typeof setTimeout> | undefined = undefined;
   // piscina's view: an AbortSignal with one listener.
   aborted = false;
@@ -78,18 +81,19 @@ export class Submission<R = unknown> {
       this.resolve = resolve;
       this.reject = reject;
     });
+    this.promise.catch(ignore);
   }
 
   /**
-   * The caller's promise, with the task registered as an operation of the current greenlet, so
-   * that killing it or a Timeout firing in it cancels the task at once.
+   * A promise of the caller's outcome, with the task registered as an operation of the current
+   * greenlet, so that killing it or a Timeout firing in it cancels the task at once. Each call
+   * returns a new promise: whoever drops it unsettled-and-rejected gets the unhandled rejection.
    */
   wait(): Promise<R> {
-    this.observed = true;
     if (!this.settled && currentGreenlet() !== undefined) {
       this.operation = beginOperation('task', (reason) => this.cancel(reason));
     }
-    return this.promise;
+    return this.promise.then();
   }
 
   /** Settle the caller's promise with the task's outcome (unless it was cancelled already). */
@@ -113,9 +117,6 @@ export class Submission<R = unknown> {
    */
   cancel(reason: unknown): void {
     if (!this.settled) {
-      // Nobody holds the promise (a greenlet killed before it started, imap's read-ahead): the
-      // cancellation must not surface as an unhandled rejection.
-      if (!this.observed) this.promise.catch(ignore);
       this.fail(reason);
       this.host._cancelled();
     }

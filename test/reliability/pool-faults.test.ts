@@ -18,6 +18,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { type Greenlet, GreenletExit, getHub, joinAll, sleep, Timeout, withTimeout } from 'greenhub';
 import { ThreadPool, type ThreadPoolOptions, UncloneableError, WorkerCrashError } from 'greenhub/threadpool';
 import { describe, expect, it } from 'vitest';
+import { runNode } from '../helpers.js';
 import { flags, ref } from '../threadpool/helpers.js';
 
 const TASKS_DIR = '/proc/self/task';
@@ -72,6 +73,21 @@ describe('a pool recovers from every fault of a task', () => {
     expect(error).toMatchObject({ message: 'out of range', code: 'E_RANGE' });
     expect(pool.stats().tasks.error).toBe(1);
     await expectRecovered(pool, threadsBefore);
+  });
+
+  it('a spawned task that fails before its greenlet started (warm pool): no unhandled rejection, no warning', async () => {
+    // Process-wide events: observed in a process of its own (test/threadpool/scenarios/).
+    const { code, stdout, stderr } = await runNode({
+      file: 'test/threadpool/scenarios/spawn-failure.mjs',
+      timeoutMs: 20_000,
+    });
+    expect(stdout.trim().split('\n')).toEqual([
+      'warm 3',
+      ...[0, 1, 2, 3, 4].map((round) => `joined Error: x${round}`),
+      'tasks {"ok":1,"error":5,"cancelled":0,"crashed":0}',
+    ]);
+    expect(stderr).not.toMatch(/Unhandled|PromiseRejectionHandledWarning/);
+    expect(code).toBe(0);
   });
 
   it('a task that calls process.exit(): WorkerCrashError with the exit code; the thread is replaced', async () => {
