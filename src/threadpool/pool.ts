@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { Remote } from 'comlink';
 import type { Piscina } from 'piscina';
-import { GreenletExit, PoolClosedError, PoolFull, UncloneableError } from '../errors.js';
+import { GreenletExit, PoolClosedError, PoolFull, UncloneableError, WorkerCrashError } from '../errors.js';
 import { Greenlet } from '../greenlet/greenlet.js';
 import { getHub } from '../greenlet/hub.js';
 import { CallbackLink } from '../greenlet/waiter.js';
@@ -33,7 +33,7 @@ import { onShutdown } from '../internal/shutdown-hooks.js';
 import { checkOptions, checkTimeout, typeError } from '../internal/validate.js';
 import { DurationRecorder } from '../metrics/recorder.js';
 import { registerMetricsSource, type ThreadPoolMetricsSnapshot } from '../metrics/sources.js';
-import { SlotTable, STATE_FINISHED, STATE_RUNNING } from './cells.js';
+import { SlotTable, STATE_QUEUED, STATE_RUNNING } from './cells.js';
 import { typeName } from './clone-check.js';
 import { checkCrossing, markThreadBound } from './cross-mode.js';
 import { explainFailure } from './failures.js';
@@ -517,10 +517,13 @@ export class ThreadPool implements SubmissionHost {
     );
   }
 
-  private finished(submission: Submission, outcome: unknown, failed: boolean): void {
+  private finished(submission: Submission, outcome: unknown, settledFailed: boolean): void {
     submission.markFinished();
     const slots = this.slots!;
-    const state = failed ? slots.state(submission.slot) : STATE_FINISHED;
+    const state = slots.state(submission.slot);
+    // A task that no thread took cannot have succeeded: piscina settles a task whose sending threw
+    // `null` (an argument's getter did) as a success without a value.
+    const failed = settledFailed || state === STATE_QUEUED;
     if (submission.onRunMs !== null) {
       const ms = slots.runMs(submission.slot);
       if (ms >= 0) submission.onRunMs(ms);
@@ -540,16 +543,23 @@ export class ThreadPool implements SubmissionHost {
       submission.succeed(outcome);
       return;
     }
-    const error = explainFailure(outcome, {
-      where: submission.where,
-      pool: this.name,
-      task: submission.ref.label,
-      state,
-      args: submission.args,
-      closing: this.closing !== null,
-      resourceLimits: this.resourceLimits,
-    });
-    if ((error as { code?: unknown }).code === 'ERR_GREENHUB_WORKER_CRASHED') this.counts.crashed++;
+    let error: unknown;
+    try {
+      error = explainFailure(outcome, {
+        where: submission.where,
+        pool: this.name,
+        task: submission.ref.label,
+        state,
+        args: submission.args,
+        closing: this.closing !== null,
+        resourceLimits: this.resourceLimits,
+      });
+    } catch {
+      // Explaining must never cost the caller its answer (this runs in piscina's callback, where a
+      // throw would be an unhandled rejection and the caller would wait forever): the raw outcome.
+      error = outcome;
+    }
+    if (error instanceof WorkerCrashError) this.counts.crashed++;
     else this.counts.error++;
     submission.fail(error);
   }
