@@ -37,6 +37,7 @@ export type { ModuleProxyOptions } from './module-proxy.js';
 export { ThreadPool } from './pool.js';
 export type { PoolImapOptions } from './pool-map.js';
 export type { CloseOptions, ThreadPoolOptions, ThreadPoolStats, TimingSummary } from './pool-options.js';
+export type { PoolView, TaskOptions } from './pool-view.js';
 export { type SharedAcquireOptions, SharedEvent, SharedLock, SharedSemaphore } from './shared.js';
 export { TaskRef, task } from './task.js';
 export { Thread, type ThreadOptions } from './thread.js';
