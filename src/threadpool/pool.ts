@@ -87,8 +87,10 @@ const PISCINA_UTILIZATION_SCALE = 1000;
  * const resize = task<typeof import('./images.js').resize>(new URL('./images.js', import.meta.url), 'resize');
  * await using pool = new ThreadPool({ maxThreads: 4, maxQueue: 100 });
  *
- * const g = pool.spawn(resize, photo, 800);            // a Greenlet
- * const thumb = await withTimeout(2_000, () => g.get()); // kill-on-timeout stops the task
+ * const g = pool.spawn(resize, photo, 800);             // a Greenlet
+ * const thumb = await withTimeout(2_000, () => g.get(), { fallback: null }); // stops the wait only
+ * if (thumb === null) await g.kill(); // the task ran on (as gevent's get(timeout)): this cancels it
+ * const quick = await pool.withOptions({ timeout: 2_000 }).apply(resize, photo, 800); // cancelled at 2 s
  * for await (const t of pool.imapUnordered(resize, photos)) save(t);
  * ```
  */
