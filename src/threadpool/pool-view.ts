@@ -27,11 +27,19 @@ type Items<F extends (item: never) => unknown> = Iterable<Parameters<F>[0]> | As
 /**
  * Options of {@link ThreadPool.withOptions}: they apply to every task the view submits (each task of
  * a `map` on its own).
+ *
+ * @example
+ * ```ts
+ * const opts: TaskOptions = { signal: AbortSignal.timeout(10_000), timeout: 2_000 };
+ * const n = await pool.withOptions(opts).apply(count, rows);
+ * ```
  */
 export interface TaskOptions {
   /**
    * Cancels the task when it aborts, as a kill would; the call rejects with `signal.reason`. A
-   * signal that has already aborted rejects every call at once: the task is never sent.
+   * signal that has already aborted rejects every call at once: the task is never sent. Inside the
+   * task, `currentSignal()` aborts with a `TaskCancelledError` whose reason is `kill` (`timeout` for
+   * the reason of `AbortSignal.timeout()`).
    */
   signal?: AbortSignal;
   /**

@@ -168,6 +168,16 @@ describe('pool.withOptions({ timeout })', () => {
     expect(Atomics.load(mark.view, 0), 'the task saw a timeout').toBe(SAW.timeout);
   });
 
+  it('AbortSignal.timeout(): the call rejects with its TimeoutError, the task sees a timeout', async () => {
+    const mark = flags();
+    const signal = AbortSignal.timeout(100);
+    const error = await rejection(pool.withOptions({ signal }).apply(ref('cancelReason'), mark.buffer));
+    expect(error).toBe(signal.reason);
+    expect((error as Error).name).toBe('TimeoutError');
+    await until(mark.view, 0);
+    expect(Atomics.load(mark.view, 0), 'the task saw a timeout').toBe(SAW.timeout);
+  });
+
   it('counts time in the queue: a task still queued when it passes never starts', async () => {
     const busy = flags();
     const running = pool.apply(ref('markStarted'), busy.buffer, 300);
