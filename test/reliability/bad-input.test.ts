@@ -265,6 +265,8 @@ const THREADPOOL: Record<string, Row> = {
     ['apply(ref, fn)', () => pool.apply(ref('echo'), fn as never), 'uncloneable', 'argument 0'],
     ['map(ref, 5)', () => pool.map(ref('echo'), 5 as never), 'type', 'items'],
     ['close({ timeout: -1 })', () => new threadpool.ThreadPool().close({ timeout: -1 }), 'range', 'timeout'],
+    ['withOptions({ signal: {} })', () => pool.withOptions({ signal: {} as never }), 'type', 'opts.signal'],
+    ['withOptions({ timeout: -1 })', () => pool.withOptions({ timeout: -1 }), 'range', 'opts.timeout'],
   ],
   UncloneableError: ERROR_CLASS,
   WorkerCrashError: ERROR_CLASS,
