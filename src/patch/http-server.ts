@@ -5,8 +5,13 @@
  * - The greenlet is named after the request (`GET /orders`; `name` option for bounded route
  *   names) and lives until the response is complete. Everything the handler starts is accounted to
  *   it and shows in run info.
- * - A client that disconnects before the response is complete kills the greenlet: the upstream
- *   fetches, sockets, timers and child processes it is waiting on stop.
+ * - A client that disconnects before the response is complete does **not** kill the greenlet by
+ *   default (gevent's pywsgi does not either, and an unmodified application expects its own
+ *   `ECONNABORTED`s, not a kill): the handler goes on as on plain Node, and the greenlet lives until
+ *   the promises the handlers returned settle (at once for callback-style handlers).
+ *   `disconnectSignal(req)` gives a handler an `AbortSignal` for the disconnect.
+ *   `cancelOnDisconnect: true` kills the greenlet instead (`GreenletExit`): the upstream fetches,
+ *   sockets, timers and child processes it is waiting on stop.
  * - `requestTimeout`: a request still running after that many ms is interrupted with a `Timeout`
  *   (its pending operations reject with it). If the handler has not answered by the next turn,
  *   the client gets `504 Gateway Timeout`; headers the handler tries to set afterwards are ignored
@@ -16,7 +21,8 @@
  *   place in an unbounded backlog.
  * - A handler that throws, or whose promise rejects, gets a `500` sent for it (when it had not
  *   answered); the error is reported through the hub's `onError` instead of crashing the process.
- *   A rejection with the greenlet's own kill (`GreenletExit`, after a disconnect) is not an error.
+ *   A rejection with a `GreenletExit` (the kill after a disconnect, or `disconnectSignal`'s reason)
+ *   is not an error.
  * - The request shows as an operation of kind `request` (run info, `stats().operations`).
  *
  * Handlers start on the hub's run queue (like every spawned greenlet), in arrival order, in the
@@ -34,7 +40,14 @@ import { Pool } from '../greenlet/pool.js';
 import { Timeout } from '../greenlet/timeout.js';
 import { nativeSetImmediate, now } from '../internal/natives.js';
 import { kGreenhubServer } from '../internal/net-natives.js';
-import { checkFunction, checkInteger, checkOptions, checkTimeout } from '../internal/validate.js';
+import {
+  checkBoolean,
+  checkFunction,
+  checkInteger,
+  checkOptions,
+  checkTimeout,
+} from '../internal/validate.js';
+import { rememberResponse } from '../server/disconnect-signal.js';
 import { defaultRoute, methodLabel } from '../server/route.js';
 import { type Fn, wrapFunctions } from './call.js';
 import { statsFor } from './http-metrics.js';
@@ -56,9 +69,19 @@ export interface HttpServerOptions {
   maxConcurrency?: number | null;
   /** The greenlet name of a request (default `` `${method} ${path}` ``, query string left out). */
   name?: (req: IncomingMessage) => string;
+  /**
+   * Kill a request's greenlet (`GreenletExit`) when its client disconnects before the response is
+   * complete (default `false`: the handler goes on, as on plain Node; see `disconnectSignal`).
+   */
+  cancelOnDisconnect?: boolean;
 }
 
-export const HTTP_SERVER_OPTIONS = ['requestTimeout', 'maxConcurrency', 'name'] as const;
+export const HTTP_SERVER_OPTIONS = [
+  'requestTimeout',
+  'maxConcurrency',
+  'name',
+  'cancelOnDisconnect',
+] as const;
 
 /**
  * What the server half of `patchHttp()` replaces (defined on these prototypes).
@@ -78,9 +101,15 @@ export interface Settings {
   requestTimeoutMs: number | null;
   maxConcurrency: number | null;
   name: (req: IncomingMessage) => string;
+  cancelOnDisconnect: boolean;
 }
 
-const defaults: Settings = { requestTimeoutMs: null, maxConcurrency: null, name: requestName };
+const defaults: Settings = {
+  requestTimeoutMs: null,
+  maxConcurrency: null,
+  name: requestName,
+  cancelOnDisconnect: false,
+};
 let settings: Settings = defaults;
 const pools = new WeakMap<object, Pool>();
 
@@ -103,7 +132,14 @@ export function checkHttpServerOptions(
   if (max !== undefined && max !== null)
     checkInteger(where, `${name}.maxConcurrency`, max, 1, 'a positive integer, null or undefined');
   if (opts?.name !== undefined) checkFunction(where, `${name}.name`, opts.name);
-  return { requestTimeoutMs, maxConcurrency: max ?? null, name: opts?.name ?? requestName };
+  const cancel = opts?.cancelOnDisconnect;
+  if (cancel !== undefined) checkBoolean(where, `${name}.cancelOnDisconnect`, cancel);
+  return {
+    requestTimeoutMs,
+    maxConcurrency: max ?? null,
+    name: opts?.name ?? requestName,
+    cancelOnDisconnect: cancel ?? false,
+  };
 }
 
 /** Apply checked server options; later calls replace earlier ones. */
@@ -128,8 +164,8 @@ function answer(res: ServerResponse, status: number, text: string): void {
 }
 
 /**
- * The request as an operation of its greenlet: settles when the response is complete or a handler
- * fails. A kill rejects it so that the greenlet ends, but reports "not delivered": the code the kill
+ * The request as an operation of its greenlet: settles when the response is complete, when the
+ * client left and the handlers' promises settled, or when a handler fails. A kill rejects it so that the greenlet ends, but reports "not delivered": the code the kill
  * is meant for is the handler, which may be waiting on a timer whose callback only the kill's last
  * resort can reach (see greenlet/operation.ts).
  */
@@ -137,6 +173,9 @@ class RequestCall extends Operation {
   readonly promise: Promise<void>;
   private resolve!: () => void;
   private reject!: (error: unknown) => void;
+  /** Promises returned by the handlers, not yet settled. */
+  private pending = 0;
+  private clientLeft = false;
   constructor(greenlet: Greenlet) {
     super('request', greenlet, abortRequest);
     this.promise = new Promise((resolve, reject) => {
@@ -152,6 +191,21 @@ class RequestCall extends Operation {
     this.end();
     this.reject(error);
   }
+  /** A handler returned `promise`: a client that leaves waits for it. */
+  watch(promise: Promise<unknown>): void {
+    this.pending++;
+    promise.then(
+      () => {
+        if (--this.pending === 0 && this.clientLeft) this.finish();
+      },
+      (error: unknown) => this.fail(error),
+    );
+  }
+  /** The client disconnected (not cancelling): done once the handlers' promises settle. */
+  clientGone(): void {
+    this.clientLeft = true;
+    if (this.pending === 0) this.finish();
+  }
 }
 
 function abortRequest(this: RequestCall, reason: unknown): boolean {
@@ -166,13 +220,23 @@ interface Exchange {
   readonly res: ServerResponse;
   readonly timeoutMs: number | null;
   request: RequestCall | null;
+  /** The response closed before it was complete. */
+  clientLeft: boolean;
 }
 
 function serve(server: Server, req: IncomingMessage, res: ServerResponse): boolean {
   if (server.listenerCount('request') === 0) return false;
   trackServer(server);
-  const { maxConcurrency, name } = settings;
-  const exchange: Exchange = { server, req, res, timeoutMs: settings.requestTimeoutMs, request: null };
+  const { maxConcurrency, name, cancelOnDisconnect } = settings;
+  const exchange: Exchange = {
+    server,
+    req,
+    res,
+    timeoutMs: settings.requestTimeoutMs,
+    request: null,
+    clientLeft: false,
+  };
+  rememberResponse(req, res);
   const stats = statsFor(server);
   const started = now();
   let greenlet: Greenlet;
@@ -198,7 +262,12 @@ function serve(server: Server, req: IncomingMessage, res: ServerResponse): boole
     const status = res.writableFinished ? res.statusCode : 499;
     stats.http.record(methodLabel(req.method), defaultRoute(req.url ?? '/'), status, now() - started);
     if (res.writableFinished) exchange.request?.finish();
-    else void greenlet.kill({ exception: new GreenletExit('client disconnected'), block: false });
+    else if (cancelOnDisconnect)
+      void greenlet.kill({ exception: new GreenletExit('client disconnected'), block: false });
+    else {
+      exchange.clientLeft = true;
+      exchange.request?.clientGone();
+    }
   });
   return true;
 }
@@ -218,7 +287,7 @@ function runHandlers(exchange: Exchange, request: RequestCall): void {
   const { server, req, res } = exchange;
   for (const listener of server.rawListeners('request')) {
     const returned = Reflect.apply(listener, server, [req, res]) as unknown;
-    if (returned instanceof Promise) returned.then(undefined, (error: unknown) => request.fail(error));
+    if (returned instanceof Promise) request.watch(returned);
   }
 }
 
@@ -230,6 +299,7 @@ async function handle(exchange: Exchange): Promise<void> {
   exchange.request = request;
   try {
     runHandlers(exchange, request);
+    if (exchange.clientLeft) request.clientGone();
     await request.promise;
   } catch (error) {
     if (error === timeout) {

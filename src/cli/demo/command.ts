@@ -93,9 +93,11 @@ export const DEMO_HELP = helpText(
   'greenhub demo [options]',
   'A mixed I/O/CPU service on 127.0.0.1: /io (waits on a local upstream), /cpu (~20 ms of pbkdf2),\n' +
     '/hybrid (cheap and expensive calls through hybrid()), /metrics, and a live status page at /.\n' +
-    'Prints {"listening":<port>} on stdout once it listens. Exit status: 0 after a graceful shutdown\n' +
-    '(SIGTERM/SIGINT, or the end of --load), 130/143 on a second SIGINT/SIGTERM, 1 if the shutdown\n' +
-    'overran grace + 5 s or the service could not start, 2 for a bad command line.',
+    'A client that disconnects cancels its request (HttpServer cancelOnDisconnect: its upstream fetch\n' +
+    'or pool task stops). Prints {"listening":<port>} on stdout once it listens.\n\n' +
+    'Exit status: 0 after a graceful shutdown (SIGTERM/SIGINT, or the end of --load), 130/143 on a\n' +
+    'second SIGINT/SIGTERM, 1 if the shutdown overran grace + 5 s or the service could not start, 2 for\n' +
+    'a bad command line.',
   DEMO_FLAGS,
 );
 
