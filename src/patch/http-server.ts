@@ -23,6 +23,9 @@
  *   answered); the error is reported through the hub's `onError` instead of crashing the process.
  *   A rejection with a `GreenletExit` (the kill after a disconnect, or `disconnectSignal`'s reason)
  *   is not an error.
+ * - Request metrics are labelled by route: the framework's route template when one is known at the
+ *   end of the request (Express: `req.baseUrl` + `req.route.path`), else `defaultRoute(url)`; at
+ *   most 64 distinct routes per server, later ones count as `other` (see http-metrics.ts).
  * - The request shows as an operation of kind `request` (run info, `stats().operations`).
  *
  * Handlers start on the hub's run queue (like every spawned greenlet), in arrival order, in the
@@ -48,9 +51,9 @@ import {
   checkTimeout,
 } from '../internal/validate.js';
 import { rememberResponse } from '../server/disconnect-signal.js';
-import { defaultRoute, methodLabel } from '../server/route.js';
+import { methodLabel } from '../server/route.js';
 import { type Fn, wrapFunctions } from './call.js';
-import { statsFor } from './http-metrics.js';
+import { routeLabel, statsFor } from './http-metrics.js';
 import { builtin } from './registry.js';
 import { trackServer } from './servers.js';
 
@@ -249,7 +252,7 @@ function serve(server: Server, req: IncomingMessage, res: ServerResponse): boole
       stats.overloaded++;
       res.setHeader('retry-after', '1');
       answer(res, 503, 'Service Unavailable');
-      stats.http.record(methodLabel(req.method), defaultRoute(req.url ?? '/'), 503, now() - started);
+      stats.http.record(methodLabel(req.method), routeLabel(stats, req), 503, now() - started);
       return true;
     }
     greenlet = pool.applyAsync(handle, [exchange]);
@@ -260,7 +263,7 @@ function serve(server: Server, req: IncomingMessage, res: ServerResponse): boole
     stats.inFlight--;
     // 499 (nginx's "client closed request") when the client left before the response ended.
     const status = res.writableFinished ? res.statusCode : 499;
-    stats.http.record(methodLabel(req.method), defaultRoute(req.url ?? '/'), status, now() - started);
+    stats.http.record(methodLabel(req.method), routeLabel(stats, req), status, now() - started);
     if (res.writableFinished) exchange.request?.finish();
     else if (cancelOnDisconnect)
       void greenlet.kill({ exception: new GreenletExit('client disconnected'), block: false });

@@ -116,6 +116,8 @@ describe('greenhub demo: bad command lines exit 2 with a message naming the flag
       '--quiet',
     ])
       expect(help.stdout).toContain(flag);
-    expect(help.stdout).toContain('A client that disconnects cancels its request (HttpServer cancelOnDisconnect');
+    expect(help.stdout).toContain(
+      'A client that disconnects cancels its request (HttpServer cancelOnDisconnect',
+    );
   });
 });

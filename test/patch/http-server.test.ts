@@ -301,6 +301,46 @@ describe.concurrent('patchHttp: request metrics', () => {
     expect(result).toEqual({ refused: 503, ok: '2', overload: '1', slow: '1', rejected: true });
   });
 
+  it('route labels are bounded: 1,000 distinct paths give at most 64 routes plus other; an Express-shaped request is labelled by its template', async () => {
+    const { code, result, stderr } = await scenario(`${SERVER()}
+      const { collectMetrics } = await import('greenhub/metrics');
+      const metrics = collectMetrics({ defaultMetrics: false });
+      await serve((req, res) => {
+        if (req.url.startsWith('/api/users/')) {
+          // what Express leaves on a request routed by app.use('/api', router); router.get('/users/:id')
+          req.baseUrl = '/api';
+          req.route = { path: '/users/:id' };
+        }
+        res.end('ok');
+      });
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+      const hit = (path) => new Promise((resolve, reject) => {
+        http.get(base + path, { agent }, (res) => res.resume().on('end', resolve)).on('error', reject);
+      });
+      await hit('/api/users/alice');
+      await hit('/api/users/bob');
+      const paths = Array.from({ length: 1000 }, (_, i) => '/scan/x' + i);
+      for (let i = 0; i < paths.length; i += 8) await Promise.all(paths.slice(i, i + 8).map(hit));
+      agent.destroy();
+      const text = await metrics.register.metrics();
+      const port = base.split(':').at(-1);
+      const counts = text.split('\\n').filter((l) => l.startsWith('greenhub_http_requests_total{') && l.includes('server="http:' + port + '"'));
+      const routes = new Set(counts.map((l) => l.match(/route="([^"]*)"/)[1]));
+      const count = (route) => Number(counts.find((l) => l.includes('route="' + route + '"'))?.split(' ').at(-1));
+      report({ routes: routes.size, template: count('/api/users/:id'), other: count('other'), bytes: text.length });
+      metrics.close();
+      stop();
+    `);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const { routes, template, other, bytes } = result as Record<string, number>;
+    expect(routes).toBeLessThanOrEqual(65);
+    expect(template).toBe(2);
+    expect(other).toBe(1000 - 63); // 63 of the paths got a label of their own, the rest share other
+    // 2.5 MB when every path was a route; what is left is mostly 65 routes' duration histograms.
+    expect(bytes).toBeLessThan(500_000);
+  });
+
   it('leaves greenhub’s own servers alone: one greenlet per request, not two', async () => {
     const { code, result } = await scenario(`${SERVER()}
       const { HttpServer } = await import('greenhub/server');
