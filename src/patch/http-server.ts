@@ -27,6 +27,10 @@
  *   end of the request (Express: `req.baseUrl` + `req.route.path`), else `defaultRoute(url)`; at
  *   most 64 distinct routes per server, later ones count as `other` (see http-metrics.ts).
  * - The request shows as an operation of kind `request` (run info, `stats().operations`).
+ * - Once a graceful shutdown begins (signal.ts calls {@link drainHttpServer}), responses not yet
+ *   started, and those of requests still arriving on open keep-alive connections, carry
+ *   `connection: close`: each connection closes after its current response instead of carrying a
+ *   next request into a process about to exit.
  *
  * Handlers start on the hub's run queue (like every spawned greenlet), in arrival order, in the
  * same event-loop turn. Other server events (`'upgrade'`, `'connect'`, `'checkContinue'`) are not
@@ -115,6 +119,20 @@ const defaults: Settings = {
 };
 let settings: Settings = defaults;
 const pools = new WeakMap<object, Pool>();
+/** Responses in progress, per server (what a drain must reach). */
+const inProgress = new WeakMap<object, Set<ServerResponse>>();
+/** Servers shutting down: their responses close their connections. */
+const draining = new WeakSet<object>();
+
+/**
+ * A graceful shutdown begins: every response of `server` not yet started, and every later one,
+ * says `connection: close`, so that keep-alive clients reconnect (and find the listener closed)
+ * rather than send a next request that the exit would reset. Does nothing to other servers.
+ */
+export function drainHttpServer(server: object): void {
+  draining.add(server);
+  for (const res of inProgress.get(server) ?? []) if (!res.headersSent) res.shouldKeepAlive = false;
+}
 
 /** `GET /orders/42` for `GET /orders/42?full=1`. */
 export function requestName(req: IncomingMessage): string {
@@ -240,6 +258,7 @@ function serve(server: Server, req: IncomingMessage, res: ServerResponse): boole
     clientLeft: false,
   };
   rememberResponse(req, res);
+  if (draining.has(server)) res.shouldKeepAlive = false;
   const stats = statsFor(server);
   const started = now();
   let greenlet: Greenlet;
@@ -258,8 +277,12 @@ function serve(server: Server, req: IncomingMessage, res: ServerResponse): boole
     greenlet = pool.applyAsync(handle, [exchange]);
   }
   greenlet.name = nameOf(name, req);
+  let responses = inProgress.get(server);
+  if (responses === undefined) inProgress.set(server, (responses = new Set()));
+  responses.add(res);
   stats.inFlight++;
   res.once('close', () => {
+    responses.delete(res);
     stats.inFlight--;
     // 499 (nginx's "client closed request") when the client left before the response ended.
     const status = res.writableFinished ? res.statusCode : 499;

@@ -2,7 +2,9 @@
  * `patchSignal()`: SIGTERM and SIGINT start a graceful shutdown, as gunicorn does for its workers.
  *
  * 1. Stop accepting: every listening server (see servers.ts) is closed; idle keep-alive
- *    connections are dropped, requests in progress go on.
+ *    connections are dropped, requests in progress go on, and (with the http patch) their
+ *    responses, and those of requests still arriving on open connections, say `connection: close`
+ *    so that no client sends a next request on a connection the exit would reset.
  * 2. Grace period (`gracePeriod`, default 10 s): live greenlets get that long to finish.
  * 3. The rest are killed (`GreenletExit`, at most `killTimeout` ms, default 2 s, to die), and the
  *    servers' remaining connections are closed.
@@ -35,6 +37,7 @@ import {
   rangeError,
 } from '../internal/validate.js';
 import { type Fn, wrapFunctions } from './call.js';
+import { drainHttpServer } from './http-server.js';
 import { builtin, markPatched, restore } from './registry.js';
 import { trackedServers, trackServer } from './servers.js';
 
@@ -155,6 +158,7 @@ function log(line: string): void {
 async function gracefully(t: Timings, reason: string): Promise<number> {
   const servers = trackedServers();
   for (const server of servers) {
+    drainHttpServer(server);
     server.close();
     (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
   }

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { alive, get, runCli, startCli } from './helpers.js';
 
@@ -14,6 +15,23 @@ function startApp(flags: string[]) {
       .until(/greenhub: metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/)
       .then((m) => Number(m[1])),
   };
+}
+
+/** GET `path` through `agent`: the status and the `connection` header, or the error code. */
+function getKeepAlive(
+  port: number,
+  path: string,
+  agent: http.Agent,
+): Promise<{ status?: number; connection?: string; error?: string }> {
+  return new Promise((resolve) => {
+    http
+      .get({ host: '127.0.0.1', port, path, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode, connection: res.headers.connection }));
+        res.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+      })
+      .on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+  });
 }
 
 describe('greenhub run', () => {
@@ -81,6 +99,43 @@ describe('greenhub run', () => {
     expect(stderr).toContain('greenhub: SIGTERM: shutting down gracefully');
     expect(stderr).toContain('live greenlets get 5000 ms');
     expect(stderr).toContain('greenhub: shutdown complete: 1 greenlet finished, 0 killed; exit 0');
+    expect(code).toBe(0);
+    expect(alive(pid)).toBe(false);
+  });
+
+  it('SIGTERM under keep-alive load: responses in flight say connection: close, no request is reset, the shutdown ends well before the grace period', async () => {
+    const CONNECTIONS = 4;
+    const app = startApp(['--no-metrics', '--grace', '10000']);
+    const [port, pid] = await Promise.all([app.port, app.pid]);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+    let signalled = false;
+    const inFlightAtSignal: { status?: number; connection?: string; error?: string }[] = [];
+    const after: { status?: number; connection?: string; error?: string }[] = [];
+    // One request after another on each keep-alive connection (bounded), until one is not a 200.
+    const client = async (): Promise<void> => {
+      for (let i = 0; i < 1_000; i++) {
+        const sentBefore = !signalled;
+        const seen = await getKeepAlive(port, '/steady', agent);
+        if (signalled) (sentBefore ? inFlightAtSignal : after).push(seen);
+        if (seen.status !== 200) return;
+      }
+    };
+    const clients = Array.from({ length: CONNECTIONS }, client);
+    await app.until(new RegExp(`APP STEADY inflight=${CONNECTIONS}`)); // every connection busy
+    signalled = true;
+    const t0 = performance.now();
+    app.child().kill('SIGTERM');
+    const { code } = await app.exited;
+    const exitMs = performance.now() - t0;
+    await Promise.all(clients);
+    agent.destroy();
+    expect(inFlightAtSignal).toHaveLength(CONNECTIONS);
+    expect(inFlightAtSignal).toEqual(
+      Array.from({ length: CONNECTIONS }, () => ({ status: 200, connection: 'close' })),
+    );
+    // What the clients sent next found the listener closed: refused, never reset.
+    expect(after.filter((seen) => seen.error !== 'ECONNREFUSED')).toEqual([]);
+    expect(exitMs).toBeLessThan(3_000);
     expect(code).toBe(0);
     expect(alive(pid)).toBe(false);
   });
