@@ -12,6 +12,9 @@
  *    where the thread pool closes (`onShutdown(() => pool.close())`).
  * 5. The process exits: `0` when every hook succeeded, `1` when one failed or timed out.
  *
+ * SIGHUP, when it is one of `signals` (`greenhub run` adds it), is a graceful stop too — there is
+ * no rolling reload yet — unless the application listens for SIGHUP itself: then it is left to it.
+ *
  * A second signal during the shutdown exits at once with the shell's convention for death by that
  * signal, `128 + signal number`: 130 for SIGINT, 143 for SIGTERM (what an unpatched Node process
  * killed by the signal shows, too).
@@ -218,6 +221,8 @@ async function within(hook: () => unknown, ms: number): Promise<string | null> {
 }
 
 function onSignal(signal: NodeJS.Signals): void {
+  // SIGHUP often means "reload" to an application that listens for it: then it is the application's.
+  if (signal === 'SIGHUP' && process.listenerCount('SIGHUP') > 1) return;
   if (running !== null) {
     const code = 128 + (constants.signals[signal] ?? 0);
     log(`${signal} again: exiting now with ${code}`);

@@ -5,8 +5,8 @@ import { alive, get, runCli, startCli } from './helpers.js';
 const APP = 'test/cli/fixtures/app.mjs';
 
 /** Start `greenhub run <flags> app.mjs`; resolves the app's port, pid and metrics URL from its output. */
-function startApp(flags: string[]) {
-  const started = startCli(['run', ...flags, APP]);
+function startApp(flags: string[], args: string[] = []) {
+  const started = startCli(['run', ...flags, APP, ...args]);
   return {
     ...started,
     port: started.until(/APP LISTENING (\d+)/).then((m) => Number(m[1])),
@@ -138,6 +138,30 @@ describe('greenhub run', () => {
     expect(exitMs).toBeLessThan(3_000);
     expect(code).toBe(0);
     expect(alive(pid)).toBe(false);
+  });
+
+  it('SIGHUP is a graceful stop too (no rolling reload yet): the request in flight finishes, exit 0', async () => {
+    const app = startApp(['--no-metrics', '--grace', '5000']);
+    const [port, pid] = await Promise.all([app.port, app.pid]);
+    const slow = get(port, '/slow');
+    await app.until(/APP GOT \/slow/);
+    app.child().kill('SIGHUP');
+    const { code, stderr } = await app.exited;
+    expect(await slow).toEqual({ status: 200, body: 'done /slow' });
+    expect(stderr).toContain('greenhub: SIGHUP: shutting down gracefully');
+    expect(stderr).toContain('greenhub: shutdown complete: 1 greenlet finished, 0 killed; exit 0');
+    expect(code).toBe(0);
+    expect(alive(pid)).toBe(false);
+  });
+
+  it('an application that listens for SIGHUP itself keeps it: no shutdown from greenhub', async () => {
+    const app = startApp(['--no-metrics'], ['own-sighup']);
+    await app.port;
+    app.child().kill('SIGHUP');
+    await app.until(/APP SIGHUP/);
+    const { code, stderr } = await app.exited; // it closed its server: nothing left to do
+    expect(stderr).not.toContain('shutting down gracefully');
+    expect(code).toBe(0);
   });
 
   it('a second signal during the shutdown exits at once: 130 after SIGINT', async () => {
