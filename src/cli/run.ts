@@ -15,6 +15,8 @@
  *   on each of them — SIGHUP included (it is in the patch's `signals` unless `--patch` sets them),
  *   until a rolling reload exists; an application that listens for SIGHUP itself keeps it — and a
  *   second signal is forwarded too and makes it exit at once (130 / 143).
+ * - If this process is orphaned in turn (a wrapper such as `npx` exited on SIGTERM without passing
+ *   it on), it notices (orphan-watch.ts) and sends the application SIGTERM, as if forwarding it.
  * - If the application is still running `grace + 10 s` after the first signal (the grace period,
  *   then the patch's kill and hook timeouts with room to spare), it is killed with SIGKILL.
  * - The exit status is the application's: its exit code, or 128 + the signal number when a signal
@@ -26,6 +28,7 @@ import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import { parsePatchEnv } from '../patch/env.js';
 import { type FlagSpec, HOST, helpText, MILLISECONDS, PORT, parseFlags } from './flags.js';
+import { watchParent } from './orphan-watch.js';
 import { UsageError } from './usage-error.js';
 
 export const RUN_FLAGS: readonly FlagSpec[] = [
@@ -174,8 +177,13 @@ function supervise(child: ChildProcess, killAfterMs: number): Promise<number> {
     };
     for (const s of FORWARDED) process.on(s, forward);
     process.on('exit', killOnExit);
+    const unwatch = watchParent(() => {
+      process.stderr.write('greenhub run: its parent process is gone; stopping the application\n');
+      forward('SIGTERM');
+    });
     const done = (code: number): void => {
       clearTimeout(killTimer);
+      unwatch();
       for (const s of FORWARDED) process.off(s, forward);
       process.off('exit', killOnExit);
       resolveExit(code);

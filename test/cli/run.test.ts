@@ -1,6 +1,7 @@
 import http from 'node:http';
-import { describe, expect, it } from 'vitest';
-import { alive, get, runCli, startCli } from './helpers.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { startProcess } from '../patch/scenario.js';
+import { alive, CLI, get, runCli, startCli } from './helpers.js';
 
 const APP = 'test/cli/fixtures/app.mjs';
 
@@ -162,6 +163,27 @@ describe('greenhub run', () => {
     const { code, stderr } = await app.exited; // it closed its server: nothing left to do
     expect(stderr).not.toContain('shutting down gracefully');
     expect(code).toBe(0);
+  });
+
+  it('greenhub run whose own parent dies (npx exiting on SIGTERM without passing it on) stops the application gracefully', async () => {
+    const wrapper = startProcess([
+      '-e',
+      `const run = require('node:child_process').spawn(process.execPath,
+         [${JSON.stringify(CLI)}, 'run', '--no-metrics', ${JSON.stringify(APP)}], { stdio: 'inherit' });
+       process.stdout.write('RUN pid=' + run.pid + '\\n');`,
+    ]);
+    const runPid = Number((await wrapper.until(/RUN pid=(\d+)/))[1]);
+    const appPid = Number((await wrapper.until(/APP pid=(\d+)/))[1]);
+    onTestFinished(() => {
+      for (const pid of [appPid, runPid]) if (alive(pid)) process.kill(pid, 'SIGKILL'); // no orphans left
+    });
+    await wrapper.until(/APP LISTENING \d+/);
+    wrapper.child().kill('SIGKILL');
+    await wrapper.until(/greenhub run: its parent process is gone; stopping the application/);
+    const { stderr } = await wrapper.exited; // closed once both have exited
+    expect(stderr).toContain('greenhub: SIGTERM: shutting down gracefully');
+    expect(alive(appPid)).toBe(false);
+    expect(alive(runPid)).toBe(false);
   });
 
   it('a second signal during the shutdown exits at once: 130 after SIGINT', async () => {
