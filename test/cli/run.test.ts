@@ -112,8 +112,12 @@ describe('greenhub run', () => {
     let signalled = false;
     const inFlightAtSignal: { status?: number; connection?: string; error?: string }[] = [];
     const after: { status?: number; connection?: string; error?: string }[] = [];
-    // One request after another on each keep-alive connection (bounded), until one is not a 200.
-    const client = async (): Promise<void> => {
+    // One request after another on each keep-alive connection (bounded), until one is not a 200;
+    // the connections out of phase (25 ms apart, of 100 ms requests), so that a request is always
+    // about to arrive: steady load, under which a shutdown that waits for "no live greenlet" lasts
+    // the whole grace period.
+    const client = async (_: unknown, phase: number): Promise<void> => {
+      await new Promise((resolve) => setTimeout(resolve, phase * 25));
       for (let i = 0; i < 1_000; i++) {
         const sentBefore = !signalled;
         const seen = await getKeepAlive(port, '/steady', agent);
