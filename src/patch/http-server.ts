@@ -186,9 +186,10 @@ function answer(res: ServerResponse, status: number, text: string): void {
 
 /**
  * The request as an operation of its greenlet: settles when the response is complete, when the
- * client left and the handlers' promises settled, or when a handler fails. A kill rejects it so that the greenlet ends, but reports "not delivered": the code the kill
- * is meant for is the handler, which may be waiting on a timer whose callback only the kill's last
- * resort can reach (see greenlet/operation.ts).
+ * client left and the handlers' promises settled, or when a handler fails. A kill rejects it so
+ * that the greenlet ends, but reports "not delivered": the code the kill is meant for is the
+ * handler, which may be waiting on a timer whose callback only the kill's last resort can reach
+ * (see greenlet/operation.ts).
  */
 class RequestCall extends Operation {
   readonly promise: Promise<void>;

@@ -417,7 +417,7 @@ export class HttpServer extends BaseServer {
     getHub()._report(error, null);
   }
 
-  /** The response closed (finished, or the client went away): count it (and stop its handler, if asked to). */
+  /** The response closed (finished, or the client went away): count it; with `cancelOnDisconnect`, stop its handler. */
   private finished(ex: Exchange): void {
     this.exchanges.delete(ex);
     if (ex.timer !== undefined) nativeClearTimeout(ex.timer);

@@ -1,15 +1,15 @@
 /**
  * `greenhub demo` (`npm start`): parse the flags, patch, calibrate the CPU work, start the service,
  * print where it listens — `{"listening":<port>}` on stdout (what `bench/http/run.js` and the tests
- * read), the URLs on stderr — then either serve until SIGTERM/SIGINT or, with `--load`, drive it,
- * print the summary and stop.
+ * read), the URLs on stderr — then either serve until a signal or, with `--load`, drive it, print
+ * the summary and stop.
  *
- * Shutdown, on the first SIGTERM/SIGINT (or at the end of `--load`): stop accepting, let requests in
- * flight finish within `--grace`, kill the rest (their pool tasks are cancelled), close the pool,
- * exit 0. SIGHUP is a graceful stop too. A demo whose parent process dies (a wrapper such as
- * `npm start`'s shell exited on SIGTERM without passing it on) notices it (orphan-watch.ts) and
- * stops the same way. A second signal exits at once with 128 + its number (130 for SIGINT, 143 for SIGTERM); a
- * shutdown still not done `grace + 5 s` after it started exits 1.
+ * Shutdown, on the first SIGTERM, SIGINT or SIGHUP (or at the end of `--load`): stop accepting, let
+ * requests in flight finish within `--grace`, kill the rest (their pool tasks are cancelled), close
+ * the pool, exit 0. A demo whose parent process dies (a wrapper such as `npm start`'s shell exited
+ * on SIGTERM without passing it on) notices it (orphan-watch.ts) and stops the same way. A second
+ * signal exits at once with 128 + its number (130 for SIGINT, 143 for SIGTERM); a shutdown still
+ * not done `grace + 5 s` after it started exits 1.
  */
 import { availableParallelism, constants } from 'node:os';
 import { nativeClearTimeout, nativeSetTimeout } from '../../internal/natives.js';
