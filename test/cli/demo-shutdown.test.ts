@@ -7,7 +7,7 @@
 import http from 'node:http';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startProcess } from '../patch/scenario.js';
-import { alive, CLI, get, type Seen, startDemo } from './helpers.js';
+import { alive, CLI, get, gone, type Seen, startDemo } from './helpers.js';
 
 const GRACE_MS = 2_000;
 const MARGIN_MS = 3_000;
@@ -84,7 +84,7 @@ describe('greenhub demo: graceful shutdown under load', () => {
     expect(stderr).toContain('greenhub demo: stopped');
     expect(code).toBe(0);
     expect(exitMs).toBeLessThan(GRACE_MS + MARGIN_MS);
-    expect(alive(pid)).toBe(false);
+    expect(await gone(pid)).toBe(true);
   });
 
   it('pool tasks that outlast the grace period are cancelled (their threads stopped); exit 0 within grace + margin', async () => {
@@ -130,7 +130,7 @@ describe('greenhub demo: graceful shutdown under load', () => {
     // The demo holds the output: it closes when the demo has exited.
     const { stderr } = await wrapper.exited;
     expect(stderr).toContain('greenhub demo: stopped');
-    expect(alive(pid)).toBe(false);
+    expect(await gone(pid)).toBe(true);
     expect((await get(port, '/io')).error).toBe('ECONNREFUSED');
   });
 

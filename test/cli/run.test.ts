@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startProcess } from '../patch/scenario.js';
-import { alive, CLI, get, runCli, startCli } from './helpers.js';
+import { alive, CLI, get, gone, runCli, startCli } from './helpers.js';
 
 const APP = 'test/cli/fixtures/app.mjs';
 
@@ -81,7 +81,7 @@ describe('greenhub run', () => {
     app.child().kill('SIGKILL');
     await app.until(/greenhub: greenhub run is gone; shutting down/);
     await app.exited;
-    expect(alive(pid)).toBe(false);
+    expect(await gone(pid)).toBe(true);
 
     // An application that ends by itself is not kept alive by the metrics server.
     const done = await runCli(['run', '--metrics-port', '0', APP, 'exit', '0']);
@@ -101,7 +101,7 @@ describe('greenhub run', () => {
     expect(stderr).toContain('live greenlets get 5000 ms');
     expect(stderr).toContain('greenhub: shutdown complete: 1 greenlet finished, 0 killed; exit 0');
     expect(code).toBe(0);
-    expect(alive(pid)).toBe(false);
+    expect(await gone(pid)).toBe(true);
   });
 
   it('SIGTERM under keep-alive load: responses in flight say connection: close, no request is reset, the shutdown ends well before the grace period', async () => {
@@ -142,7 +142,7 @@ describe('greenhub run', () => {
     expect(after.filter((seen) => seen.error !== 'ECONNREFUSED')).toEqual([]);
     expect(exitMs).toBeLessThan(3_000);
     expect(code).toBe(0);
-    expect(alive(pid)).toBe(false);
+    expect(await gone(pid)).toBe(true);
   });
 
   it('SIGHUP is a graceful stop too (no rolling reload yet): the request in flight finishes, exit 0', async () => {
@@ -156,7 +156,7 @@ describe('greenhub run', () => {
     expect(stderr).toContain('greenhub: SIGHUP: shutting down gracefully');
     expect(stderr).toContain('greenhub: shutdown complete: 1 greenlet finished, 0 killed; exit 0');
     expect(code).toBe(0);
-    expect(alive(pid)).toBe(false);
+    expect(await gone(pid)).toBe(true);
   });
 
   it('an application that listens for SIGHUP itself keeps it: no shutdown from greenhub', async () => {
@@ -186,8 +186,8 @@ describe('greenhub run', () => {
     await wrapper.until(/greenhub run: its parent process is gone; stopping the application/);
     const { stderr } = await wrapper.exited; // closed once both have exited
     expect(stderr).toContain('greenhub: SIGTERM: shutting down gracefully');
-    expect(alive(appPid)).toBe(false);
-    expect(alive(runPid)).toBe(false);
+    expect(await gone(appPid)).toBe(true);
+    expect(await gone(runPid)).toBe(true);
   });
 
   it('a second signal during the shutdown exits at once: 130 after SIGINT', async () => {
