@@ -57,7 +57,11 @@ async function scrape(port) {
     rss: one('process_resident_memory_bytes'),
     heap: one('nodejs_heap_size_used_bytes'),
     greenlets: values(text, 'greenhub_greenlets').reduce((a, b) => a + b, 0),
-    series: text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length,
+    // prom-client's GC histogram gains its `kind` series (minor, major, incremental, weakcb: four
+    // fixed values) on the first GC of each kind, whenever that happens: bounded, so not counted.
+    series: text
+      .split('\n')
+      .filter((l) => l !== '' && !l.startsWith('#') && !l.startsWith('nodejs_gc_duration_seconds')).length,
   };
 }
 
