@@ -282,3 +282,78 @@ describe('run info and stats', () => {
     expect(new LoopExit('x').code).toBe('ERR_GREENHUB_LOOP_EXIT');
   });
 });
+
+describe('switch interval', () => {
+  const burn = (ms: number): void => {
+    const t = performance.now();
+    while (performance.now() - t < ms) {
+      // a CPU-bound slice
+    }
+  };
+
+  it('a busy run queue yields to due timers and I/O after switchIntervalMs, not after every greenlet ran', async () => {
+    const hub = getHub();
+    const before = hub.switchIntervalMs;
+    hub.switchIntervalMs = 5;
+    let slices = 0;
+    let slicesBeforeTimer = -1;
+    let stop = false;
+    try {
+      const gs = Array.from({ length: 50 }, () =>
+        spawn(async () => {
+          while (!stop) {
+            burn(2);
+            slices++;
+            await sleep(0);
+          }
+        }),
+      );
+      await sleep(0); // every greenlet has started and queued its first sleep(0)
+      const start = slices;
+      await new Promise<void>((resolve) =>
+        setTimeout(() => {
+          slicesBeforeTimer = slices - start;
+          resolve();
+        }, 0),
+      );
+      stop = true;
+      await Promise.all(gs.map((g) => g.join()));
+    } finally {
+      hub.switchIntervalMs = before;
+    }
+    // Without a switch interval, the timer waits for a whole turn of the run queue: all 50 slices
+    // (100 ms). With 5 ms, it runs after the few slices that fit in the interval.
+    expect(slicesBeforeTimer).toBeGreaterThanOrEqual(0);
+    expect(slicesBeforeTimer).toBeLessThan(25);
+  });
+
+  it('greenlets still run in FIFO order across the turns a long run queue is split into', async () => {
+    const hub = getHub();
+    const before = hub.switchIntervalMs;
+    hub.switchIntervalMs = 1;
+    const order: number[] = [];
+    try {
+      const gs = Array.from({ length: 20 }, (_, i) =>
+        spawn(() => {
+          burn(0.5);
+          order.push(i);
+        }),
+      );
+      await Promise.all(gs.map((g) => g.join()));
+    } finally {
+      hub.switchIntervalMs = before;
+    }
+    expect(order).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+
+  it('switchIntervalMs must be a positive, finite number of milliseconds', () => {
+    const hub = getHub();
+    expect(() => {
+      hub.switchIntervalMs = 0;
+    }).toThrow(/Hub.switchIntervalMs: expected `switchIntervalMs` to be a positive, finite number/);
+    expect(() => {
+      hub.switchIntervalMs = '5' as never;
+    }).toThrow(TypeError);
+    expect(hub.switchIntervalMs).toBe(5);
+  });
+});
