@@ -11,7 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { benchDir, fmt, resultsDir } from './lib.js';
 
 const args = process.argv.slice(2);
-const known = ['hub', 'threadpool', 'patch', 'metrics', 'cancel'].filter((a) =>
+const known = ['hub', 'threadpool', 'patch', 'metrics', 'cancel', 'switch'].filter((a) =>
   existsSync(`${benchDir}${a}.js`),
 );
 const chosen = args.filter((a) => !a.startsWith('--'));
@@ -212,6 +212,7 @@ for (const [name, title] of [
   ['patch', 'Patched I/O (issue 4)'],
   ['metrics', 'Metrics and monitoring (issue 5)'],
   ['cancel', 'Cancellation at the caller (issue 11)'],
+  ['switch', 'The hub’s switch interval (issue 16)'],
 ]) {
   const data = load(/** @type {string} */ (name));
   if (data) parts.push(genericSection(data, /** @type {string} */ (title)), '');
