@@ -49,17 +49,8 @@ export interface TaskOptions {
   timeout?: number | null;
 }
 
-/** What the calls need from their pool. */
-export interface ViewHost extends MapHost {
-  _submit<R>(
-    where: string,
-    task: unknown,
-    args: unknown[],
-    flags: number,
-    transfer?: unknown[],
-    options?: CallOptions,
-  ): Submission<R>;
-}
+/** What the calls need from their pool: what the map family needs. */
+export type ViewHost = MapHost;
 
 /** No per-call options: the pool's own methods. */
 export const NO_OPTIONS: CallOptions = {};

@@ -3,7 +3,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Event, GreenletExit, getCurrent, Pool, Queue, sleep } from '../../src/index.js';
 import { StreamServer } from '../../src/server/index.js';
 import { captureErrors } from '../helpers.js';
-import { closed, connect, portOf, readAll, socketPath, tryConnect } from './helpers.js';
+import {
+  closed,
+  connect,
+  expectStopDuringStartLeavesNothing,
+  portOf,
+  readAll,
+  socketPath,
+} from './helpers.js';
 
 let servers: StreamServer[] = [];
 const clients: net.Socket[] = [];
@@ -170,31 +177,7 @@ describe('StreamServer', () => {
   });
 
   it('stop() during start(): nothing is left listening, whichever of the two is awaited first', async () => {
-    // stop() awaited first: when it resolves, nothing listens, and start() has settled too.
-    const where1 = socketPath();
-    const first = new StreamServer({ path: where1 }, () => {});
-    const starting1 = first.start();
-    const stopping1 = first.stop();
-    let startSettled = false;
-    void starting1.then(() => {
-      startSettled = true;
-    });
-    await stopping1;
-    expect(await tryConnect(where1)).not.toBe('connected');
-    await starting1;
-    expect(startSettled).toBe(true);
-    expect([first.started, first.closed]).toEqual([false, true]);
-
-    // start() awaited first: it resolves having closed what it bound; stop() then resolves.
-    const where2 = socketPath();
-    const second = new StreamServer({ path: where2 }, () => {});
-    const starting2 = second.start();
-    const stopping2 = second.stop();
-    await starting2;
-    expect(await tryConnect(where2)).not.toBe('connected');
-    await stopping2;
-    expect([second.started, second.closed]).toEqual([false, true]);
-    await expect(second.start()).rejects.toThrow(/start\(\) after stop\(\)/);
+    await expectStopDuringStartLeavesNothing((where) => new StreamServer(where, () => {}));
   });
 
   it('stop() during a start() whose bind fails: start() rejects with the bind error, stop() resolves, the server is closed', async () => {
