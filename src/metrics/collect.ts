@@ -26,7 +26,7 @@ import {
   SampleSums,
 } from './collected-metric.js';
 import { greenletDurations } from './greenlet-durations.js';
-import { type LoopWindow, type LoopWindowStats, openLoopWindow } from './loop.js';
+import { type LoopTotals, loopTotals, retainLoopSampler } from './loop.js';
 import { BoundedLabel, metricNames } from './names.js';
 import type { HistogramSnapshot } from './recorder.js';
 import {
@@ -125,8 +125,8 @@ export function collectMetrics(opts?: CollectMetricsOptions): MetricsCollection 
   )
     client.collectDefaultMetrics({ register, prefix });
 
-  const loop = openLoopWindow();
-  const scrape = new Scrape(loop);
+  const releaseLoop = retainLoopSampler();
+  const scrape = new Scrape();
   const metrics = defineMetrics(scrape, prefix);
   const registered: CollectedMetric[] = [];
   try {
@@ -137,7 +137,7 @@ export function collectMetrics(opts?: CollectMetricsOptions): MetricsCollection 
     }
   } catch (error) {
     for (const m of registered) register.removeSingleMetric(m.name);
-    loop.close();
+    releaseLoop();
     greenletDurations.detach();
     throw error;
   }
@@ -151,7 +151,7 @@ export function collectMetrics(opts?: CollectMetricsOptions): MetricsCollection 
       closed = true;
       for (const m of registered)
         if (register.getSingleMetric(m.name) === (m as unknown)) register.removeSingleMetric(m.name);
-      loop.close();
+      releaseLoop();
       greenletDurations.detach();
       collections.delete(register);
     },
@@ -167,18 +167,18 @@ export function hasCollection(register: client.Registry): boolean {
 
 /**
  * The snapshots of one scrape: prom-client calls every metric's `get()` in one synchronous pass, so
- * the first metric takes each snapshot and the rest of the pass reuses it.
+ * the first metric takes each snapshot and the rest of the pass reuses it. It keeps nothing from
+ * one scrape to the next: every value is cumulative or read from the sources' own state, so two
+ * scrapers (two registries, two Prometheus servers) never change what the other reads.
  */
 class Scrape {
   private hubStats: HubStats | undefined;
-  private loopStats: LoopWindowStats | undefined;
+  private loopStats: LoopTotals | undefined;
   private poolStats: [string, ThreadPoolMetricsSnapshot][] | undefined;
   private serverStats: [string, ServerMetricsSnapshot][] | undefined;
   private queued = false;
   readonly pools = new BoundedLabel(50);
   readonly servers = new BoundedLabel(50);
-
-  constructor(private readonly loopWindow: LoopWindow) {}
 
   private expireLater(): void {
     if (this.queued) return;
@@ -199,19 +199,9 @@ class Scrape {
     return (this.hubStats ??= getHub().stats());
   }
 
-  /** Cumulative sum and count of loop delay samples: a summary's `_sum`/`_count` never go down. */
-  delaySum = 0;
-  delayCount = 0;
-
-  loop(): LoopWindowStats {
+  loop(): LoopTotals {
     this.expireLater();
-    if (this.loopStats === undefined) {
-      const l = this.loopWindow.take();
-      this.delaySum += l.sum;
-      this.delayCount += l.samples;
-      this.loopStats = l;
-    }
-    return this.loopStats;
+    return (this.loopStats ??= loopTotals());
   }
 
   threadPools(): [string, ThreadPoolMetricsSnapshot][] {
@@ -338,24 +328,28 @@ function defineMetrics(scrape: Scrape, prefix: string): CollectedMetric[] {
     ),
     metric(
       n.loopDelay,
-      'How late the event loop ran a 10 ms timer, over the window since the previous scrape.',
-      'summary',
-      ['quantile'],
+      'How late the event loop ran a 10 ms sampling timer (one sample per tick; a block shows as one late tick).',
+      'histogram',
+      [],
       (): Sample[] => {
-        const l = scrape.loop();
-        const name = prefix + n.loopDelay;
-        return [
-          { labels: { quantile: 0.5 }, value: l.p50 },
-          { labels: { quantile: 0.9 }, value: l.p90 },
-          { labels: { quantile: 0.99 }, value: l.p99 },
-          { labels: { quantile: 1 }, value: l.max },
-          { metricName: `${name}_sum`, labels: {}, value: scrape.delaySum },
-          { metricName: `${name}_count`, labels: {}, value: scrape.delayCount },
-        ];
+        const out: Sample[] = [];
+        pushHistogram(out, prefix + n.loopDelay, {}, scrape.loop().delay);
+        return out;
       },
     ),
-    metric(n.loopUtilization, 'Event loop utilization since the previous scrape (0-1).', 'gauge', [], () =>
-      one(scrape.loop().utilization),
+    metric(
+      n.loopBusySeconds,
+      'Time the event loop spent running rather than waiting for I/O; rate() of it is the loop utilization.',
+      'counter',
+      [],
+      () => one(scrape.loop().busySeconds),
+    ),
+    metric(
+      n.loopUtilization,
+      'Event loop utilization over the last 10 s (0-1), the same for every scraper; rate(greenhub_loop_busy_seconds_total[w]) for any other window.',
+      'gauge',
+      [],
+      () => one(scrape.loop().utilization),
     ),
     metric(n.patchedOperations, 'Operations in flight outside the hub, by kind.', 'gauge', ['kind'], () => {
       const ops = scrape.hub().operations;
@@ -421,19 +415,18 @@ function defineMetrics(scrape: Scrape, prefix: string): CollectedMetric[] {
       poolHistogram(n.threadpoolRun, (s) => s.runSeconds),
     ),
     metric(
-      n.threadpoolUtilization,
-      'Busy thread time over available thread time (0-1).',
+      n.threadpoolBusySeconds,
+      'Thread time spent running tasks, added as each task finishes; rate() of it over max_threads is the utilization.',
+      'counter',
+      ['pool'],
+      poolSum(null, (s) => s.runSeconds.sumSeconds),
+    ),
+    metric(
+      n.threadpoolMaxThreads,
+      'The most threads each pool may run at once (its maxThreads).',
       'gauge',
       ['pool'],
-      () => {
-        // Utilization is a ratio: pools sharing a name report their mean, not their sum.
-        const acc = new Map<string, [number, number]>();
-        for (const [pool, s] of scrape.threadPools()) {
-          const a = acc.get(pool) ?? [0, 0];
-          acc.set(pool, [a[0] + s.utilization, a[1] + 1]);
-        }
-        return [...acc].map(([pool, [sum, count]]) => ({ labels: { pool }, value: sum / count }));
-      },
+      poolSum(null, (s) => s.maxThreads),
     ),
     metric(
       n.hybridPlacements,

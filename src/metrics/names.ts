@@ -13,7 +13,8 @@ import { checkInteger } from '../internal/validate.js';
 
 /**
  * Every metric name, without a prefix (`collectMetrics({ prefix })` prepends one). Histograms also
- * export `<name>_bucket`, `<name>_sum` and `<name>_count`; the loop delay summary `_sum`/`_count`.
+ * export `<name>_bucket`, `<name>_sum` and `<name>_count`. Every value is cumulative or a gauge of
+ * the present (never "since the previous scrape"), so any number of scrapers read the same series.
  *
  * @example
  * ```ts
@@ -39,9 +40,14 @@ export const metricNames = Object.freeze({
   hubBlockedSeconds: 'greenhub_hub_blocked_seconds_total',
   /** counter: blocks beyond `maxBlockingTime` */
   hubBlockingEvents: 'greenhub_hub_blocking_events_total',
-  /** summary `{quantile}`: how late the event loop ran a 10 ms timer, since the previous scrape */
+  /**
+   * histogram: how late the event loop ran a 10 ms sampling timer, cumulative (the one loop-delay
+   * answer; prom-client's optional `nodejs_eventloop_lag_*` measure the same thing their own way)
+   */
   loopDelay: 'greenhub_loop_delay_seconds',
-  /** gauge: event loop utilization since the previous scrape (0–1) */
+  /** counter: seconds the event loop was busy (not waiting for I/O); utilization is its `rate()` */
+  loopBusySeconds: 'greenhub_loop_busy_seconds_total',
+  /** gauge: event loop utilization over the last 10 s (0–1), independent of scrapes */
   loopUtilization: 'greenhub_loop_utilization_ratio',
   /** gauge `{kind}`: operations in flight outside the hub (timer, fetch, net, fs, dns, child, task…) */
   patchedOperations: 'greenhub_patched_operations',
@@ -63,8 +69,10 @@ export const metricNames = Object.freeze({
   threadpoolWait: 'greenhub_threadpool_wait_seconds',
   /** histogram `{pool}`: time tasks ran on a thread */
   threadpoolRun: 'greenhub_threadpool_run_seconds',
-  /** gauge `{pool}`: busy thread time over available thread time (0–1) */
-  threadpoolUtilization: 'greenhub_threadpool_utilization_ratio',
+  /** counter `{pool}`: thread seconds spent running tasks; utilization is `rate()` over `max_threads` */
+  threadpoolBusySeconds: 'greenhub_threadpool_busy_seconds_total',
+  /** gauge `{pool}`: the pool's `maxThreads` */
+  threadpoolMaxThreads: 'greenhub_threadpool_max_threads',
   /** counter `{task, placement}`: hybrid calls run inline or on a thread */
   hybridPlacements: 'greenhub_hybrid_placements_total',
   /** counter `{server, method, route, status}` */

@@ -20,7 +20,7 @@
  *         tasks: { ok: this.#ok, error: this.#failed, cancelled: this.#cancelled },
  *         waitSeconds: this.#wait.snapshot(),
  *         runSeconds: this.#run.snapshot(),
- *         utilization: this.#utilization(),
+ *         maxThreads: this.maxThreads,
  *       }),
  *     });
  *   }
@@ -43,8 +43,11 @@ export interface ThreadPoolMetricsSnapshot {
   waitSeconds: HistogramSnapshot;
   /** Time tasks ran on a thread. */
   runSeconds: HistogramSnapshot;
-  /** Busy thread time over available thread time, 0–1 (piscina's `utilization`). */
-  utilization: number;
+  /**
+   * The most threads the pool may run at once. Its busy time is `runSeconds.sumSeconds`, so
+   * utilization over any window is `rate(busy) / maxThreads` — nothing since-start, nothing per scrape.
+   */
+  maxThreads: number;
   /**
    * Placements of `hybrid()` functions bound to this pool, by task name — cumulative. Optional:
    * pools without hybrid functions leave it out.

@@ -63,6 +63,8 @@ export class StatusSource {
   private readonly loop: LoopWindow = openLoopWindow();
   private last = now();
   private lastSpawned = getHub().stats().spawned;
+  /** Each pool's busy seconds at the previous snapshot, for its utilization over the window. */
+  private readonly lastBusy = new Map<string, number>();
   private readonly lastRoutes = new Map<
     string,
     { total: number; errors: number; duration: HistogramSnapshot }
@@ -87,21 +89,31 @@ export class StatusSource {
       }
       for (const r of snap.routes ?? []) routes.push(this.routeStatus(source.name, r, perSec));
     }
+    const busy = new Map<string, number>();
     const pools = metricsSources('threadpool').flatMap((source) => {
       try {
         const s = source.metricsSnapshot();
+        const busySeconds = s.runSeconds.sumSeconds;
+        busy.set(source.name, busySeconds);
+        const before = this.lastBusy.get(source.name) ?? busySeconds;
+        const utilization = Math.min(
+          1,
+          Math.max(0, ((busySeconds - before) * 1000) / (windowMs * s.maxThreads)),
+        );
         return [
           {
             name: source.name,
             threads: { ...s.threads },
             queueSize: s.queueSize,
-            utilization: s.utilization,
+            utilization: Number.isFinite(utilization) ? utilization : 0,
           },
         ];
       } catch {
         return [];
       }
     });
+    this.lastBusy.clear();
+    for (const [name, seconds] of busy) this.lastBusy.set(name, seconds);
     return {
       time: Date.now(),
       windowMs,

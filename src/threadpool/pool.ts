@@ -486,7 +486,7 @@ export class ThreadPool implements SubmissionHost {
       tasks: stats.tasks,
       waitSeconds: this.waitTimes.snapshot(),
       runSeconds: this.runTimes.snapshot(),
-      utilization: stats.utilization,
+      maxThreads: this.maxThreads,
       hybrid: Object.fromEntries(this.hybrids),
     };
   }

@@ -53,7 +53,8 @@ const EXPECTED: Record<string, [type: string, labels: string[]]> = {
   greenhub_greenlet_duration_seconds: ['histogram', ['name']],
   greenhub_hub_blocked_seconds_total: ['counter', ['api']],
   greenhub_hub_blocking_events_total: ['counter', []],
-  greenhub_loop_delay_seconds: ['summary', ['quantile']],
+  greenhub_loop_delay_seconds: ['histogram', []],
+  greenhub_loop_busy_seconds_total: ['counter', []],
   greenhub_loop_utilization_ratio: ['gauge', []],
   greenhub_patched_operations: ['gauge', ['kind']],
   greenhub_loop_exits_total: ['counter', []],
@@ -63,7 +64,8 @@ const EXPECTED: Record<string, [type: string, labels: string[]]> = {
   greenhub_threadpool_tasks_total: ['counter', ['pool', 'outcome']],
   greenhub_threadpool_wait_seconds: ['histogram', ['pool']],
   greenhub_threadpool_run_seconds: ['histogram', ['pool']],
-  greenhub_threadpool_utilization_ratio: ['gauge', ['pool']],
+  greenhub_threadpool_busy_seconds_total: ['counter', ['pool']],
+  greenhub_threadpool_max_threads: ['gauge', ['pool']],
   greenhub_hybrid_placements_total: ['counter', ['task', 'placement']],
 };
 
@@ -83,7 +85,7 @@ function fakePool(name: string, overrides: Partial<ThreadPoolMetricsSnapshot> = 
       tasks: { ok: 10, error: 2, cancelled: 1 },
       waitSeconds: wait.snapshot(),
       runSeconds: run.snapshot(),
-      utilization: 0.75,
+      maxThreads: 4,
       hybrid: { resize: { inline: 5, thread: 2 } },
       ...overrides,
     }),
@@ -198,7 +200,7 @@ describe('collectMetrics(): the exposition', () => {
     ).toBeGreaterThanOrEqual(1);
   });
 
-  it('thread pool sources: threads by state, queue, tasks, wait/run histograms, utilization and hybrid placements; unregistering removes them', async () => {
+  it('thread pool sources: threads by state, queue, tasks, wait/run histograms, busy seconds, max threads and hybrid placements; unregistering removes them', async () => {
     const unregister = fakePool('images');
     const { register } = collect();
     let f = await scrape(register);
@@ -219,7 +221,8 @@ describe('collectMetrics(): the exposition', () => {
       6,
     );
     expect(sampleValue(f, 'greenhub_threadpool_run_seconds_bucket', { pool: 'images', le: '0.1' })).toBe(1);
-    expect(sampleValue(f, 'greenhub_threadpool_utilization_ratio', { pool: 'images' })).toBe(0.75);
+    expect(sampleValue(f, 'greenhub_threadpool_busy_seconds_total', { pool: 'images' })).toBeCloseTo(0.05, 9);
+    expect(sampleValue(f, 'greenhub_threadpool_max_threads', { pool: 'images' })).toBe(4);
     expect(sampleValue(f, 'greenhub_hybrid_placements_total', { task: 'resize', placement: 'inline' })).toBe(
       5,
     );
@@ -231,14 +234,15 @@ describe('collectMetrics(): the exposition', () => {
     expect(sampleValue(f, 'greenhub_threadpool_queue_size', { pool: 'images' })).toBeUndefined();
   });
 
-  it('two pools with one name add up into valid series (utilization is their mean)', async () => {
+  it('two pools with one name add up into valid series (busy seconds and max threads too)', async () => {
     fakePool('shared');
-    fakePool('shared', { utilization: 0.25, queueSize: 1 });
+    fakePool('shared', { maxThreads: 2, queueSize: 1 });
     const { register } = collect();
     const f = await scrape(register);
     expect(sampleValue(f, 'greenhub_threadpool_queue_size', { pool: 'shared' })).toBe(8);
     expect(sampleValue(f, 'greenhub_threadpool_wait_seconds_count', { pool: 'shared' })).toBe(6);
-    expect(sampleValue(f, 'greenhub_threadpool_utilization_ratio', { pool: 'shared' })).toBe(0.5);
+    expect(sampleValue(f, 'greenhub_threadpool_max_threads', { pool: 'shared' })).toBe(6);
+    expect(sampleValue(f, 'greenhub_threadpool_busy_seconds_total', { pool: 'shared' })).toBeCloseTo(0.1, 9);
     expect(f.get('greenhub_threadpool_queue_size')!.samples).toHaveLength(1);
   });
 
@@ -285,21 +289,53 @@ describe('collectMetrics(): the exposition', () => {
     ).toBe(1);
   });
 
-  it('loop delay: a 120 ms block shows in the max and p99 of the next scrape, and _sum/_count only grow', async () => {
-    const { register } = collect();
-    let f = await scrape(register);
-    const count0 = sampleValue(f, 'greenhub_loop_delay_seconds_count')!;
+  it('loop delay is a cumulative histogram: a 120 ms block shows in its buckets at every later scrape, whoever scrapes', async () => {
+    const a = collect();
+    const b = collect();
+    const bucket = (f: Map<string, PromFamily>, le: string) =>
+      sampleValue(f, 'greenhub_loop_delay_seconds_bucket', { le })!;
+    let f = await scrape(a.register);
+    const over0 = bucket(f, '+Inf') - bucket(f, '0.1');
+    const busy0 = sampleValue(f, 'greenhub_loop_busy_seconds_total')!;
     await new Promise((r) => setTimeout(r, 30));
     const end = performance.now() + 120;
     while (performance.now() < end);
     await new Promise((r) => setTimeout(r, 30));
-    f = await scrape(register);
-    expect(sampleValue(f, 'greenhub_loop_delay_seconds', { quantile: '1' })).toBeGreaterThan(0.09);
-    expect(sampleValue(f, 'greenhub_loop_delay_seconds_count')).toBeGreaterThan(count0);
-    expect(sampleValue(f, 'greenhub_loop_utilization_ratio')).toBeGreaterThan(0.3);
-    const sum = sampleValue(f, 'greenhub_loop_delay_seconds_sum')!;
-    f = await scrape(register);
-    expect(sampleValue(f, 'greenhub_loop_delay_seconds_sum')).toBeGreaterThanOrEqual(sum);
+    // A second scraper reads first, twice: with per-scrape windows it would have taken the block.
+    await scrape(b.register);
+    const fromB = await scrape(b.register);
+    f = await scrape(a.register);
+    expect(bucket(f, '+Inf') - bucket(f, '0.1')).toBe(over0 + 1);
+    expect(bucket(fromB, '+Inf') - bucket(fromB, '0.1')).toBe(over0 + 1);
+    expect(sampleValue(f, 'greenhub_loop_busy_seconds_total')! - busy0).toBeGreaterThanOrEqual(0.11);
+    expect(sampleValue(f, 'greenhub_loop_delay_seconds_sum')).toBeGreaterThanOrEqual(0.1);
+    expect(sampleValue(f, 'greenhub_loop_utilization_ratio')).toBeGreaterThan(0);
+    const again = await scrape(a.register);
+    expect(bucket(again, '+Inf') - bucket(again, '0.1')).toBe(over0 + 1);
+    expect(sampleValue(again, 'greenhub_loop_delay_seconds_count')).toBeGreaterThanOrEqual(
+      sampleValue(f, 'greenhub_loop_delay_seconds_count')!,
+    );
+  });
+
+  it('two registries scraped interleaved read the same cumulative values (no scraper resets another)', async () => {
+    fakePool('steady');
+    const a = collect({ defaultMetrics: false });
+    const b = collect({ defaultMetrics: false });
+    const names = [
+      'greenhub_threadpool_busy_seconds_total',
+      'greenhub_threadpool_wait_seconds_count',
+      'greenhub_greenlets_spawned_total',
+    ];
+    const read = (f: Map<string, PromFamily>) =>
+      names.map((n) => sampleValue(f, n, n.startsWith('greenhub_threadpool') ? { pool: 'steady' } : {}));
+    const a1 = read(await scrape(a.register));
+    const b1 = read(await scrape(b.register));
+    const b2 = read(await scrape(b.register));
+    const a2 = read(await scrape(a.register));
+    expect([b1, b2, a2]).toEqual([a1, a1, a1]);
+    const utilA = sampleValue(await scrape(a.register), 'greenhub_loop_utilization_ratio')!;
+    expect(utilA).toBeGreaterThanOrEqual(0);
+    expect(utilA).toBeLessThanOrEqual(1);
   });
 
   it('blocked time by API from the blocking monitor', async () => {
