@@ -27,7 +27,7 @@ import {
 } from './collected-metric.js';
 import { greenletDurations } from './greenlet-durations.js';
 import { type LoopTotals, loopTotals, retainLoopSampler } from './loop.js';
-import { BoundedLabel, metricNames } from './names.js';
+import { BoundedLabel, metricNames, OTHER } from './names.js';
 import type { HistogramSnapshot } from './recorder.js';
 import {
   metricsSources,
@@ -36,6 +36,7 @@ import {
   type ThreadPoolMetricsSnapshot,
   type ThreadPoolMetricsSource,
 } from './sources.js';
+import type { TaskDurationsSnapshot } from './task-durations.js';
 
 /** Options of {@link collectMetrics}. */
 export interface CollectMetricsOptions {
@@ -244,15 +245,21 @@ function defineMetrics(scrape: Scrape, prefix: string): CollectedMetric[] {
     Object.entries(values).map(([k, value]) => ({ labels: { [label]: k }, value }));
   const n = metricNames;
 
-  const poolHistogram = (name: string, pick: (s: ThreadPoolMetricsSnapshot) => HistogramSnapshot) => () => {
-    const merged = new Map<string, HistogramSnapshot>();
+  /** A pool histogram by `pool` and `task`: sources with one name and tasks with one label add up. */
+  const poolHistogram = (name: string, pick: (s: TaskDurationsSnapshot) => HistogramSnapshot) => () => {
+    const merged = new Map<string, [Labels, HistogramSnapshot]>();
+    const add = (labels: Labels, h: HistogramSnapshot): void => {
+      const key = `${labels.pool}\u0000${labels.task}`;
+      const before = merged.get(key);
+      merged.set(key, [labels, before === undefined ? h : addHistograms(before[1], h)]);
+    };
     for (const [pool, s] of scrape.threadPools()) {
-      const h = pick(s);
-      const before = merged.get(pool);
-      merged.set(pool, before === undefined ? h : addHistograms(before, h));
+      if (s.byTask === undefined) add({ pool, task: OTHER }, pick(s));
+      else
+        for (const [task, t] of Object.entries(s.byTask)) add({ pool, task: poolTasks.value(task) }, pick(t));
     }
     const out: Sample[] = [];
-    for (const [pool, h] of merged) pushHistogram(out, prefix + name, { pool }, h);
+    for (const [labels, h] of merged.values()) pushHistogram(out, prefix + name, labels, h);
     return out;
   };
   const poolSum =
@@ -402,16 +409,16 @@ function defineMetrics(scrape: Scrape, prefix: string): CollectedMetric[] {
     ),
     metric(
       n.threadpoolWait,
-      'Time pool tasks waited in the queue.',
+      'Time pool tasks waited for a thread, by pool and task (the first 50 task names per pool, then other).',
       'histogram',
-      ['pool'],
+      ['pool', 'task'],
       poolHistogram(n.threadpoolWait, (s) => s.waitSeconds),
     ),
     metric(
       n.threadpoolRun,
-      'Time pool tasks ran on a thread.',
+      'Time pool tasks ran on a thread, by pool and task (buckets from 50 us: where hybrid() decides).',
       'histogram',
-      ['pool'],
+      ['pool', 'task'],
       poolHistogram(n.threadpoolRun, (s) => s.runSeconds),
     ),
     metric(
@@ -443,6 +450,33 @@ function defineMetrics(scrape: Scrape, prefix: string): CollectedMetric[] {
           }
         }
         return sums.samples();
+      },
+    ),
+    metric(
+      n.hybridEstimate,
+      'The cost estimates hybrid() placed calls on, by task and placement (calls placed before any measurement have none).',
+      'histogram',
+      ['task', 'placement'],
+      () => {
+        const merged = new Map<string, [Labels, HistogramSnapshot]>();
+        for (const [, s] of scrape.threadPools()) {
+          for (const [task, p] of Object.entries(s.hybrid ?? {})) {
+            if (p.estimateSeconds === undefined) continue;
+            const t = hybridTasks.value(task);
+            for (const placement of ['inline', 'thread'] as const) {
+              const key = `${t}\u0000${placement}`;
+              const h = p.estimateSeconds[placement];
+              const before = merged.get(key);
+              merged.set(key, [
+                { task: t, placement },
+                before === undefined ? h : addHistograms(before[1], h),
+              ]);
+            }
+          }
+        }
+        const out: Sample[] = [];
+        for (const [labels, h] of merged.values()) pushHistogram(out, prefix + n.hybridEstimate, labels, h);
+        return out;
       },
     ),
     metric(
@@ -517,3 +551,5 @@ function defineMetrics(scrape: Scrape, prefix: string): CollectedMetric[] {
 
 const operationKinds = new BoundedLabel(OPERATION_KINDS.length + 20);
 const hybridTasks = new BoundedLabel(100);
+/** Task names across pools (each pool already keeps at most 50). */
+const poolTasks = new BoundedLabel(200);

@@ -65,9 +65,9 @@ export const metricNames = Object.freeze({
   threadpoolQueueSize: 'greenhub_threadpool_queue_size',
   /** counter `{pool, outcome}` */
   threadpoolTasks: 'greenhub_threadpool_tasks_total',
-  /** histogram `{pool}`: time tasks waited in the queue */
+  /** histogram `{pool, task}`: time tasks waited for a thread (50 µs to 60 s; bounded task names) */
   threadpoolWait: 'greenhub_threadpool_wait_seconds',
-  /** histogram `{pool}`: time tasks ran on a thread */
+  /** histogram `{pool, task}`: time tasks ran on a thread (50 µs to 60 s; bounded task names) */
   threadpoolRun: 'greenhub_threadpool_run_seconds',
   /** counter `{pool}`: thread seconds spent running tasks; utilization is `rate()` over `max_threads` */
   threadpoolBusySeconds: 'greenhub_threadpool_busy_seconds_total',
@@ -75,6 +75,8 @@ export const metricNames = Object.freeze({
   threadpoolMaxThreads: 'greenhub_threadpool_max_threads',
   /** counter `{task, placement}`: hybrid calls run inline or on a thread */
   hybridPlacements: 'greenhub_hybrid_placements_total',
+  /** histogram `{task, placement}`: the cost estimate each hybrid call was placed on */
+  hybridEstimate: 'greenhub_hybrid_estimate_seconds',
   /** counter `{server, method, route, status}` */
   httpRequests: 'greenhub_http_requests_total',
   /** histogram `{server, method, route}`: from request headers parsed to response finished */

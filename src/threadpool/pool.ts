@@ -31,8 +31,10 @@ import { CallbackLink } from '../greenlet/waiter.js';
 import { nativeClearTimeout, nativeSetImmediate, nativeSetTimeout, now } from '../internal/natives.js';
 import { onShutdown } from '../internal/shutdown-hooks.js';
 import { checkOptions, checkTimeout, typeError } from '../internal/validate.js';
+import { PlacementRecorder } from '../metrics/placements.js';
 import { DurationRecorder } from '../metrics/recorder.js';
 import { registerMetricsSource, type ThreadPoolMetricsSnapshot } from '../metrics/sources.js';
+import { TaskDurations } from '../metrics/task-durations.js';
 import { SlotTable, STATE_FINISHED, STATE_RUNNING } from './cells.js';
 import { typeName } from './clone-check.js';
 import { checkCrossing, markThreadBound } from './cross-mode.js';
@@ -42,7 +44,6 @@ import { createModuleProxy, type ModuleProxyOptions } from './module-proxy.js';
 import { mapped, type PoolImapOptions } from './pool-map.js';
 import {
   type CloseOptions,
-  type HybridPlacements,
   resolveOptions,
   summary,
   type ThreadPoolOptions,
@@ -119,8 +120,10 @@ export class ThreadPool implements SubmissionHost {
   /** Per task: time on its thread, and the rest of its time from submission to result (metrics). */
   private readonly runTimes = new DurationRecorder();
   private readonly waitTimes = new DurationRecorder();
+  /** The same, by task name (bounded), for `greenhub_threadpool_{wait,run}_seconds{task}`. */
+  private readonly taskTimes = new TaskDurations();
   /** Placements of the `hybrid()` functions that use this pool, by function name, for metrics. */
-  private readonly hybrids = new Map<string, HybridPlacements>();
+  private readonly hybrids = new Map<string, PlacementRecorder>();
 
   /**
    * A pool; its threads start on first use.
@@ -432,9 +435,9 @@ export class ThreadPool implements SubmissionHost {
    * @internal The placement counter of the `hybrid()` functions named `name` that use this pool:
    * one per name, however many functions carry it, so the pool holds no function.
    */
-  _placements(name: string): HybridPlacements {
+  _placements(name: string): PlacementRecorder {
     let placed = this.hybrids.get(name);
-    if (placed === undefined) this.hybrids.set(name, (placed = { inline: 0, thread: 0 }));
+    if (placed === undefined) this.hybrids.set(name, (placed = new PlacementRecorder()));
     return placed;
   }
 
@@ -486,8 +489,9 @@ export class ThreadPool implements SubmissionHost {
       tasks: stats.tasks,
       waitSeconds: this.waitTimes.snapshot(),
       runSeconds: this.runTimes.snapshot(),
+      byTask: this.taskTimes.snapshot(),
       maxThreads: this.maxThreads,
-      hybrid: Object.fromEntries(this.hybrids),
+      hybrid: Object.fromEntries([...this.hybrids].map(([name, p]) => [name, p.snapshot()])),
     };
   }
 
@@ -527,8 +531,10 @@ export class ThreadPool implements SubmissionHost {
     }
     const runMs = slots.taskMs(submission.slot);
     if (runMs >= 0) {
+      const waitMs = Math.max(0, now() - submission.submittedAt - runMs);
       this.runTimes.observeMs(runMs);
-      this.waitTimes.observeMs(Math.max(0, now() - submission.submittedAt - runMs));
+      this.waitTimes.observeMs(waitMs);
+      this.taskTimes.observe(submission.ref.label, waitMs, runMs);
     }
     slots.give(submission.slot);
     this.live.delete(submission);

@@ -19,8 +19,10 @@ import {
   registerMetricsSource,
   type ThreadPoolMetricsSnapshot,
 } from '../../src/metrics/index.js';
+import { PlacementRecorder } from '../../src/metrics/placements.js';
+import { TaskDurations } from '../../src/metrics/task-durations.js';
 import { captureErrors } from '../helpers.js';
-import { type PromFamily, parsePrometheusText, sampleValue } from './prom-text.js';
+import { type PromFamily, parsePrometheusText, sampleTotal, sampleValue } from './prom-text.js';
 
 let open: MetricsCollection[] = [];
 const cleanups: (() => void)[] = [];
@@ -62,11 +64,12 @@ const EXPECTED: Record<string, [type: string, labels: string[]]> = {
   greenhub_threadpool_threads: ['gauge', ['pool', 'state']],
   greenhub_threadpool_queue_size: ['gauge', ['pool']],
   greenhub_threadpool_tasks_total: ['counter', ['pool', 'outcome']],
-  greenhub_threadpool_wait_seconds: ['histogram', ['pool']],
-  greenhub_threadpool_run_seconds: ['histogram', ['pool']],
+  greenhub_threadpool_wait_seconds: ['histogram', ['pool', 'task']],
+  greenhub_threadpool_run_seconds: ['histogram', ['pool', 'task']],
   greenhub_threadpool_busy_seconds_total: ['counter', ['pool']],
   greenhub_threadpool_max_threads: ['gauge', ['pool']],
   greenhub_hybrid_placements_total: ['counter', ['task', 'placement']],
+  greenhub_hybrid_estimate_seconds: ['histogram', ['task', 'placement']],
 };
 
 function fakePool(name: string, overrides: Partial<ThreadPoolMetricsSnapshot> = {}): () => void {
@@ -76,6 +79,10 @@ function fakePool(name: string, overrides: Partial<ThreadPoolMetricsSnapshot> = 
   wait.observeMs(70_000);
   const run = new DurationRecorder([0.01, 0.1]);
   run.observeMs(50);
+  const placements = new PlacementRecorder();
+  for (let i = 0; i < 5; i++) placements.count('inline', 0.2);
+  placements.count('thread', null);
+  placements.count('thread', 3);
   const unregister = registerMetricsSource({
     kind: 'threadpool',
     name,
@@ -86,7 +93,7 @@ function fakePool(name: string, overrides: Partial<ThreadPoolMetricsSnapshot> = 
       waitSeconds: wait.snapshot(),
       runSeconds: run.snapshot(),
       maxThreads: 4,
-      hybrid: { resize: { inline: 5, thread: 2 } },
+      hybrid: { resize: placements.snapshot() },
       ...overrides,
     }),
   });
@@ -229,9 +236,57 @@ describe('collectMetrics(): the exposition', () => {
     expect(sampleValue(f, 'greenhub_hybrid_placements_total', { task: 'resize', placement: 'thread' })).toBe(
       2,
     );
+    const estimate = (placement: string, le: string) =>
+      sampleValue(f, 'greenhub_hybrid_estimate_seconds_bucket', { task: 'resize', placement, le });
+    expect([estimate('inline', '0.00025'), estimate('inline', '0.0001')]).toEqual([5, 0]);
+    expect([estimate('thread', '0.0025'), estimate('thread', '0.005')]).toEqual([0, 1]);
+    expect(
+      sampleValue(f, 'greenhub_hybrid_estimate_seconds_count', { task: 'resize', placement: 'thread' }),
+    ).toBe(1);
     unregister();
     f = await scrape(register);
     expect(sampleValue(f, 'greenhub_threadpool_queue_size', { pool: 'images' })).toBeUndefined();
+  });
+
+  it('pool histograms by task: buckets from 50 us to 60 s, the first 50 task names, the rest as other', async () => {
+    const times = new TaskDurations();
+    for (let i = 0; i < 60; i++) times.observe(`task-${i}`, 0.04, 0.3);
+    times.observe('task-0', 0.2, 70_000);
+    cleanups.push(
+      registerMetricsSource({
+        kind: 'threadpool',
+        name: 'tasks',
+        metricsSnapshot: () => ({
+          threads: {},
+          queueSize: 0,
+          tasks: {},
+          waitSeconds: new DurationRecorder().snapshot(),
+          runSeconds: new DurationRecorder().snapshot(),
+          byTask: times.snapshot(),
+          maxThreads: 1,
+        }),
+      }),
+    );
+    const { register } = collect({ defaultMetrics: false });
+    const f = await scrape(register);
+    const run = (task: string, le: string) =>
+      sampleValue(f, 'greenhub_threadpool_run_seconds_bucket', { pool: 'tasks', task, le });
+    const tasks = new Set(f.get('greenhub_threadpool_run_seconds')!.samples.map((s) => s.labels.task));
+    expect(tasks.size).toBe(51);
+    expect(tasks.has('other')).toBe(true);
+    expect(sampleValue(f, 'greenhub_threadpool_run_seconds_count', { pool: 'tasks', task: 'other' })).toBe(
+      10,
+    );
+    expect(
+      sampleValue(f, 'greenhub_threadpool_wait_seconds_bucket', {
+        pool: 'tasks',
+        task: 'task-1',
+        le: '0.00005',
+      }),
+    ).toBe(1);
+    expect([run('task-1', '0.00025'), run('task-1', '0.0005')]).toEqual([0, 1]);
+    expect([run('task-0', '60'), run('task-0', '+Inf')]).toEqual([1, 2]);
+    expect(sampleTotal(f, 'greenhub_threadpool_run_seconds_count', { pool: 'tasks' })).toBe(61);
   });
 
   it('two pools with one name add up into valid series (busy seconds and max threads too)', async () => {
