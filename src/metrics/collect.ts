@@ -8,14 +8,7 @@ import client from 'prom-client';
 import { InvalidStateError } from '../errors.js';
 import { getHub, type HubStats } from '../greenlet/hub.js';
 import { nativeQueueMicrotask } from '../internal/natives.js';
-import {
-  checkBoolean,
-  checkInteger,
-  checkOptions,
-  checkString,
-  rangeError,
-  typeError,
-} from '../internal/validate.js';
+import { checkBoolean, checkInteger, checkOptions, checkString, rangeError } from '../internal/validate.js';
 import {
   addHistograms,
   CollectedMetric,
@@ -29,6 +22,7 @@ import { greenletDurations } from './greenlet-durations.js';
 import { type LoopTotals, loopTotals, retainLoopSampler } from './loop.js';
 import { BoundedLabel, metricNames, OTHER } from './names.js';
 import type { HistogramSnapshot } from './recorder.js';
+import { checkRegistry, type RegistryLike } from './registry.js';
 import {
   metricsSources,
   type ServerMetricsSnapshot,
@@ -41,7 +35,7 @@ import type { TaskDurationsSnapshot } from './task-durations.js';
 /** Options of {@link collectMetrics}. */
 export interface CollectMetricsOptions {
   /** The prom-client registry to register in (default: prom-client's global `register`). */
-  register?: client.Registry;
+  register?: RegistryLike;
   /** Prepended to every metric name, greenhub's and prom-client's defaults (default `''`). */
   prefix?: string;
   /** Also register prom-client's default process and Node metrics (default `true`; skipped if already there). */
@@ -52,7 +46,7 @@ export interface CollectMetricsOptions {
 
 /** What {@link collectMetrics} registered. */
 export interface MetricsCollection {
-  readonly register: client.Registry;
+  readonly register: RegistryLike;
   readonly prefix: string;
   /** The greenhub metric names registered, with the prefix. */
   readonly names: readonly string[];
@@ -73,7 +67,7 @@ export const OPERATION_KINDS: readonly string[] = Object.freeze([
   'child',
 ]);
 
-const collections = new WeakMap<client.Registry, { collection: MetricsCollection; key: string }>();
+const collections = new WeakMap<RegistryLike, { collection: MetricsCollection; key: string }>();
 
 /**
  * Register greenhub's metrics (hub, blocking monitor, event loop, patched I/O, thread pools, hybrid
@@ -96,8 +90,7 @@ export function collectMetrics(opts?: CollectMetricsOptions): MetricsCollection 
   const where = 'collectMetrics()';
   checkOptions(where, 'opts', opts, ['register', 'prefix', 'defaultMetrics', 'greenletNames']);
   const register = opts?.register ?? client.register;
-  if (!(register instanceof client.Registry))
-    throw typeError(where, 'opts.register', 'a prom-client Registry', register);
+  checkRegistry(where, 'opts.register', register);
   const prefix = opts?.prefix ?? '';
   checkString(where, 'opts.prefix', prefix);
   if (prefix !== '' && !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix))
@@ -124,7 +117,8 @@ export function collectMetrics(opts?: CollectMetricsOptions): MetricsCollection 
     opts?.defaultMetrics !== false &&
     register.getSingleMetric(`${prefix}process_cpu_user_seconds_total`) === undefined
   )
-    client.collectDefaultMetrics({ register, prefix });
+    // prom-client's default metrics only call registerMetric() on it: any registry's shape will do.
+    client.collectDefaultMetrics({ register: register as client.Registry, prefix });
 
   const releaseLoop = retainLoopSampler();
   const scrape = new Scrape();
@@ -162,7 +156,7 @@ export function collectMetrics(opts?: CollectMetricsOptions): MetricsCollection 
 }
 
 /** True when greenhub's metrics are registered in `register`. */
-export function hasCollection(register: client.Registry): boolean {
+export function hasCollection(register: RegistryLike): boolean {
   return collections.has(register);
 }
 

@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import client14 from 'prom-client-14';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   beginOperation,
@@ -17,6 +18,7 @@ import {
   type MetricsCollection,
   metricNames,
   registerMetricsSource,
+  startMetricsServer,
   type ThreadPoolMetricsSnapshot,
 } from '../../src/metrics/index.js';
 import { PlacementRecorder } from '../../src/metrics/placements.js';
@@ -31,7 +33,7 @@ function collect(opts?: Parameters<typeof collectMetrics>[0]): {
   register: client.Registry;
   collection: MetricsCollection;
 } {
-  const register = opts?.register ?? new client.Registry();
+  const register = (opts?.register as client.Registry | undefined) ?? new client.Registry();
   const collection = collectMetrics({ ...opts, register });
   open.push(collection);
   return { register, collection };
@@ -440,10 +442,38 @@ describe('collectMetrics(): options and life cycle', () => {
     collectMetrics({ register }).close();
   });
 
+  it('accepts a registry of another prom-client copy (prom-client 14) by its shape, and fills it', async () => {
+    const register = new client14.Registry();
+    expect(register instanceof client.Registry).toBe(false);
+    const own = new client14.Counter({ name: 'app_jobs_total', help: 'Jobs.', registers: [register] });
+    own.inc(2);
+    const collection = collectMetrics({ register: register as never });
+    open.push(collection);
+    expect(collection.register).toBe(register);
+    const f = parsePrometheusText(await register.metrics());
+    expect(sampleValue(f, 'app_jobs_total')).toBe(2);
+    expect(f.get('greenhub_greenlets_spawned_total')?.type).toBe('counter');
+    expect(f.get('greenhub_loop_delay_seconds')?.type).toBe('histogram');
+    expect(f.has('process_cpu_user_seconds_total')).toBe(true);
+    const server = await startMetricsServer({ port: 0, register: register as never });
+    try {
+      const res = await fetch(`${server.url}/metrics`);
+      expect(res.headers.get('content-type')).toBe(register.contentType);
+      expect(await res.text()).toContain('greenhub_loop_busy_seconds_total');
+    } finally {
+      await server.close();
+    }
+  });
+
   it('refuses bad options with messages naming them', () => {
     expect(() => collectMetrics({ register: {} as never })).toThrow(
-      /collectMetrics\(\): expected `opts.register` to be a prom-client Registry, got an object/,
+      /collectMetrics\(\): expected `opts.register` to be a prom-client Registry \(any version: .*\), got an object without registerMetric\(\)/,
     );
+    expect(() => collectMetrics({ register: 'default' as never })).toThrow(
+      /expected `opts.register` to be a prom-client Registry .*, got `"default"` \(string\)/,
+    );
+    const noType = { registerMetric() {}, getSingleMetric() {}, removeSingleMetric() {}, metrics() {} };
+    expect(() => collectMetrics({ register: noType as never })).toThrow(/without a string contentType/);
     expect(() => collectMetrics({ prefix: '1bad' })).toThrow(RangeError);
     expect(() => collectMetrics({ greenletNames: -1 })).toThrow(
       /`opts.greenletNames` to be a non-negative integer/,
