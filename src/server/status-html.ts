@@ -4,12 +4,18 @@
  * filled in when mounted. `window.greenhubStatus` exposes the update count and the charts, for
  * tests and for curious operators.
  */
+/** The page's icon (served as `favicon.ico`, in SVG: browsers read the content type): a green hub. */
+export const FAVICON_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><circle cx="16" cy="16" r="14" fill="#1e8e3e"/>' +
+  '<circle cx="16" cy="16" r="5" fill="#fff"/><g stroke="#fff" stroke-width="2.5"><path d="M16 2v9M16 21v9M2 16h9M21 16h9"/></g></svg>';
+
 export const STATUS_PAGE_HTML = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>%TITLE%</title>
+<link rel="icon" type="image/svg+xml" href="%BASE%/favicon.ico">
 <link rel="stylesheet" href="%BASE%/uplot.min.css">
 <style>
   body { font: 14px/1.4 system-ui, sans-serif; margin: 16px 24px; color: #1d2330; background: #fafbfc; }

@@ -17,7 +17,7 @@ import { type LoopWindow, openLoopWindow } from '../metrics/loop.js';
 import { type HistogramSnapshot, histogramDelta, quantileMs } from '../metrics/recorder.js';
 import { metricsSources, type RouteSnapshot } from '../metrics/sources.js';
 import { HttpServer } from './http-server.js';
-import { STATUS_PAGE_HTML } from './status-html.js';
+import { FAVICON_SVG, STATUS_PAGE_HTML } from './status-html.js';
 
 /** One route over the last window. */
 export interface RouteStatus {
@@ -223,9 +223,11 @@ export function mountStatusPage(server: HttpServer | Server, opts?: StatusPageOp
     [jsonPath, (_req, res) => send(res, 'application/json', JSON.stringify(source.snapshot()))],
     [`${base}/uplot.min.js`, (_req, res) => send(res, 'text/javascript', uplot.js, 'public, max-age=3600')],
     [`${base}/uplot.min.css`, (_req, res) => send(res, 'text/css', uplot.css, 'public, max-age=3600')],
+    [`${base}/favicon.ico`, (_req, res) => send(res, 'image/svg+xml', FAVICON_SVG, 'public, max-age=3600')],
   ]);
   if (server instanceof HttpServer) {
-    for (const [p, handler] of routes) server.mount(p, handler);
+    // The page and its files are the service's plumbing, not application routes: not counted.
+    for (const [p, handler] of routes) server.mount(p, handler, { metrics: false });
   } else if (
     server !== null &&
     typeof server === 'object' &&

@@ -69,6 +69,21 @@ describe('status page', () => {
     expect([js.status, (await js.text()).includes('uPlot')]).toEqual([200, true]);
   });
 
+  it("serves a favicon; the page and its files are not counted among the application's routes", async () => {
+    const server = await app();
+    const icon = await fetch(`${server.url}/favicon.ico`);
+    expect([icon.status, icon.headers.get('content-type')]).toEqual([200, 'image/svg+xml']);
+    expect(await icon.text()).toMatch(/^<svg /);
+    const html = await (await fetch(`${server.url}/`)).text();
+    expect(html).toContain('<link rel="icon" type="image/svg+xml" href="/favicon.ico">');
+    for (const path of ['/', '/uplot.min.js', '/uplot.min.css', '/status.json'])
+      await fetch(`${server.url}${path}`);
+    await fetch(`${server.url}/slow`);
+    const s = (await (await fetch(`${server.url}/status.json`)).json()) as StatusSnapshot;
+    expect(s.routes.map((r) => r.route)).toEqual(['/slow']);
+    expect(server.snapshot().routes!.map((r) => r.route)).toEqual(['/slow']);
+  });
+
   it('mounts on a plain http.Server, passing every other request to its own listener', async () => {
     const plain = http.createServer((_req, res) => res.end('app'));
     const page = mountStatusPage(plain, { path: '/status', title: 'a <b> title' });
