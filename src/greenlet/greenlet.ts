@@ -63,7 +63,6 @@ const NO_ARGS: unknown[] = [];
 
 interface Extras {
   killException: unknown;
-  killedBeforeStart: boolean;
   startTimer: Timer | undefined;
   site: { stack?: string } | undefined;
   /** Behind {@link Greenlet.signal}, created on first read, replaced once aborted. */
@@ -332,8 +331,12 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
 
   /**
    * Kill the greenlet: if it never started it never runs; if it runs, `exception` (default a
-   * {@link GreenletExit}) is raised at its current or next checkpoint. With `block` (the default),
-   * wait until it is dead, at most `timeout` ms. Killing a dead greenlet does nothing.
+   * {@link GreenletExit}) is raised where it waits — a hub wait, or the patched I/O it awaits — and
+   * it unwinds. If it awaits something greenhub cannot see, the kill is kept here instead: once the
+   * microtasks of this turn have run, the greenlet is declared dead with `exception`, and its
+   * continuation is abandoned (its result discarded, its next checkpoint throws `exception`). With
+   * `block` (the default), wait until it is dead, at most `timeout` ms. Killing a dead greenlet does
+   * nothing; a non-blocking kill of the current greenlet lands at its next checkpoint.
    */
   kill(opts?: KillOptions): Promise<void> {
     checkOptions('Greenlet.kill()', 'opts', opts, KILL_OPTIONS);
@@ -357,7 +360,6 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
       }
     } else {
       // Never started, or scheduled but not yet run: it dies now and never runs.
-      if (this.phase === State.New) this.extras().killedBeforeStart = true;
       this.settle(!(exception instanceof GreenletExit), exception);
     }
     if (opts?.block === false || (this.phase as State) === State.Dead) return RESOLVED_VOID;
@@ -519,7 +521,6 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
   private extras(): Extras {
     return (this.extra ??= {
       killException: NONE,
-      killedBeforeStart: false,
       startTimer: undefined,
       site: undefined,
       controller: undefined,

@@ -7,7 +7,7 @@
  */
 import type { ResourceLimits } from 'node:worker_threads';
 import { PoolClosedError, UncloneableError, WorkerCrashError } from '../errors.js';
-import { STATE_FINISHED } from './cells.js';
+import { STATE_FINISHED, STATE_QUEUED } from './cells.js';
 import { describeUncloneable, locateUncloneable } from './clone-check.js';
 import { fromWire, isWireError } from './wire-errors.js';
 
@@ -63,7 +63,11 @@ export function explainFailure(error: unknown, task: FailedTask): unknown {
       { cause: error, exitCode },
     );
   }
-  if (field(error, 'name') === 'DataCloneError' && task.state !== STATE_FINISHED) {
+  // The task was never taken by a thread: sending it failed (piscina's postMessage threw on the
+  // calling thread, and no thread was harmed). Whatever was thrown — a DataCloneError, a getter's
+  // own error, a RangeError from a structure too deep for the serializer's stack — ask structured
+  // clone about each argument again, to name the one that refused and where.
+  if (task.state === STATE_QUEUED) {
     for (let i = 0; i < task.args.length; i++) {
       const bad = locateUncloneable(task.args[i], `args[${i}]`);
       if (bad !== null) {

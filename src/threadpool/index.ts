@@ -10,7 +10,9 @@
  * const fib = task<(n: number) => number>(new URL('./tasks.js', import.meta.url), 'fib');
  * const pool = getHub().threadpool;                       // or new ThreadPool({ maxThreads: 4 })
  * const g = pool.spawn(fib, 40);                         // a Greenlet
- * console.log(await withTimeout(10_000, () => g.get()));  // a Timeout cancels it on its thread
+ * const n = await withTimeout(10_000, () => g.get(), { fallback: null }); // stops the wait, not the task
+ * if (n === null) await g.kill();                         // a kill cancels the task on its thread
+ * await pool.withOptions({ timeout: 10_000 }).apply(fib, 40); // a task cancelled after 10 s
  * ```
  */
 import './default-pool.js';
@@ -37,6 +39,7 @@ export type { ModuleProxyOptions } from './module-proxy.js';
 export { ThreadPool } from './pool.js';
 export type { PoolImapOptions } from './pool-map.js';
 export type { CloseOptions, ThreadPoolOptions, ThreadPoolStats, TimingSummary } from './pool-options.js';
+export type { PoolView, TaskOptions } from './pool-view.js';
 export { type SharedAcquireOptions, SharedEvent, SharedLock, SharedSemaphore } from './shared.js';
 export { TaskRef, task } from './task.js';
 export { Thread, type ThreadOptions } from './thread.js';

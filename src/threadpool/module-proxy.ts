@@ -14,13 +14,11 @@
 import { createRequire } from 'node:module';
 import type { Remote } from 'comlink';
 import { UncloneableError } from '../errors.js';
-import { Timeout } from '../greenlet/timeout.js';
-import { nativeClearTimeout, nativeSetTimeout } from '../internal/natives.js';
 import { checkOptions, checkTimeout } from '../internal/validate.js';
 import { typeName } from './clone-check.js';
 import { checkCrossing } from './cross-mode.js';
 import { MSG_COMLINK } from './protocol.js';
-import type { Submission } from './submission.js';
+import type { CallOptions, Submission } from './submission.js';
 import { type AnyTaskRef, moduleUrl, TaskRef } from './task.js';
 import { fromWire, isWireError } from './wire-errors.js';
 
@@ -38,6 +36,7 @@ export interface ModuleHost {
     args: unknown[],
     flags: number,
     transfer?: unknown[],
+    options?: CallOptions,
   ): Submission<R>;
 }
 
@@ -64,7 +63,8 @@ class PoolEndpoint {
   constructor(
     private readonly pool: ModuleHost,
     private readonly ref: AnyTaskRef,
-    private readonly timeoutMs: number | null,
+    /** The proxy's `timeout`, which the Submission owns (its timer is cleared when the call settles). */
+    private readonly options: CallOptions,
   ) {}
 
   addEventListener(_type: string, listener: (event: { data: Reply }) => void): void {
@@ -97,25 +97,14 @@ class PoolEndpoint {
       const values = (request.argumentList ?? []).map((wire) => wire.value);
       checkArguments(where, values);
       checkCrossing(where, values, 'A module proxy call runs on another thread');
-      submission = this.pool._submit(where, this.ref, [request], 0, transfer);
+      submission = this.pool._submit(where, this.ref, [request], 0, transfer, this.options);
     } catch (error) {
       this.fail(id, error);
       return;
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    if (this.timeoutMs !== null) {
-      const ms = this.timeoutMs;
-      timer = nativeSetTimeout(() => submission.cancel(new Timeout(ms)), ms);
-    }
     submission.wait().then(
-      (reply) => {
-        if (timer !== undefined) nativeClearTimeout(timer);
-        this.reply(rebuildThrown(reply));
-      },
-      (error: unknown) => {
-        if (timer !== undefined) nativeClearTimeout(timer);
-        this.fail(id, error);
-      },
+      (reply) => this.reply(rebuildThrown(reply)),
+      (error: unknown) => this.fail(id, error),
     );
   }
 
@@ -156,5 +145,5 @@ export function createModuleProxy<M>(pool: ModuleHost, url: unknown, opts?: Modu
   comlink ??= require('comlink') as typeof comlink;
   const file = href.slice(href.lastIndexOf('/') + 1);
   const ref = new TaskRef(MSG_COMLINK, href, '', href.startsWith('data:') ? 'data: module' : file);
-  return comlink!.wrap<M>(new PoolEndpoint(pool, ref, timeout));
+  return comlink!.wrap<M>(new PoolEndpoint(pool, ref, { timeoutMs: timeout }));
 }

@@ -10,7 +10,7 @@
 import { GreenletExit, PoolFull } from '../errors.js';
 import { Queue } from '../greenlet/queue.js';
 import { checkAnyIterable, checkInteger, checkOptions, typeError } from '../internal/validate.js';
-import type { Submission } from './submission.js';
+import type { CallOptions, Submission } from './submission.js';
 import { type AnyTaskRef, TaskRef } from './task.js';
 
 /** Options of `imap`/`imapUnordered`. */
@@ -22,7 +22,14 @@ export interface PoolImapOptions {
 /** What the map family needs from its pool. */
 export interface MapHost {
   readonly maxThreads: number;
-  _submit<R>(where: string, task: unknown, args: unknown[], flags: number): Submission<R>;
+  _submit<R>(
+    where: string,
+    task: unknown,
+    args: unknown[],
+    flags: number,
+    transfer?: unknown[],
+    options?: CallOptions,
+  ): Submission<R>;
 }
 
 /** Check the arguments now (not at the first `next()`), then iterate. */
@@ -33,13 +40,14 @@ export function mapped<R>(
   items: Iterable<unknown> | AsyncIterable<unknown>,
   opts: PoolImapOptions | undefined,
   ordered: boolean,
+  options: CallOptions,
 ): AsyncIterableIterator<R> {
   if (!(task instanceof TaskRef))
     throw typeError(where, 'task', 'a TaskRef (from task(url, exportName))', task);
   checkAnyIterable(where, 'items', items);
   checkOptions(where, 'opts', opts, ['maxsize']);
   if (opts?.maxsize !== undefined) checkInteger(where, 'opts.maxsize', opts.maxsize, 1, 'a positive integer');
-  return results<R>(pool, where, task, items, opts?.maxsize ?? 2 * pool.maxThreads, ordered);
+  return results<R>(pool, where, task, items, opts?.maxsize ?? 2 * pool.maxThreads, ordered, options);
 }
 
 async function* results<R>(
@@ -49,6 +57,7 @@ async function* results<R>(
   items: Iterable<unknown> | AsyncIterable<unknown>,
   window: number,
   ordered: boolean,
+  options: CallOptions,
 ): AsyncGenerator<R> {
   const iterator =
     Symbol.asyncIterator in items
@@ -63,6 +72,8 @@ async function* results<R>(
     for (;;) {
       while (!exhausted && inFlight.length < window) {
         if (held === null) {
+          // An aborted signal: no more items are read (the tasks in flight were cancelled by it).
+          options.signal?.throwIfAborted();
           const next = await iterator.next();
           if (next.done) {
             exhausted = true;
@@ -72,7 +83,7 @@ async function* results<R>(
         }
         let submission: Submission<R>;
         try {
-          submission = pool._submit(where, task, [held.value], 0);
+          submission = pool._submit(where, task, [held.value], 0, undefined, options);
         } catch (error) {
           // A queue filled by others: wait for our own tasks before failing.
           if (!(error instanceof PoolFull) || inFlight.length === 0) throw error;

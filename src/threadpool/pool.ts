@@ -24,10 +24,9 @@ import { fileURLToPath } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { Remote } from 'comlink';
 import type { Piscina } from 'piscina';
-import { GreenletExit, PoolClosedError, PoolFull, UncloneableError } from '../errors.js';
-import { Greenlet } from '../greenlet/greenlet.js';
+import { PoolClosedError, PoolFull, UncloneableError, WorkerCrashError } from '../errors.js';
+import type { Greenlet } from '../greenlet/greenlet.js';
 import { getHub } from '../greenlet/hub.js';
-import { CallbackLink } from '../greenlet/waiter.js';
 import { nativeClearTimeout, nativeSetImmediate, nativeSetTimeout, now } from '../internal/natives.js';
 import { onShutdown } from '../internal/shutdown-hooks.js';
 import { checkOptions, checkTimeout, typeError } from '../internal/validate.js';
@@ -35,7 +34,7 @@ import { PlacementRecorder } from '../metrics/placements.js';
 import { DurationRecorder } from '../metrics/recorder.js';
 import { registerMetricsSource, type ThreadPoolMetricsSnapshot } from '../metrics/sources.js';
 import { TaskDurations } from '../metrics/task-durations.js';
-import { SlotTable, STATE_FINISHED, STATE_RUNNING } from './cells.js';
+import { SlotTable, STATE_QUEUED, STATE_RUNNING } from './cells.js';
 import { typeName } from './clone-check.js';
 import { checkCrossing, markThreadBound } from './cross-mode.js';
 import { explainFailure } from './failures.js';
@@ -49,10 +48,20 @@ import {
   type ThreadPoolOptions,
   type ThreadPoolStats,
 } from './pool-options.js';
+import {
+  applyTask,
+  NO_OPTIONS,
+  PoolView,
+  resolveTaskOptions,
+  runFunction,
+  spawnTask,
+  type TaskOptions,
+  type ViewHost,
+} from './pool-view.js';
 import { MSG_NOOP, type PoolWorkerData, type TaskMessage } from './protocol.js';
 import { reportThreadFailure } from './report.js';
-import { Submission, type SubmissionHost } from './submission.js';
-import { type AnyTaskRef, explainClosure, sourceRef, TaskRef } from './task.js';
+import { type CallOptions, Submission, type SubmissionHost } from './submission.js';
+import { type AnyTaskRef, TaskRef } from './task.js';
 
 type Fn = (...args: never[]) => unknown;
 type Result<F extends Fn> = Awaited<ReturnType<F>>;
@@ -62,17 +71,6 @@ const require = createRequire(import.meta.url);
 let piscinaModule: PiscinaModule | undefined;
 const ENTRY = fileURLToPath(new URL('./worker-entry.js', import.meta.url));
 let poolCount = 0;
-
-function poolTask(submission: Submission): Promise<unknown> {
-  return submission.wait();
-}
-
-function cancelUnstarted(submission: Submission): (greenlet: Greenlet) => void {
-  return () => {
-    if (!submission.settled)
-      submission.cancel(new GreenletExit('The task greenlet was killed before it started'));
-  };
-}
 
 /** See `stats()`: piscina 5 reports utilization in thousandths. */
 const PISCINA_UTILIZATION_SCALE = 1000;
@@ -90,12 +88,14 @@ const PISCINA_UTILIZATION_SCALE = 1000;
  * const resize = task<typeof import('./images.js').resize>(new URL('./images.js', import.meta.url), 'resize');
  * await using pool = new ThreadPool({ maxThreads: 4, maxQueue: 100 });
  *
- * const g = pool.spawn(resize, photo, 800);            // a Greenlet
- * const thumb = await withTimeout(2_000, () => g.get()); // kill-on-timeout stops the task
+ * const g = pool.spawn(resize, photo, 800);             // a Greenlet
+ * const thumb = await withTimeout(2_000, () => g.get(), { fallback: null }); // stops the wait only
+ * if (thumb === null) await g.kill(); // the task ran on (as gevent's get(timeout)): this cancels it
+ * const quick = await pool.withOptions({ timeout: 2_000 }).apply(resize, photo, 800); // cancelled at 2 s
  * for await (const t of pool.imapUnordered(resize, photos)) save(t);
  * ```
  */
-export class ThreadPool implements SubmissionHost {
+export class ThreadPool implements SubmissionHost, ViewHost {
   readonly name: string;
   readonly maxThreads: number;
   readonly minThreads: number;
@@ -164,12 +164,7 @@ export class ThreadPool implements SubmissionHost {
    * ```
    */
   spawn<F extends Fn>(task: TaskRef<F>, ...args: Parameters<F>): Greenlet<Result<F>> {
-    const submission = this._submit('ThreadPool.spawn()', task, args, 0);
-    const greenlet = new Greenlet<Result<F>>(poolTask as () => Promise<Result<F>>, submission);
-    greenlet.name = task.label;
-    greenlet._addLink(new CallbackLink(cancelUnstarted(submission)));
-    greenlet.start();
-    return greenlet;
+    return spawnTask(this, 'ThreadPool.spawn()', task as AnyTaskRef, args, NO_OPTIONS);
   }
 
   /**
@@ -183,13 +178,7 @@ export class ThreadPool implements SubmissionHost {
    * ```
    */
   apply<F extends Fn>(task: TaskRef<F>, ...args: Parameters<F>): Promise<Result<F>> {
-    let submission: Submission<Result<F>>;
-    try {
-      submission = this._submit('ThreadPool.apply()', task, args, 0);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return submission.wait();
+    return applyTask(this, 'ThreadPool.apply()', task, args, NO_OPTIONS);
   }
 
   /**
@@ -213,15 +202,7 @@ export class ThreadPool implements SubmissionHost {
    * ```
    */
   run<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): Promise<Awaited<R>> {
-    let ref: AnyTaskRef;
-    try {
-      ref = sourceRef('ThreadPool.run()', fn);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.apply(ref as TaskRef<(...args: A) => R>, ...(args as never)).catch((error: unknown) => {
-      throw explainClosure(error, ref, 'ThreadPool.run()', 'pool.run((…, NAME) => …, …, NAME)');
-    }) as Promise<Awaited<R>>;
+    return runFunction(this, 'ThreadPool.run()', fn, args, NO_OPTIONS, 'pool.run((…, NAME) => …, …, NAME)');
   }
 
   /**
@@ -238,7 +219,15 @@ export class ThreadPool implements SubmissionHost {
     items: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>,
   ): Promise<Result<F>[]> {
     const results: Result<F>[] = [];
-    for await (const result of mapped<Result<F>>(this, 'ThreadPool.map()', task, items, undefined, true))
+    for await (const result of mapped<Result<F>>(
+      this,
+      'ThreadPool.map()',
+      task,
+      items,
+      undefined,
+      true,
+      NO_OPTIONS,
+    ))
       results.push(result);
     return results;
   }
@@ -257,7 +246,7 @@ export class ThreadPool implements SubmissionHost {
     items: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>,
     opts?: PoolImapOptions,
   ): AsyncIterableIterator<Result<F>> {
-    return mapped(this, 'ThreadPool.imap()', task, items, opts, true);
+    return mapped(this, 'ThreadPool.imap()', task, items, opts, true, NO_OPTIONS);
   }
 
   /**
@@ -273,7 +262,32 @@ export class ThreadPool implements SubmissionHost {
     items: Iterable<Parameters<F>[0]> | AsyncIterable<Parameters<F>[0]>,
     opts?: PoolImapOptions,
   ): AsyncIterableIterator<Result<F>> {
-    return mapped(this, 'ThreadPool.imapUnordered()', task, items, opts, false);
+    return mapped(this, 'ThreadPool.imapUnordered()', task, items, opts, false, NO_OPTIONS);
+  }
+
+  /**
+   * The pool's calls (`spawn`, `apply`, `run`, `map`, `imap`, `imapUnordered`) with per-call
+   * options: each task is cancelled when `opts.signal` aborts or `opts.timeout` milliseconds after
+   * its call, exactly as a kill cancels it (a queued task leaves the queue; a running one sees
+   * `currentSignal()` abort, and its thread is terminated after `cancelGrace` if it does not stop),
+   * and the call rejects with `signal.reason` or a `Timeout`. The options are checked here, once:
+   * `opts.signal` must be an AbortSignal, `opts.timeout` a number of milliseconds. The pool's own
+   * methods never take options: every argument after the task goes to the task.
+   *
+   * @example
+   * ```ts
+   * const controller = new AbortController();
+   * const calls = pool.withOptions({ signal: controller.signal, timeout: 2_000 });
+   * const g = calls.spawn(resize, photo, 800);
+   * controller.abort(); // or 2 s pass: the task is cancelled on its thread; g fails with the reason
+   * ```
+   */
+  withOptions(opts: TaskOptions): PoolView {
+    return new PoolView(
+      this,
+      resolveTaskOptions('ThreadPool.withOptions()', opts),
+      'ThreadPool.withOptions()',
+    );
   }
 
   /**
@@ -352,7 +366,8 @@ export class ThreadPool implements SubmissionHost {
 
   /**
    * @internal Queue `task(...args)`: validate, take a slot, post it to piscina. Throws at once for
-   * what the caller can fix now (bad arguments, a full queue, a closed pool).
+   * what the caller can fix now (bad arguments, a full queue, a closed pool). With an aborted
+   * `options.signal` the task is not sent: the Submission is already failed with its reason.
    */
   _submit<R>(
     where: string,
@@ -360,6 +375,7 @@ export class ThreadPool implements SubmissionHost {
     args: unknown[],
     flags: number,
     transfer?: unknown[],
+    options: CallOptions = NO_OPTIONS,
   ): Submission<R> {
     if (!(task instanceof TaskRef)) {
       throw typeError(where, 'task', 'a TaskRef (from task(url, exportName))', task);
@@ -386,6 +402,7 @@ export class ThreadPool implements SubmissionHost {
         transferList.push(movable[piscinaModule!.transferableSymbol]);
       }
     }
+    if (options.signal?.aborted) return Submission.refused<R>(this, task, where, options.signal.reason);
     const slots = this.slots!;
     const slot = slots.take();
     if (slot < 0) {
@@ -418,6 +435,7 @@ export class ThreadPool implements SubmissionHost {
         (value: unknown) => this.finished(submission as Submission, value, false),
         (error: unknown) => this.finished(submission as Submission, error, true),
       );
+    if (options !== NO_OPTIONS) submission.watch(options);
     return submission;
   }
 
@@ -521,10 +539,13 @@ export class ThreadPool implements SubmissionHost {
     );
   }
 
-  private finished(submission: Submission, outcome: unknown, failed: boolean): void {
+  private finished(submission: Submission, outcome: unknown, settledFailed: boolean): void {
     submission.markFinished();
     const slots = this.slots!;
-    const state = failed ? slots.state(submission.slot) : STATE_FINISHED;
+    const state = slots.state(submission.slot);
+    // A task that no thread took cannot have succeeded: piscina settles a task whose sending threw
+    // `null` (an argument's getter did) as a success without a value.
+    const failed = settledFailed || state === STATE_QUEUED;
     if (submission.onRunMs !== null) {
       const ms = slots.runMs(submission.slot);
       if (ms >= 0) submission.onRunMs(ms);
@@ -546,16 +567,23 @@ export class ThreadPool implements SubmissionHost {
       submission.succeed(outcome);
       return;
     }
-    const error = explainFailure(outcome, {
-      where: submission.where,
-      pool: this.name,
-      task: submission.ref.label,
-      state,
-      args: submission.args,
-      closing: this.closing !== null,
-      resourceLimits: this.resourceLimits,
-    });
-    if ((error as { code?: unknown }).code === 'ERR_GREENHUB_WORKER_CRASHED') this.counts.crashed++;
+    let error: unknown;
+    try {
+      error = explainFailure(outcome, {
+        where: submission.where,
+        pool: this.name,
+        task: submission.ref.label,
+        state,
+        args: submission.args,
+        closing: this.closing !== null,
+        resourceLimits: this.resourceLimits,
+      });
+    } catch {
+      // Explaining must never cost the caller its answer (this runs in piscina's callback, where a
+      // throw would be an unhandled rejection and the caller would wait forever): the raw outcome.
+      error = outcome;
+    }
+    if (error instanceof WorkerCrashError) this.counts.crashed++;
     else this.counts.error++;
     submission.fail(error);
   }

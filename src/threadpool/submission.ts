@@ -16,6 +16,14 @@
  *
  * A Submission is also the AbortSignal-like object piscina listens to for that second phase (one
  * allocation less per task than an AbortController).
+ *
+ * The caller's promise has a handler from the moment it exists: a task can fail before anyone
+ * waits for it (a spawned greenlet that has not started yet, on a warm pool whose reply arrives
+ * first), and that must not be an unhandled rejection. Each {@link Submission.wait} returns a promise
+ * of its own, derived from it, so a caller who drops *that* promise still hears about the failure.
+ *
+ * Per-call options ({@link CallOptions}: an AbortSignal, a timeout) cancel the task exactly as a
+ * kill does; the Submission owns their listener and timer and releases both when it settles.
  */
 import { GreenletExit, PoolClosedError } from '../errors.js';
 import { currentGreenlet } from '../greenlet/hub.js';
@@ -25,6 +33,14 @@ import { nativeClearTimeout, nativeSetTimeout, now } from '../internal/natives.j
 import { CANCEL_CLOSE, CANCEL_KILL, CANCEL_TIMEOUT } from '../worker/context.js';
 import { STATE_QUEUED } from './cells.js';
 import type { AnyTaskRef } from './task.js';
+
+/** Per-call options, validated (see pool-view.ts): what cancels the task besides its caller. */
+export interface CallOptions {
+  /** Cancels the task when it aborts; the call rejects with its `reason`. */
+  readonly signal?: AbortSignal | undefined;
+  /** Cancels the task this many milliseconds after it was submitted, with a `Timeout`. */
+  readonly timeoutMs?: number | null;
+}
 
 /** What a Submission needs from its pool. */
 export interface SubmissionHost {
@@ -58,9 +74,11 @@ export class Submission<R = unknown> {
   private resolve!: (value: R) => void;
   private reject!: (error: unknown) => void;
   private operation: Operation | null = null;
-  /** Someone holds the caller's promise (through {@link wait}). */
-  private observed = false;
   private grace: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** The per-call deadline and abort listener, released when the caller's promise settles. */
+  private deadline: ReturnType<typeof setTimeout> | undefined = undefined;
+  private signal: AbortSignal | undefined = undefined;
+  private onSignal: (() => void) | null = null;
   // piscina's view: an AbortSignal with one listener.
   aborted = false;
   reason: unknown = undefined;
@@ -78,33 +96,73 @@ export class Submission<R = unknown> {
       this.resolve = resolve;
       this.reject = reject;
     });
+    this.promise.catch(ignore);
   }
 
   /**
-   * The caller's promise, with the task registered as an operation of the current greenlet, so
-   * that killing it or a Timeout firing in it cancels the task at once.
+   * A Submission for a call whose signal had already aborted: settled with `reason`, never sent to
+   * a thread, holding no slot.
+   */
+  static refused<R>(host: SubmissionHost, ref: AnyTaskRef, where: string, reason: unknown): Submission<R> {
+    const submission = new Submission<R>(host, ref, [], -1, where);
+    submission.finished = true;
+    submission.fail(reason);
+    return submission;
+  }
+
+  /**
+   * Start watching the call's options: the signal's abort and the timeout each cancel the task.
+   * Released when the caller's promise settles.
+   */
+  watch(options: CallOptions): void {
+    const { signal, timeoutMs } = options;
+    if (signal !== undefined) {
+      this.signal = signal;
+      this.onSignal = () => this.cancel(signal.reason);
+      signal.addEventListener('abort', this.onSignal, { once: true });
+    }
+    if (timeoutMs !== undefined && timeoutMs !== null) {
+      this.deadline = nativeSetTimeout(() => this.cancel(new Timeout(timeoutMs)), timeoutMs);
+    }
+  }
+
+  /**
+   * A promise of the caller's outcome, with the task registered as an operation of the current
+   * greenlet, so that killing it or a Timeout firing in it cancels the task at once. Each call
+   * returns a new promise: whoever drops it unsettled-and-rejected gets the unhandled rejection.
    */
   wait(): Promise<R> {
-    this.observed = true;
     if (!this.settled && currentGreenlet() !== undefined) {
       this.operation = beginOperation('task', (reason) => this.cancel(reason));
     }
-    return this.promise;
+    return this.promise.then();
   }
 
   /** Settle the caller's promise with the task's outcome (unless it was cancelled already). */
   succeed(value: R): void {
     if (this.settled) return;
-    this.settled = true;
-    this.operation?.end();
+    this.settle();
     this.resolve(value);
   }
 
   fail(error: unknown): void {
     if (this.settled) return;
+    this.settle();
+    this.reject(error);
+  }
+
+  private settle(): void {
     this.settled = true;
     this.operation?.end();
-    this.reject(error);
+    if (this.deadline !== undefined) {
+      nativeClearTimeout(this.deadline);
+      this.deadline = undefined;
+    }
+    if (this.onSignal !== null) {
+      this.signal!.removeEventListener('abort', this.onSignal);
+      this.onSignal = null;
+      this.signal = undefined;
+    }
   }
 
   /**
@@ -113,16 +171,13 @@ export class Submission<R = unknown> {
    */
   cancel(reason: unknown): void {
     if (!this.settled) {
-      // Nobody holds the promise (a greenlet killed before it started, imap's read-ahead): the
-      // cancellation must not surface as an unhandled rejection.
-      if (!this.observed) this.promise.catch(ignore);
       this.fail(reason);
       this.host._cancelled();
     }
     if (this.finished || this.cancelledWith !== undefined) return;
     this.cancelledWith = reason ?? new GreenletExit();
     const code =
-      reason instanceof Timeout
+      reason instanceof Timeout || isTimeoutError(reason)
         ? CANCEL_TIMEOUT
         : reason instanceof PoolClosedError
           ? CANCEL_CLOSE
@@ -165,3 +220,8 @@ export class Submission<R = unknown> {
 }
 
 function ignore(): void {}
+
+/** The reason of `AbortSignal.timeout()`: a DOMException named `TimeoutError`. */
+function isTimeoutError(reason: unknown): boolean {
+  return reason instanceof DOMException && reason.name === 'TimeoutError';
+}

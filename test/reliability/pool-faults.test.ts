@@ -9,8 +9,8 @@
  * 4. the process has no OS thread more than before the pool started (a worker left behind is a
  *    thread that never exits; Linux lists threads in /proc/self/task, elsewhere this check is off).
  *
- * The faults one by one (throw, process.exit, resourceLimits, a task that never ends, an
- * uncloneable result) are also covered in test/threadpool/failures.test.ts and cancellation.test.ts
+ * The faults one by one (throw, a throw of `null` or `undefined`, process.exit, resourceLimits, a task
+ * that never ends, an uncloneable result, arguments that fail to clone on their way out) are also covered in test/threadpool/failures.test.ts and cancellation.test.ts
  * for their error details; here each one ends with the same recovery checks, and an abort storm
  * kills 1,000 tasks while they queue and run.
  */
@@ -18,6 +18,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { type Greenlet, GreenletExit, getHub, joinAll, sleep, Timeout, withTimeout } from 'greenhub';
 import { ThreadPool, type ThreadPoolOptions, UncloneableError, WorkerCrashError } from 'greenhub/threadpool';
 import { describe, expect, it } from 'vitest';
+import { runNode } from '../helpers.js';
 import { flags, ref } from '../threadpool/helpers.js';
 
 const TASKS_DIR = '/proc/self/task';
@@ -71,6 +72,70 @@ describe('a pool recovers from every fault of a task', () => {
     expect(error).toBeInstanceOf(RangeError);
     expect(error).toMatchObject({ message: 'out of range', code: 'E_RANGE' });
     expect(pool.stats().tasks.error).toBe(1);
+    await expectRecovered(pool, threadsBefore);
+  });
+
+  it('a task that throws null, undefined, or rejects with nothing: the caller gets exactly that value', async () => {
+    const { pool, threadsBefore } = newPool({});
+    await expect(pool.apply(ref('throwNothing'), 'null')).rejects.toBe(null);
+    await expect(pool.apply(ref('throwNothing'), 'undefined')).rejects.toBe(undefined);
+    await expect(pool.apply(ref('throwNothing'), 'reject')).rejects.toBe(undefined);
+    expect(pool.stats().tasks).toMatchObject({ error: 3, crashed: 0 });
+    await expectRecovered(pool, threadsBefore);
+  });
+
+  it('a spawned task that fails before its greenlet started (warm pool): no unhandled rejection, no warning', async () => {
+    // Process-wide events: observed in a process of its own (test/threadpool/scenarios/).
+    const { code, stdout, stderr } = await runNode({
+      file: 'test/threadpool/scenarios/spawn-failure.mjs',
+      timeoutMs: 20_000,
+    });
+    expect(stdout.trim().split('\n')).toEqual([
+      'warm 3',
+      ...[0, 1, 2, 3, 4].map((round) => `joined Error: x${round}`),
+      'tasks {"ok":1,"error":5,"cancelled":0,"crashed":0}',
+    ]);
+    expect(stderr).not.toMatch(/Unhandled|PromiseRejectionHandledWarning/);
+    expect(code).toBe(0);
+  });
+
+  it('an argument that fails to clone on its way out (throwing getter, Proxy, 200k deep): UncloneableError, no thread harmed', async () => {
+    const { pool, threadsBefore } = newPool({ maxThreads: 1 });
+    const thread = await pool.apply(ref('threadId'));
+    let deep: Record<string, unknown> = {};
+    for (let i = 0; i < 200_000; i++) deep = { a: deep };
+    const bad: [unknown, RegExp][] = [
+      [
+        {
+          x: {
+            get y(): number {
+              throw new Error('boom');
+            },
+          },
+        },
+        /`args\[0\]\.x\.y` has a getter that throws Error: boom/,
+      ],
+      [
+        new Proxy(
+          {},
+          {
+            ownKeys() {
+              throw new Error('no keys');
+            },
+          },
+        ),
+        /`args\[0\]` is a Proxy/,
+      ],
+      [deep, /`args\[0\]` is nested 200001 levels deep, too deep for structured clone/],
+    ];
+    for (const [arg, message] of bad) {
+      const error = await rejection(pool.apply(ref('echo'), arg));
+      expect(error).toBeInstanceOf(UncloneableError);
+      expect(error.message).toMatch(message);
+    }
+    expect(pool.stats().tasks).toMatchObject({ error: 3, crashed: 0 });
+    expect(await pool.apply(ref('threadId')), 'the same thread serves: none was replaced').toBe(thread);
+    expect(pool.stats().terminatedThreads).toBe(0);
     await expectRecovered(pool, threadsBefore);
   });
 

@@ -80,6 +80,24 @@ describe('cancelling pool tasks', () => {
     await until(mark.view, 0);
   });
 
+  it("withTimeout() around g.get() or g.join() bounds the wait, not the task (gevent's get(timeout)); g.kill() cancels it", async () => {
+    await using pool = new ThreadPool({ maxThreads: 1 });
+    const mark = flags();
+    const g = pool.spawn(ref('spinUntilCancelled'), mark.buffer);
+    await until(mark.view, 1);
+    expect(await withTimeout<unknown>(50, () => g.get(), { fallback: 'waited enough' })).toBe(
+      'waited enough',
+    );
+    await expect(withTimeout(50, () => g.join())).rejects.toBeInstanceOf(Timeout);
+    // A cancellation would have been counted at once (the caller's side never waits for the thread).
+    expect(pool.stats().tasks.cancelled, 'the task was not cancelled').toBe(0);
+    expect(g.dead).toBe(false);
+    expect(Atomics.load(mark.view, 0), 'the task still spins').toBe(0);
+    await g.kill();
+    await until(mark.view, 0);
+    expect(pool.stats().tasks.cancelled).toBe(1);
+  });
+
   it('a task that ignores cancellation is terminated after cancelGrace, and its thread replaced', async () => {
     await using pool = new ThreadPool({ maxThreads: 1, minThreads: 1, cancelGrace: 400 });
     const mark = flags();

@@ -57,6 +57,21 @@ describe("a task's error", () => {
     await expect(pool.apply(ref('fail'), 'string')).rejects.toBe('just a string');
   });
 
+  it('a thrown null or undefined arrives as itself, through apply(), run() and map()', async () => {
+    await expect(pool.apply(ref('throwNothing'), 'null')).rejects.toBe(null);
+    await expect(pool.apply(ref('throwNothing'), 'undefined')).rejects.toBe(undefined);
+    await expect(pool.apply(ref('throwNothing'), 'reject')).rejects.toBe(undefined);
+    await expect(
+      pool.run(() => {
+        throw null;
+      }),
+    ).rejects.toBe(null);
+    await expect(pool.run(() => Promise.reject())).rejects.toBe(undefined);
+    await expect(pool.map(ref('throwNothing'), ['null'])).rejects.toBe(null);
+    await expect(pool.map(ref('throwNothing'), ['reject'])).rejects.toBe(undefined);
+    expect(await pool.apply(ref('add'), 1, 1)).toBe(2);
+  });
+
   it('a greenhub error thrown in a worker comes back as the same class', () => {
     const rebuilt = fromWire(toWire(new SourcePoolFull('nested pool is full')));
     expect(rebuilt).toBeInstanceOf(SourcePoolFull);
@@ -155,6 +170,60 @@ describe('arguments and results that cannot cross threads', () => {
     expect(error).toBeInstanceOf(UncloneableError);
     expect(error).toMatchObject({ path: 'args[0].user.id', valueType: 'symbol' });
     expect(error.message).toMatch(/`args\[0\]\.user\.id` is a symbol/);
+  });
+
+  it('an argument whose getter throws is named by the getter’s path, with what it threw', async () => {
+    const plain = {
+      id: 1,
+      get secret(): string {
+        throw new Error('no access');
+      },
+    };
+    const error = await rejection(pool.apply(ref('echo'), { user: plain }));
+    expect(error).toBeInstanceOf(UncloneableError);
+    expect(error).toMatchObject({ path: 'args[0].user.secret', valueType: 'getter' });
+    expect(error.message).toMatch(
+      /ThreadPool\.apply\(\): argument 0 of task echo \(tasks\.mjs\) cannot be sent .*`args\[0\]\.user\.secret` has a getter that throws Error: no access/,
+    );
+    const thrownNull = {
+      get x(): never {
+        throw null;
+      },
+    };
+    expect(await rejection(pool.run((_a: number, b: unknown) => b, 1, thrownNull))).toMatchObject({
+      path: 'args[1].x',
+      message: expect.stringMatching(/`args\[1\]\.x` has a getter that throws null/),
+    });
+  });
+
+  it('a Proxy argument fails only its call, named, even when its traps throw', async () => {
+    const hostile = new Proxy(
+      { a: 1 },
+      {
+        ownKeys() {
+          throw new Error('no keys');
+        },
+        get() {
+          throw new Error('no reads');
+        },
+      },
+    );
+    const error = await rejection(pool.run((x: unknown) => x, { inner: [hostile] }));
+    expect(error).toBeInstanceOf(UncloneableError);
+    expect(error).toMatchObject({ path: 'args[0].inner[0]', valueType: 'Proxy' });
+    expect(error.message).toMatch(/`args\[0\]\.inner\[0\]` is a Proxy/);
+    expect(await pool.apply(ref('add'), 2, 2)).toBe(4);
+  });
+
+  it('an argument nested too deep for structured clone names the argument and its depth', async () => {
+    let deep: unknown[] = [];
+    for (let i = 0; i < 200_000; i++) deep = [deep];
+    const error = await rejection(pool.run((_a: string, b: unknown) => b, 'fine', deep));
+    expect(error).toBeInstanceOf(UncloneableError);
+    expect(error).toMatchObject({ path: 'args[1]' });
+    expect(error.message).toMatch(
+      /`args\[1\]` is nested 200001 levels deep, too deep for structured clone \(RangeError/,
+    );
   });
 
   it('a socket inside an argument is named by its class, with the part that refused', async () => {
