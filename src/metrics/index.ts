@@ -16,7 +16,7 @@ export {
 } from './collect.js';
 export { type LoopWindow, type LoopWindowStats, openLoopWindow } from './loop.js';
 export { BoundedLabel, type MetricName, metricNames, OTHER } from './names.js';
-export { PlacementRecorder, type PlacementSnapshot } from './placements.js';
+export type { PlacementSnapshot } from './placements.js';
 export {
   DEFAULT_DURATION_BUCKETS_SECONDS,
   DurationRecorder,
