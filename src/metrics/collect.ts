@@ -395,6 +395,44 @@ function defineMetrics(scrape: Scrape, prefix: string): CollectedMetric[] {
       poolSum(null, (s) => s.queueSize),
     ),
     metric(
+      n.threadpoolLaneQueued,
+      'Tasks of each priority lane waiting for admission to the threads (pool.lane()).',
+      'gauge',
+      ['pool', 'lane'],
+      poolSum('lane', (s) => {
+        const queued: Record<string, number> = {};
+        for (const [name, l] of Object.entries(s.lanes ?? {})) {
+          const lane = laneNames.value(name);
+          queued[lane] = (queued[lane] ?? 0) + l.queued;
+        }
+        return queued;
+      }),
+    ),
+    metric(
+      n.threadpoolLaneWait,
+      "Time from a lane task's call to its admission to the threads, by pool and lane.",
+      'histogram',
+      ['pool', 'lane'],
+      () => {
+        const merged = new Map<string, [Labels, HistogramSnapshot]>();
+        for (const [pool, s] of scrape.threadPools()) {
+          for (const [name, l] of Object.entries(s.lanes ?? {})) {
+            const lane = laneNames.value(name);
+            const key = `${pool}\u0000${lane}`;
+            const before = merged.get(key);
+            merged.set(key, [
+              { pool, lane },
+              before === undefined ? l.waitSeconds : addHistograms(before[1], l.waitSeconds),
+            ]);
+          }
+        }
+        const out: Sample[] = [];
+        for (const [labels, h] of merged.values())
+          pushHistogram(out, prefix + n.threadpoolLaneWait, labels, h);
+        return out;
+      },
+    ),
+    metric(
       n.threadpoolTasks,
       'Finished pool tasks by outcome.',
       'counter',
@@ -547,3 +585,4 @@ const operationKinds = new BoundedLabel(OPERATION_KINDS.length + 20);
 const hybridTasks = new BoundedLabel(100);
 /** Task names across pools (each pool already keeps at most 50). */
 const poolTasks = new BoundedLabel(200);
+const laneNames = new BoundedLabel(50);

@@ -63,6 +63,10 @@ export const metricNames = Object.freeze({
   threadpoolThreads: 'greenhub_threadpool_threads',
   /** gauge `{pool}` */
   threadpoolQueueSize: 'greenhub_threadpool_queue_size',
+  /** gauge `{pool, lane}`: tasks of a priority lane waiting for admission to the threads */
+  threadpoolLaneQueued: 'greenhub_threadpool_lane_queued',
+  /** histogram `{pool, lane}`: time from a lane task's call to its admission to the threads */
+  threadpoolLaneWait: 'greenhub_threadpool_lane_wait_seconds',
   /** counter `{pool, outcome}` */
   threadpoolTasks: 'greenhub_threadpool_tasks_total',
   /** histogram `{pool, task}`: time tasks waited for a thread (50 µs to 60 s; bounded task names) */

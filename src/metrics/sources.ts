@@ -60,6 +60,16 @@ export interface ThreadPoolMetricsSnapshot {
    * pools without hybrid functions leave it out.
    */
   hybrid?: Readonly<Record<string, PlacementSnapshot>>;
+  /**
+   * The pool's priority lanes by name: tasks waiting for admission, tasks admitted and running, and
+   * the time from the call to admission. Optional: pools without lanes leave it out.
+   */
+  lanes?: Readonly<
+    Record<
+      string,
+      { readonly queued: number; readonly running: number; readonly waitSeconds: HistogramSnapshot }
+    >
+  >;
 }
 
 /** A thread pool as a metrics source: `greenhub_threadpool_*{pool}`, `greenhub_hybrid_*`. */

@@ -38,6 +38,7 @@ import { SlotTable, STATE_QUEUED, STATE_RUNNING } from './cells.js';
 import { typeName } from './clone-check.js';
 import { checkCrossing, markThreadBound } from './cross-mode.js';
 import { explainFailure } from './failures.js';
+import { Lane, type LaneOptions, LaneScheduler, laneConflict, resolveLaneOptions } from './lanes.js';
 import { threadBegan, threadEnded } from './liveness.js';
 import { createModuleProxy, type ModuleProxyOptions } from './module-proxy.js';
 import { mapped, type PoolImapOptions } from './pool-map.js';
@@ -124,6 +125,8 @@ export class ThreadPool implements SubmissionHost, ViewHost {
   private readonly taskTimes = new TaskDurations();
   /** Placements of the `hybrid()` functions that use this pool, by function name, for metrics. */
   private readonly hybrids = new Map<string, PlacementRecorder>();
+  /** Priority lanes (lanes.ts), created by the first `lane()`. */
+  private lanes: LaneScheduler | null = null;
 
   /**
    * A pool; its threads start on first use.
@@ -316,7 +319,7 @@ export class ThreadPool implements SubmissionHost, ViewHost {
    */
   stats(): ThreadPoolStats {
     const piscina = this.piscina;
-    const queued = piscina === null ? 0 : piscina.queueSize;
+    const queued = (piscina === null ? 0 : piscina.queueSize) + (this.lanes?.queued ?? 0);
     return {
       name: this.name,
       closed: this.closed,
@@ -335,6 +338,7 @@ export class ThreadPool implements SubmissionHost, ViewHost {
       // piscina 5's `utilization` divides its run-time mean (already in ms) by 1000 once more: it
       // reads 1000 times too low (0.0009 for a pool busy 90% of the time). Undo it, bounded.
       utilization: piscina === null ? 0 : Math.min(1, piscina.utilization * PISCINA_UTILIZATION_SCALE),
+      lanes: this.lanes === null ? [] : [...this.lanes.lanes.values()].map((lane) => lane.stats()),
     };
   }
 
@@ -424,19 +428,57 @@ export class ThreadPool implements SubmissionHost, ViewHost {
       flags,
       task._id,
     ];
-    piscina
-      .run(
-        message,
-        transferList === undefined
-          ? { signal: submission }
-          : { signal: submission, transferList: transferList as never },
-      )
-      .then(
-        (value: unknown) => this.finished(submission as Submission, value, false),
-        (error: unknown) => this.finished(submission as Submission, error, true),
-      );
+    const dispatch = (): Promise<unknown> =>
+      piscina
+        .run(
+          message,
+          transferList === undefined
+            ? { signal: submission }
+            : { signal: submission, transferList: transferList as never },
+        )
+        .then(
+          (value: unknown) => this.finished(submission as Submission, value, false),
+          (error: unknown) => this.finished(submission as Submission, error, true),
+        );
+    if (options.lane === undefined) dispatch();
+    else
+      options.lane.admit({
+        submission: submission as Submission,
+        dispatch,
+        drop: (reason) => this.finished(submission as Submission, reason, true),
+      });
     if (options !== NO_OPTIONS) submission.watch(options);
     return submission;
+  }
+
+  /**
+   * A lane of this pool: the pool's calls (`spawn`, `apply`, `run`, `map`, `imap`,
+   * `imapUnordered`), admitted to the threads by priority. piscina's own queue is FIFO; a lane's
+   * tasks wait in front of it, in one p-queue per pool ordered by `priority` (higher first), so that
+   * a latency-sensitive lane is not stuck behind batch work. `concurrency` bounds the lane's tasks
+   * admitted or running at once; `intervalCap` per `interval` ms limits its rate. A task killed or
+   * timed out while it waits leaves the queue, and its caller sees the kill. Calls on the pool
+   * itself are not ordered against lanes: put every kind of work in a lane. The same name returns
+   * the same lane; other options for an existing name are refused.
+   *
+   * @example
+   * ```ts
+   * const batch = pool.lane('batch', { priority: 0, concurrency: 2 });
+   * const interactive = pool.lane('interactive', { priority: 10 });
+   * void batch.map(reindex, documents);               // keeps the threads busy
+   * const html = await interactive.apply(render, page); // the next free thread is its
+   * pool.stats().lanes; // [{ name: 'batch', queued, running, waitP99Ms, … }, …]
+   * ```
+   */
+  lane(name: string, opts?: LaneOptions): PoolView {
+    const where = 'ThreadPool.lane()';
+    const resolved = resolveLaneOptions(where, name, opts);
+    if (this.closing !== null) throw new PoolClosedError(`${where}: ThreadPool "${this.name}" is closed`);
+    this.lanes ??= new LaneScheduler(this.maxThreads);
+    let lane = this.lanes.lanes.get(name);
+    if (lane === undefined) this.lanes.lanes.set(name, (lane = new Lane(this.lanes, name, resolved)));
+    else if (opts !== undefined && !lane.sameOptions(resolved)) throw laneConflict(where, this.name, name);
+    return new PoolView(this, { lane }, `ThreadPool.lane("${name}")`);
   }
 
   /** @internal SubmissionHost */
@@ -510,6 +552,10 @@ export class ThreadPool implements SubmissionHost, ViewHost {
       byTask: this.taskTimes.snapshot(),
       maxThreads: this.maxThreads,
       hybrid: Object.fromEntries([...this.hybrids].map(([name, p]) => [name, p.snapshot()])),
+      lanes:
+        this.lanes === null
+          ? {}
+          : Object.fromEntries([...this.lanes.lanes].map(([name, lane]) => [name, lane.metricsSnapshot()])),
     };
   }
 
