@@ -17,7 +17,7 @@ import { type LoopWindow, openLoopWindow } from '../metrics/loop.js';
 import { type HistogramSnapshot, histogramDelta, quantileMs } from '../metrics/recorder.js';
 import { metricsSources, type RouteSnapshot } from '../metrics/sources.js';
 import { HttpServer } from './http-server.js';
-import { FAVICON_SVG, STATUS_PAGE_HTML } from './status-html.js';
+import { FAVICON_SVG, STATUS_CHARTS, STATUS_PAGE_HTML } from './status-html.js';
 
 /** One route over the last window. */
 export interface RouteStatus {
@@ -215,7 +215,8 @@ export function mountStatusPage(server: HttpServer | Server, opts?: StatusPageOp
   const jsonPath = `${base}/status.json`;
   const uplot = loadUplot();
   const source = new StatusSource();
-  const html = STATUS_PAGE_HTML.replaceAll('%TITLE%', escapeHtml(title))
+  const html = STATUS_PAGE_HTML.replace('%CHARTS%', JSON.stringify(STATUS_CHARTS))
+    .replaceAll('%TITLE%', escapeHtml(title))
     .replaceAll('%JSON%', jsonPath)
     .replaceAll('%BASE%', base);
   const routes = new Map<string, (req: IncomingMessage, res: ServerResponse) => void>([
