@@ -66,6 +66,8 @@ function exported(): Set<string> {
     'greenhub_greenlet_duration_seconds',
     'greenhub_threadpool_wait_seconds',
     'greenhub_threadpool_run_seconds',
+    'greenhub_threadpool_lane_wait_seconds',
+    'greenhub_hybrid_estimate_seconds',
     'greenhub_http_request_duration_seconds',
   ]);
   for (const name of Object.values(metricNames))
@@ -111,6 +113,8 @@ describe('grafana/dashboards/greenhub.json', () => {
       'greenhub_threadpool_run_seconds_bucket',
       'greenhub_threadpool_busy_seconds_total',
       'greenhub_threadpool_max_threads',
+      'greenhub_threadpool_lane_wait_seconds_bucket',
+      'greenhub_hybrid_estimate_seconds_bucket',
       'greenhub_patched_operations',
       'greenhub_http_requests_total',
       'greenhub_http_request_duration_seconds_bucket',
