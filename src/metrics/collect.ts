@@ -441,7 +441,7 @@ function defineMetrics(scrape: Scrape, prefix: string): CollectedMetric[] {
     ),
     metric(
       n.threadpoolWait,
-      'Time pool tasks waited for a thread, by pool and task (the first 50 task names per pool, then other).',
+      'Time pool tasks waited for a thread, by pool and task (the first 20 task names per pool, then other).',
       'histogram',
       ['pool', 'task'],
       poolHistogram(n.threadpoolWait, (s) => s.waitSeconds),

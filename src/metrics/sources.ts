@@ -46,7 +46,7 @@ export interface ThreadPoolMetricsSnapshot {
   /** Time tasks ran on a thread. */
   runSeconds: HistogramSnapshot;
   /**
-   * The same two histograms by task name, bounded by the source (the pool keeps the first 50
+   * The same two histograms by task name, bounded by the source (the pool keeps the first 20
    * names, then `other`). Optional: without it the pool's histograms are exported as `task="other"`.
    */
   byTask?: Readonly<Record<string, TaskDurationsSnapshot>>;

@@ -17,7 +17,7 @@ export const POOL_DURATION_BUCKETS_SECONDS: readonly number[] = Object.freeze([
 ]);
 
 /** Distinct task names a pool reports on their own; later names are counted as `other`. */
-export const DEFAULT_TASK_LABELS = 50;
+export const DEFAULT_TASK_LABELS = 20;
 
 /** One task name's histograms. */
 export interface TaskDurationsSnapshot {
