@@ -1,9 +1,10 @@
 // A plain node:http service. It does not import greenhub: run it under the preload and every
 // request gets its own greenlet, a client that disconnects stops the upstream call it was waiting
-// on, and the blocking route is reported with its route and API.
+// on (with http.cancelOnDisconnect=true; by default a disconnect does not kill the request), and
+// the blocking route is reported with its route and API.
 //
 //   node examples/unmodified-app/upstream.js                  # a slow upstream on 127.0.0.1:9300
-//   node --import greenhub/register examples/unmodified-app/app.js
+//   GREENHUB_PATCH=http.cancelOnDisconnect=true node --import greenhub/register examples/unmodified-app/app.js
 //   curl -m 1 http://127.0.0.1:8300/slow    # gives up after 1 s: the upstream sees the call stop
 //   curl http://127.0.0.1:8300/block        # stderr: blocking call child_process.execSync() … "GET /block"
 //

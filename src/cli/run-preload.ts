@@ -12,30 +12,24 @@
  * a service whose metrics silently went missing is worse than one that does not start.
  *
  * **Orphan watch.** The application runs in its own process group (see run.ts), so a `greenhub run`
- * killed with SIGKILL cannot take it along. With `GREENHUB_SUPERVISED=1` it checks its parent
- * twice a second (an unref'd timer) and, once reparented, sends itself SIGTERM: the graceful
- * shutdown then runs as if the supervisor had forwarded the signal.
+ * killed with SIGKILL cannot take it along. With `GREENHUB_SUPERVISED=1` it watches its parent
+ * (orphan-watch.ts) and, once reparented, sends itself SIGTERM: the graceful shutdown then runs as
+ * if the supervisor had forwarded the signal.
  */
 import { isMainThread } from 'node:worker_threads';
-import { nativeClearInterval, nativeSetInterval } from '../internal/natives.js';
 import { startMetricsServer } from '../metrics/server.js';
+import { watchParent } from './orphan-watch.js';
 
 const spec = process.env.GREENHUB_METRICS;
 const supervised = process.env.GREENHUB_SUPERVISED === '1';
 delete process.env.GREENHUB_METRICS;
 delete process.env.GREENHUB_SUPERVISED;
 
-const ORPHAN_CHECK_MS = 500;
-
 if (isMainThread && supervised) {
-  const parent = process.ppid;
-  const watch = nativeSetInterval(() => {
-    if (process.ppid === parent) return;
-    nativeClearInterval(watch);
+  watchParent(() => {
     process.stderr.write('greenhub: greenhub run is gone; shutting down\n');
     process.kill(process.pid, 'SIGTERM');
-  }, ORPHAN_CHECK_MS);
-  watch.unref();
+  });
 }
 
 if (isMainThread && spec !== undefined && spec !== '') {

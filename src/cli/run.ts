@@ -11,8 +11,12 @@
  *   this process's group) reaches it once, through this process, rather than twice (which the
  *   signal patch reads as "exit now"). If this process dies without forwarding anything (SIGKILL),
  *   the application notices it was orphaned and shuts down gracefully (run-preload.ts).
- * - SIGTERM, SIGINT and SIGHUP are forwarded. The application's signal patch shuts down gracefully;
- *   a second signal is forwarded too and makes it exit at once (130 / 143).
+ * - SIGTERM, SIGINT and SIGHUP are forwarded. The application's signal patch shuts down gracefully
+ *   on each of them — SIGHUP included (it is in the patch's `signals` unless `--patch` sets them),
+ *   until a rolling reload exists; an application that listens for SIGHUP itself keeps it — and a
+ *   second signal is forwarded too and makes it exit at once (130 / 143).
+ * - If this process is orphaned in turn (a wrapper such as `npx` exited on SIGTERM without passing
+ *   it on), it notices (orphan-watch.ts) and sends the application SIGTERM, as if forwarding it.
  * - If the application is still running `grace + 10 s` after the first signal (the grace period,
  *   then the patch's kill and hook timeouts with room to spare), it is killed with SIGKILL.
  * - The exit status is the application's: its exit code, or 128 + the signal number when a signal
@@ -24,6 +28,7 @@ import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import { parsePatchEnv } from '../patch/env.js';
 import { type FlagSpec, HOST, helpText, MILLISECONDS, PORT, parseFlags } from './flags.js';
+import { watchParent } from './orphan-watch.js';
 import { UsageError } from './usage-error.js';
 
 export const RUN_FLAGS: readonly FlagSpec[] = [
@@ -44,7 +49,7 @@ export const RUN_FLAGS: readonly FlagSpec[] = [
     name: 'grace',
     kind: MILLISECONDS,
     placeholder: '<ms>',
-    help: 'on SIGTERM/SIGINT, how long live greenlets get to finish (default 10000)',
+    help: 'on SIGTERM/SIGINT/SIGHUP, how long live greenlets get to finish (default 10000)',
   },
   {
     name: 'patch',
@@ -58,7 +63,8 @@ export const RUN_HELP = helpText(
   'greenhub run [options] <entry> [args…]',
   'Run an unmodified Node application with greenhub: core I/O patched before it loads (a greenlet\n' +
     'per request, cancellable I/O), Prometheus metrics served from inside it, graceful shutdown on\n' +
-    'SIGTERM/SIGINT. Options go before <entry>; what follows it is the application’s.\n\n' +
+    'SIGTERM/SIGINT/SIGHUP (SIGHUP stops, it does not reload). Options go before <entry>; what\n' +
+    'follows it is the application’s.\n\n' +
     'Exit status: the application’s (0 after a graceful shutdown, 1 if a shutdown hook failed,\n' +
     '130/143 when a second SIGINT/SIGTERM cut the shutdown short), 128 + n when signal n ended it,\n' +
     '2 for a bad command line.',
@@ -70,7 +76,17 @@ export const KILL_MARGIN_MS = 10_000;
 
 const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
-/** The `GREENHUB_PATCH` value for the application: the user's settings with the grace period. */
+/**
+ * The signals the application's signal patch shuts down on, unless the settings name them: every
+ * signal `greenhub run` forwards. SIGHUP is a graceful stop, not a reload (there is no rolling
+ * reload yet), so that a hang-up lets the requests in flight finish instead of killing them.
+ */
+export const RUN_SIGNALS: readonly NodeJS.Signals[] = FORWARDED;
+
+/**
+ * The `GREENHUB_PATCH` value for the application: the user's settings with the grace period, and
+ * {@link RUN_SIGNALS} unless they name signals.
+ */
 export function patchSettings(text: string | undefined, graceMs: number | undefined): string {
   let options: ReturnType<typeof parsePatchEnv>;
   try {
@@ -84,10 +100,11 @@ export function patchSettings(text: string | undefined, graceMs: number | undefi
   }
   if (options === null) return 'off';
   const signal = options.signal;
-  if (graceMs !== undefined && signal !== false) {
+  if (signal !== false) {
     options.signal = {
+      signals: [...RUN_SIGNALS],
       ...(typeof signal === 'object' && signal !== null ? signal : {}),
-      gracePeriod: graceMs,
+      ...(graceMs === undefined ? {} : { gracePeriod: graceMs }),
     };
   }
   return JSON.stringify(options);
@@ -160,8 +177,13 @@ function supervise(child: ChildProcess, killAfterMs: number): Promise<number> {
     };
     for (const s of FORWARDED) process.on(s, forward);
     process.on('exit', killOnExit);
+    const unwatch = watchParent(() => {
+      process.stderr.write('greenhub run: its parent process is gone; stopping the application\n');
+      forward('SIGTERM');
+    });
     const done = (code: number): void => {
       clearTimeout(killTimer);
+      unwatch();
       for (const s of FORWARDED) process.off(s, forward);
       process.off('exit', killOnExit);
       resolveExit(code);

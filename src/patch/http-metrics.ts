@@ -4,14 +4,21 @@
  * `greenhub_server_*` series as greenhub's own `HttpServer`: per method and bounded route
  * (`/users/:id`, never `/users/42`), status and duration, recorded when each response ends.
  *
+ * The route is the framework's template when one is known by then — Express sets `req.route.path`
+ * (under `req.baseUrl`) — else {@link defaultRoute} of the original URL. Either way at most
+ * {@link MAX_ROUTES} distinct routes per server are labelled as themselves; later ones share the
+ * label `other`, so 10 000 distinct paths from a scanner cannot make 10 000 series.
+ *
  * A server becomes a metrics source on its first request and stops being one when it closes.
  */
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { registerMetricsSource, type ServerMetricsSnapshot } from '../metrics/sources.js';
 import { HttpStats } from '../server/http-stats.js';
+import { defaultRoute } from '../server/route.js';
 
 /** Routes beyond this many per server are counted as `other`. */
-const MAX_ROUTES = 64;
+export const MAX_ROUTES = 64;
 
 export class PatchedServerStats {
   readonly http = new HttpStats(MAX_ROUTES);
@@ -64,4 +71,29 @@ export function statsFor(server: Server): PatchedServerStats {
     server.once('close', unregister);
   }
   return stats;
+}
+
+interface FrameworkRequest {
+  /** Express: the matched route (its `path` is relative to `baseUrl`). */
+  route?: { path?: unknown };
+  baseUrl?: unknown;
+  /** Express: the URL before routers stripped their mount paths from `req.url`. */
+  originalUrl?: unknown;
+}
+
+/** The route template a framework left on the request, if any (`/users/:id`). */
+export function routeTemplate(req: IncomingMessage): string | undefined {
+  const r = req as IncomingMessage & FrameworkRequest;
+  const path = r.route?.path;
+  if (typeof path !== 'string') return undefined;
+  const full = `${typeof r.baseUrl === 'string' ? r.baseUrl : ''}${path}`;
+  if (full === '') return '/';
+  return full.length > 1 && full.endsWith('/') ? full.slice(0, -1) : full;
+}
+
+/** The bounded route label of a request whose response ended. */
+export function routeLabel(stats: PatchedServerStats, req: IncomingMessage): string {
+  const original = (req as IncomingMessage & FrameworkRequest).originalUrl;
+  const url = typeof original === 'string' ? original : (req.url ?? '/');
+  return stats.http.routeLabels.value(routeTemplate(req) ?? defaultRoute(url));
 }

@@ -5,8 +5,13 @@
  * - The greenlet is named after the request (`GET /orders`; `name` option for bounded route
  *   names) and lives until the response is complete. Everything the handler starts is accounted to
  *   it and shows in run info.
- * - A client that disconnects before the response is complete kills the greenlet: the upstream
- *   fetches, sockets, timers and child processes it is waiting on stop.
+ * - A client that disconnects before the response is complete does **not** kill the greenlet by
+ *   default (gevent's pywsgi does not either, and an unmodified application expects its own
+ *   `ECONNABORTED`s, not a kill): the handler goes on as on plain Node, and the greenlet lives until
+ *   the promises the handlers returned settle (at once for callback-style handlers).
+ *   `disconnectSignal(req)` gives a handler an `AbortSignal` for the disconnect.
+ *   `cancelOnDisconnect: true` kills the greenlet instead (`GreenletExit`): the upstream fetches,
+ *   sockets, timers and child processes it is waiting on stop.
  * - `requestTimeout`: a request still running after that many ms is interrupted with a `Timeout`
  *   (its pending operations reject with it). If the handler has not answered by the next turn,
  *   the client gets `504 Gateway Timeout`; headers the handler tries to set afterwards are ignored
@@ -16,8 +21,16 @@
  *   place in an unbounded backlog.
  * - A handler that throws, or whose promise rejects, gets a `500` sent for it (when it had not
  *   answered); the error is reported through the hub's `onError` instead of crashing the process.
- *   A rejection with the greenlet's own kill (`GreenletExit`, after a disconnect) is not an error.
+ *   A rejection with a `GreenletExit` (the kill after a disconnect, or `disconnectSignal`'s reason)
+ *   is not an error.
+ * - Request metrics are labelled by route: the framework's route template when one is known at the
+ *   end of the request (Express: `req.baseUrl` + `req.route.path`), else `defaultRoute(url)`; at
+ *   most 64 distinct routes per server, later ones count as `other` (see http-metrics.ts).
  * - The request shows as an operation of kind `request` (run info, `stats().operations`).
+ * - Once a graceful shutdown begins (signal.ts calls {@link drainHttpServer}), responses not yet
+ *   started, and those of requests still arriving on open keep-alive connections, carry
+ *   `connection: close`: each connection closes after its current response instead of carrying a
+ *   next request into a process about to exit.
  *
  * Handlers start on the hub's run queue (like every spawned greenlet), in arrival order, in the
  * same event-loop turn. Other server events (`'upgrade'`, `'connect'`, `'checkContinue'`) are not
@@ -34,10 +47,17 @@ import { Pool } from '../greenlet/pool.js';
 import { Timeout } from '../greenlet/timeout.js';
 import { nativeSetImmediate, now } from '../internal/natives.js';
 import { kGreenhubServer } from '../internal/net-natives.js';
-import { checkFunction, checkInteger, checkOptions, checkTimeout } from '../internal/validate.js';
-import { defaultRoute, methodLabel } from '../server/route.js';
+import {
+  checkBoolean,
+  checkFunction,
+  checkInteger,
+  checkOptions,
+  checkTimeout,
+} from '../internal/validate.js';
+import { rememberResponse } from '../server/disconnect-signal.js';
+import { methodLabel } from '../server/route.js';
 import { type Fn, wrapFunctions } from './call.js';
-import { statsFor } from './http-metrics.js';
+import { routeLabel, statsFor } from './http-metrics.js';
 import { builtin } from './registry.js';
 import { trackServer } from './servers.js';
 
@@ -56,9 +76,19 @@ export interface HttpServerOptions {
   maxConcurrency?: number | null;
   /** The greenlet name of a request (default `` `${method} ${path}` ``, query string left out). */
   name?: (req: IncomingMessage) => string;
+  /**
+   * Kill a request's greenlet (`GreenletExit`) when its client disconnects before the response is
+   * complete (default `false`: the handler goes on, as on plain Node; see `disconnectSignal`).
+   */
+  cancelOnDisconnect?: boolean;
 }
 
-export const HTTP_SERVER_OPTIONS = ['requestTimeout', 'maxConcurrency', 'name'] as const;
+export const HTTP_SERVER_OPTIONS = [
+  'requestTimeout',
+  'maxConcurrency',
+  'name',
+  'cancelOnDisconnect',
+] as const;
 
 /**
  * What the server half of `patchHttp()` replaces (defined on these prototypes).
@@ -78,11 +108,31 @@ export interface Settings {
   requestTimeoutMs: number | null;
   maxConcurrency: number | null;
   name: (req: IncomingMessage) => string;
+  cancelOnDisconnect: boolean;
 }
 
-const defaults: Settings = { requestTimeoutMs: null, maxConcurrency: null, name: requestName };
+const defaults: Settings = {
+  requestTimeoutMs: null,
+  maxConcurrency: null,
+  name: requestName,
+  cancelOnDisconnect: false,
+};
 let settings: Settings = defaults;
 const pools = new WeakMap<object, Pool>();
+/** Responses in progress, per server (what a drain must reach). */
+const inProgress = new WeakMap<object, Set<ServerResponse>>();
+/** Servers shutting down: their responses close their connections. */
+const draining = new WeakSet<object>();
+
+/**
+ * A graceful shutdown begins: every response of `server` not yet started, and every later one,
+ * says `connection: close`, so that keep-alive clients reconnect (and find the listener closed)
+ * rather than send a next request that the exit would reset. Does nothing to other servers.
+ */
+export function drainHttpServer(server: object): void {
+  draining.add(server);
+  for (const res of inProgress.get(server) ?? []) if (!res.headersSent) res.shouldKeepAlive = false;
+}
 
 /** `GET /orders/42` for `GET /orders/42?full=1`. */
 export function requestName(req: IncomingMessage): string {
@@ -103,7 +153,14 @@ export function checkHttpServerOptions(
   if (max !== undefined && max !== null)
     checkInteger(where, `${name}.maxConcurrency`, max, 1, 'a positive integer, null or undefined');
   if (opts?.name !== undefined) checkFunction(where, `${name}.name`, opts.name);
-  return { requestTimeoutMs, maxConcurrency: max ?? null, name: opts?.name ?? requestName };
+  const cancel = opts?.cancelOnDisconnect;
+  if (cancel !== undefined) checkBoolean(where, `${name}.cancelOnDisconnect`, cancel);
+  return {
+    requestTimeoutMs,
+    maxConcurrency: max ?? null,
+    name: opts?.name ?? requestName,
+    cancelOnDisconnect: cancel ?? false,
+  };
 }
 
 /** Apply checked server options; later calls replace earlier ones. */
@@ -128,15 +185,19 @@ function answer(res: ServerResponse, status: number, text: string): void {
 }
 
 /**
- * The request as an operation of its greenlet: settles when the response is complete or a handler
- * fails. A kill rejects it so that the greenlet ends, but reports "not delivered": the code the kill
- * is meant for is the handler, which may be waiting on a timer whose callback only the kill's last
- * resort can reach (see greenlet/operation.ts).
+ * The request as an operation of its greenlet: settles when the response is complete, when the
+ * client left and the handlers' promises settled, or when a handler fails. A kill rejects it so
+ * that the greenlet ends, but reports "not delivered": the code the kill is meant for is the
+ * handler, which may be waiting on a timer whose callback only the kill's last resort can reach
+ * (see greenlet/operation.ts).
  */
 class RequestCall extends Operation {
   readonly promise: Promise<void>;
   private resolve!: () => void;
   private reject!: (error: unknown) => void;
+  /** Promises returned by the handlers, not yet settled. */
+  private pending = 0;
+  private clientLeft = false;
   constructor(greenlet: Greenlet) {
     super('request', greenlet, abortRequest);
     this.promise = new Promise((resolve, reject) => {
@@ -152,6 +213,21 @@ class RequestCall extends Operation {
     this.end();
     this.reject(error);
   }
+  /** A handler returned `promise`: a client that leaves waits for it. */
+  watch(promise: Promise<unknown>): void {
+    this.pending++;
+    promise.then(
+      () => {
+        if (--this.pending === 0 && this.clientLeft) this.finish();
+      },
+      (error: unknown) => this.fail(error),
+    );
+  }
+  /** The client disconnected (not cancelling): done once the handlers' promises settle. */
+  clientGone(): void {
+    this.clientLeft = true;
+    if (this.pending === 0) this.finish();
+  }
 }
 
 function abortRequest(this: RequestCall, reason: unknown): boolean {
@@ -166,13 +242,24 @@ interface Exchange {
   readonly res: ServerResponse;
   readonly timeoutMs: number | null;
   request: RequestCall | null;
+  /** The response closed before it was complete. */
+  clientLeft: boolean;
 }
 
 function serve(server: Server, req: IncomingMessage, res: ServerResponse): boolean {
   if (server.listenerCount('request') === 0) return false;
   trackServer(server);
-  const { maxConcurrency, name } = settings;
-  const exchange: Exchange = { server, req, res, timeoutMs: settings.requestTimeoutMs, request: null };
+  const { maxConcurrency, name, cancelOnDisconnect } = settings;
+  const exchange: Exchange = {
+    server,
+    req,
+    res,
+    timeoutMs: settings.requestTimeoutMs,
+    request: null,
+    clientLeft: false,
+  };
+  rememberResponse(req, res);
+  if (draining.has(server)) res.shouldKeepAlive = false;
   const stats = statsFor(server);
   const started = now();
   let greenlet: Greenlet;
@@ -185,20 +272,29 @@ function serve(server: Server, req: IncomingMessage, res: ServerResponse): boole
       stats.overloaded++;
       res.setHeader('retry-after', '1');
       answer(res, 503, 'Service Unavailable');
-      stats.http.record(methodLabel(req.method), defaultRoute(req.url ?? '/'), 503, now() - started);
+      stats.http.record(methodLabel(req.method), routeLabel(stats, req), 503, now() - started);
       return true;
     }
     greenlet = pool.applyAsync(handle, [exchange]);
   }
   greenlet.name = nameOf(name, req);
+  let responses = inProgress.get(server);
+  if (responses === undefined) inProgress.set(server, (responses = new Set()));
+  responses.add(res);
   stats.inFlight++;
   res.once('close', () => {
+    responses.delete(res);
     stats.inFlight--;
     // 499 (nginx's "client closed request") when the client left before the response ended.
     const status = res.writableFinished ? res.statusCode : 499;
-    stats.http.record(methodLabel(req.method), defaultRoute(req.url ?? '/'), status, now() - started);
+    stats.http.record(methodLabel(req.method), routeLabel(stats, req), status, now() - started);
     if (res.writableFinished) exchange.request?.finish();
-    else void greenlet.kill({ exception: new GreenletExit('client disconnected'), block: false });
+    else if (cancelOnDisconnect)
+      void greenlet.kill({ exception: new GreenletExit('client disconnected'), block: false });
+    else {
+      exchange.clientLeft = true;
+      exchange.request?.clientGone();
+    }
   });
   return true;
 }
@@ -218,7 +314,7 @@ function runHandlers(exchange: Exchange, request: RequestCall): void {
   const { server, req, res } = exchange;
   for (const listener of server.rawListeners('request')) {
     const returned = Reflect.apply(listener, server, [req, res]) as unknown;
-    if (returned instanceof Promise) returned.then(undefined, (error: unknown) => request.fail(error));
+    if (returned instanceof Promise) request.watch(returned);
   }
 }
 
@@ -230,6 +326,7 @@ async function handle(exchange: Exchange): Promise<void> {
   exchange.request = request;
   try {
     runHandlers(exchange, request);
+    if (exchange.clientLeft) request.clientGone();
     await request.promise;
   } catch (error) {
     if (error === timeout) {

@@ -19,6 +19,7 @@
 export { BlockingCallError } from '../errors.js';
 export { onShutdown } from '../internal/shutdown-hooks.js';
 export { isThreadPatched } from '../internal/thread-mode.js';
+export { disconnectSignal } from '../server/disconnect-signal.js';
 export {
   BLOCKING_FUNCTIONS,
   type BlockingMode,

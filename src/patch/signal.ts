@@ -2,13 +2,18 @@
  * `patchSignal()`: SIGTERM and SIGINT start a graceful shutdown, as gunicorn does for its workers.
  *
  * 1. Stop accepting: every listening server (see servers.ts) is closed; idle keep-alive
- *    connections are dropped, requests in progress go on.
+ *    connections are dropped, requests in progress go on, and (with the http patch) their
+ *    responses, and those of requests still arriving on open connections, say `connection: close`
+ *    so that no client sends a next request on a connection the exit would reset.
  * 2. Grace period (`gracePeriod`, default 10 s): live greenlets get that long to finish.
  * 3. The rest are killed (`GreenletExit`, at most `killTimeout` ms, default 2 s, to die), and the
  *    servers' remaining connections are closed.
  * 4. Shutdown hooks run, in registration order, each within `hookTimeout` (default 5 s): this is
  *    where the thread pool closes (`onShutdown(() => pool.close())`).
  * 5. The process exits: `0` when every hook succeeded, `1` when one failed or timed out.
+ *
+ * SIGHUP, when it is one of `signals` (`greenhub run` adds it), is a graceful stop too — there is
+ * no rolling reload yet — unless the application listens for SIGHUP itself: then it is left to it.
  *
  * A second signal during the shutdown exits at once with the shell's convention for death by that
  * signal, `128 + signal number`: 130 for SIGINT, 143 for SIGTERM (what an unpatched Node process
@@ -35,6 +40,7 @@ import {
   rangeError,
 } from '../internal/validate.js';
 import { type Fn, wrapFunctions } from './call.js';
+import { drainHttpServer } from './http-server.js';
 import { builtin, markPatched, restore } from './registry.js';
 import { trackedServers, trackServer } from './servers.js';
 
@@ -155,6 +161,7 @@ function log(line: string): void {
 async function gracefully(t: Timings, reason: string): Promise<number> {
   const servers = trackedServers();
   for (const server of servers) {
+    drainHttpServer(server);
     server.close();
     (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
   }
@@ -214,6 +221,8 @@ async function within(hook: () => unknown, ms: number): Promise<string | null> {
 }
 
 function onSignal(signal: NodeJS.Signals): void {
+  // SIGHUP often means "reload" to an application that listens for it: then it is the application's.
+  if (signal === 'SIGHUP' && process.listenerCount('SIGHUP') > 1) return;
   if (running !== null) {
     const code = 128 + (constants.signals[signal] ?? 0);
     log(`${signal} again: exiting now with ${code}`);

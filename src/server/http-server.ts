@@ -6,10 +6,13 @@
  * it is full; `503` past `maxPending` waiting requests) → the handler runs in a greenlet named
  * `METHOD /route` → the response finishes → counted by method, route and status.
  *
- * Cancellation reaches the handler's greenlet from three places: the client disconnects (kill with
- * `GreenletExit`), `requestTimeout` passes (kill with `RequestTimeoutError`; the client gets `503`
- * at once if nothing was sent), or `stop()` runs out of time. A kill lands at the handler's next
- * checkpoint — every hub wait, and every core I/O call once `greenhub/patch` is applied.
+ * Cancellation reaches the handler's greenlet from two places: `requestTimeout` passes (kill with
+ * `RequestTimeoutError`; the client gets `503` at once if nothing was sent), or `stop()` runs out of
+ * time; with `cancelOnDisconnect: true`, also from a client that disconnects before the response is
+ * complete (kill with `GreenletExit`). By default a disconnect does not kill (gevent's pywsgi does
+ * not): the handler runs to its end, and can watch `disconnectSignal(req)` to stop early. A kill
+ * lands at the handler's next checkpoint — every hub wait, and every core I/O call once
+ * `greenhub/patch` is applied.
  *
  * Security defaults, all adjustable: listen on 127.0.0.1; headers at most 16 KiB (`431`); the body
  * at most 1 MiB (`413`, checked from `Content-Length` and again as it arrives); a client must send
@@ -34,6 +37,7 @@ import {
 } from '../internal/validate.js';
 import type { ServerMetricsSnapshot } from '../metrics/sources.js';
 import { BASE_OPTIONS, BaseServer, type BaseServerOptions } from './base-server.js';
+import { rememberResponse } from './disconnect-signal.js';
 import { HttpStats } from './http-stats.js';
 import type { Listener } from './listener.js';
 import { defaultRoute, methodLabel } from './route.js';
@@ -59,6 +63,11 @@ export interface HttpServerOptions extends BaseServerOptions {
   route?: (req: IncomingMessage) => string;
   /** Distinct routes counted separately; later ones count as `other` (default 100). */
   maxRoutes?: number;
+  /**
+   * Kill the handler's greenlet (`GreenletExit`) when its client disconnects before the response is
+   * complete (default `false`: the handler runs to its end; it can watch `disconnectSignal(req)`).
+   */
+  cancelOnDisconnect?: boolean;
 }
 
 const HTTP_OPTIONS = [
@@ -71,6 +80,7 @@ const HTTP_OPTIONS = [
   'maxBodySize',
   'route',
   'maxRoutes',
+  'cancelOnDisconnect',
 ] as const;
 
 /** @internal one request in flight */
@@ -109,7 +119,7 @@ const TEXT = 'text/plain; charset=utf-8';
  * import { sleep } from 'greenhub';
  *
  * const server = new HttpServer(8080, async (req, res) => {
- *   await sleep(10);                        // a checkpoint: a disconnect or a timeout lands here
+ *   await sleep(10);                        // a checkpoint: a timeout lands here
  *   res.writeHead(200, { 'content-type': 'text/plain' });
  *   res.end(`hello from ${req.url}\n`);
  * }, { spawn: 200, requestTimeout: 5_000 });
@@ -126,6 +136,7 @@ export class HttpServer extends BaseServer {
   private readonly connectionListener: (socket: net.Socket) => void;
   private readonly handler: HttpHandler;
   private readonly requestTimeout: number | null;
+  private readonly cancelOnDisconnect: boolean;
   private readonly maxBodySize: number | null;
   private readonly route: (req: IncomingMessage) => string;
   private readonly mounts = new Map<string, { handler: HttpHandler; counted: boolean }>();
@@ -174,6 +185,9 @@ export class HttpServer extends BaseServer {
     const maxRoutes = opts?.maxRoutes ?? 100;
     checkInteger(where, 'opts.maxRoutes', maxRoutes, 1, 'a positive integer');
     this.stats = new HttpStats(maxRoutes);
+    if (opts?.cancelOnDisconnect !== undefined)
+      checkBoolean(where, 'opts.cancelOnDisconnect', opts.cancelOnDisconnect);
+    this.cancelOnDisconnect = opts?.cancelOnDisconnect ?? false;
 
     this.http = nativeHttpCreateServer(
       {
@@ -287,6 +301,7 @@ export class HttpServer extends BaseServer {
       counted: mounted?.counted !== false,
     };
     this.exchanges.add(ex);
+    rememberResponse(req, res);
     res.once('close', () => this.finished(ex));
     if (this.state !== 'started') res.shouldKeepAlive = false;
     if (mounted !== undefined) {
@@ -335,7 +350,8 @@ export class HttpServer extends BaseServer {
     } finally {
       this.inFlight--;
     }
-    if (res.writableEnded || ex.preempted) return;
+    // A client that left: whatever the handler did or did not write is moot.
+    if (res.writableEnded || ex.preempted || res.destroyed) return;
     if (res.headersSent) {
       res.end();
       return;
@@ -418,14 +434,14 @@ export class HttpServer extends BaseServer {
     getHub()._report(error, null);
   }
 
-  /** The response closed (finished, or the client went away): count it and stop its handler. */
+  /** The response closed (finished, or the client went away): count it; with `cancelOnDisconnect`, stop its handler. */
   private finished(ex: Exchange): void {
     this.exchanges.delete(ex);
     if (ex.timer !== undefined) nativeClearTimeout(ex.timer);
     const { res } = ex;
     const status = res.writableFinished ? res.statusCode : 499;
     if (ex.counted) this.stats.record(ex.method, ex.route, status, now() - ex.t0);
-    if (!res.writableFinished && ex.greenlet !== null && !ex.greenlet.dead) {
+    if (this.cancelOnDisconnect && !res.writableFinished && ex.greenlet !== null && !ex.greenlet.dead) {
       ex.preempted = true;
       void ex.greenlet.kill({ exception: new GreenletExit('client disconnected'), block: false });
     }

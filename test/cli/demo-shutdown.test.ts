@@ -5,8 +5,9 @@
  * period plus a margin, and be gone.
  */
 import http from 'node:http';
-import { describe, expect, it } from 'vitest';
-import { alive, get, type Seen, startDemo } from './helpers.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { startProcess } from '../patch/scenario.js';
+import { alive, CLI, get, gone, type Seen, startDemo } from './helpers.js';
 
 const GRACE_MS = 2_000;
 const MARGIN_MS = 3_000;
@@ -83,7 +84,7 @@ describe('greenhub demo: graceful shutdown under load', () => {
     expect(stderr).toContain('greenhub demo: stopped');
     expect(code).toBe(0);
     expect(exitMs).toBeLessThan(GRACE_MS + MARGIN_MS);
-    expect(alive(pid)).toBe(false);
+    expect(await gone(pid)).toBe(true);
   });
 
   it('pool tasks that outlast the grace period are cancelled (their threads stopped); exit 0 within grace + margin', async () => {
@@ -107,5 +108,44 @@ describe('greenhub demo: graceful shutdown under load', () => {
     expect(stderr).toContain('greenhub demo: stopped');
     expect(code).toBe(0);
     expect(exitMs).toBeLessThan(200 + MARGIN_MS);
+  });
+
+  it('a demo whose parent process dies (npm start’s shell, npx: a wrapper that exits without passing SIGTERM on) stops gracefully by itself', async () => {
+    // The wrapper starts the demo with its own output (as npm's shell does) and prints its pid.
+    const wrapper = startProcess([
+      '-e',
+      `const demo = require('node:child_process').spawn(process.execPath,
+         [${JSON.stringify(CLI)}, 'demo', '--port', '0', '--threads', '1', '--io', 'timer', '--cpu-iterations', '3000'],
+         { stdio: 'inherit' });
+       process.stdout.write('DEMO pid=' + demo.pid + '\\n');`,
+    ]);
+    const port = Number((await wrapper.until(/\{"listening":(\d+)\}/))[1]);
+    const pid = Number((await wrapper.until(/DEMO pid=(\d+)/))[1]);
+    onTestFinished(() => {
+      if (alive(pid)) process.kill(pid, 'SIGKILL'); // a failed test leaves no orphan behind
+    });
+    expect((await get(port, '/io')).status).toBe(200);
+    wrapper.child().kill('SIGKILL');
+    await wrapper.until(/greenhub demo: its parent process is gone: stopping/);
+    // The demo holds the output: it closes when the demo has exited.
+    const { stderr } = await wrapper.exited;
+    expect(stderr).toContain('greenhub demo: stopped');
+    expect(await gone(pid)).toBe(true);
+    expect((await get(port, '/io')).error).toBe('ECONNREFUSED');
+  });
+
+  it('SIGHUP stops the demo gracefully: the request in flight finishes, exit 0', async () => {
+    const demo = offloadDemo(GRACE_MS, 1_000_000); // a /cpu that takes a while
+    const port = await demo.port;
+    const cpu = get(port, '/cpu');
+    for (;;) {
+      const { body } = await get(port, '/metrics');
+      if (/^greenhub_threadpool_threads\{pool="demo",state="busy"\} 1$/m.test(body ?? '')) break;
+    }
+    demo.child().kill('SIGHUP');
+    const { code, stderr } = await demo.exited;
+    expect((await cpu).status).toBe(200);
+    expect(stderr).toContain('greenhub demo: SIGHUP: stopping');
+    expect(code).toBe(0);
   });
 });

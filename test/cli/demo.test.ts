@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alive, get, runCli, startDemo } from './helpers.js';
+import { get, gone, runCli, startDemo } from './helpers.js';
 
 // A few thousand iterations: the routes stay quick, the placement logic is the same.
 const LIGHT = ['--threads', '2', '--cpu-iterations', '3000'];
@@ -58,7 +58,7 @@ describe('greenhub demo', () => {
     expect(stderr).toContain('greenhub demo: SIGTERM: stopping; requests in flight get 2000 ms');
     expect(stderr).toContain('greenhub demo: stopped');
     expect(code).toBe(0);
-    expect(alive(pid)).toBe(false);
+    expect(await gone(pid)).toBe(true);
     expect((await get(port, '/io')).error).toBe('ECONNREFUSED');
   });
 });
@@ -117,5 +117,8 @@ describe('greenhub demo: bad command lines exit 2 with a message naming the flag
       '--quiet',
     ])
       expect(help.stdout).toContain(flag);
+    expect(help.stdout).toContain(
+      'A client that disconnects cancels its request (HttpServer cancelOnDisconnect',
+    );
   });
 });

@@ -42,6 +42,20 @@ export function alive(pid: number): boolean {
   }
 }
 
+/**
+ * Resolves `true` once the process with this id is gone, `false` if it still runs after
+ * `withinMs`. A process's output pipes close (what `exited` waits for) a moment before the kernel
+ * marks it exited: this covers that moment, polling, without ever waiting long.
+ */
+export async function gone(pid: number, withinMs = 2_000): Promise<boolean> {
+  const deadline = performance.now() + withinMs;
+  while (alive(pid)) {
+    if (performance.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return true;
+}
+
 /** What a client saw: a status and body, or the error code of a failed request. */
 export interface Seen {
   status?: number;

@@ -3,13 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { startProcess as start } from '../patch/scenario.js';
 
 describe('examples/unmodified-app under node --import greenhub/register', () => {
-  it('a client disconnect stops the upstream call, and the blocking route is reported with its route and API', async () => {
+  it('with http.cancelOnDisconnect, a client disconnect stops the upstream call, and the blocking route is reported with its route and API', async () => {
     const upstream = start(['examples/unmodified-app/upstream.js'], {
       env: { PORT: '0', DELAY_MS: '30000' },
     });
     const upstreamPort = (await upstream.until(/"port":(\d+)/))[1];
     const app = start(['--import', 'greenhub/register', 'examples/unmodified-app/app.js'], {
-      env: { PORT: '0', UPSTREAM_URL: `http://127.0.0.1:${upstreamPort}` },
+      env: {
+        PORT: '0',
+        UPSTREAM_URL: `http://127.0.0.1:${upstreamPort}`,
+        GREENHUB_PATCH: 'http.cancelOnDisconnect=true',
+      },
       timeoutMs: 20_000,
     });
     const port = Number((await app.until(/listening on http:\/\/127\.0\.0\.1:(\d+)/))[1]);

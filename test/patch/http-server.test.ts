@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { scenario } from './scenario.js';
 
-/** `serve(handler, httpOptions)` starts a patched server; `get(path)` resolves `{ status, body, headers }`. */
-const SERVER = (options = '{}') => `
-import { patchAll } from 'greenhub/patch';
+/** `serve(handler)` starts a server patched with these http options (`null`: as `greenhub/register` did); `get(path)` resolves `{ status, body, headers }`. */
+const SERVER = (options: string | null = '{}') => `
+import { patchAll, disconnectSignal } from 'greenhub/patch';
 import { spawn, sleep, getCurrent, getHub, GreenletExit, Timeout } from 'greenhub';
 import http from 'node:http';
-patchAll({ signal: false, http: ${options} });
+${options === null ? '' : `patchAll({ signal: false, http: ${options} });`}
 let base;
 const servers = [];
 const serve = async (handler) => {
@@ -69,8 +69,18 @@ describe.concurrent('patchHttp: a greenlet per request', () => {
     expect(result).toEqual(['GET /orders/:id', 'GET /orders/:id', 'GET /health']);
   });
 
-  it('a client that disconnects kills its greenlet: the upstream call stops and the upstream sees its connection close', async () => {
-    const { code, result, stderr } = await scenario(`${SERVER()}
+  it.each([
+    ['patchAll({ http: { cancelOnDisconnect: true } })', SERVER('{ cancelOnDisconnect: true }'), {}],
+    [
+      'GREENHUB_PATCH=http.cancelOnDisconnect=true',
+      SERVER(null),
+      { register: true, env: { GREENHUB_PATCH: '-signal,http.cancelOnDisconnect=true' } },
+    ],
+  ])(
+    'with %s a client that disconnects kills its greenlet: the upstream call stops and the upstream sees its connection close',
+    async (_how, prelude, opts) => {
+      const { code, result, stderr } = await scenario(
+        `${prelude}
       let upstreamAsked, upstreamClosed, handlerSaw;
       const asked = new Promise((r) => (upstreamAsked = r));
       const closed = new Promise((r) => (upstreamClosed = r));
@@ -90,11 +100,91 @@ describe.concurrent('patchHttp: a greenlet per request', () => {
       await closed;
       report({ handler: await outcome, live: (await sleep(5), getHub().stats().greenlets.live), killed: getHub().stats().finished.killed });
       stop();
+    `,
+        opts,
+      );
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+      // Killed: the proxy's request greenlet, and the upstream's (a patched server in the same process).
+      expect(result).toEqual({ handler: 'GreenletExit', live: 0, killed: 2 });
+    },
+  );
+
+  it('by default a client that disconnects does not kill: the handler goes on, a setInterval it started keeps ticking, disconnectSignal(req) aborts with GreenletExit', async () => {
+    const { code, result, stderr } = await scenario(`${SERVER()}
+      let started, closedSeen, handlerDone, ticked;
+      const isStarted = new Promise((r) => (started = r));
+      const closed = new Promise((r) => (closedSeen = r));
+      const outcome = new Promise((r) => (handlerDone = r));
+      const threeTicksAfterClose = new Promise((r) => (ticked = r));
+      let ticks = 0, ticksAtClose = null, greenlet, interval;
+      await serve(async (req, res) => {
+        greenlet = getCurrent();
+        const signal = disconnectSignal(req);
+        interval = setInterval(() => { ticks++; if (ticksAtClose !== null && ticks >= ticksAtClose + 3) ticked(); }, 2);
+        res.on('close', () => { ticksAtClose = ticks; closedSeen(); });
+        started();
+        try {
+          await closed;
+          await sleep(20);                 // where a kill would land
+          handlerDone({ went: 'on', aborted: signal.aborted, reason: signal.reason?.constructor.name, message: signal.reason?.message, same: disconnectSignal(req) === signal });
+        } catch (error) { handlerDone({ went: error.constructor.name }); throw error; }
+      });
+      const client = request('/slow');
+      client.response.catch(() => {});
+      await isStarted;
+      client.req.destroy();
+      const handler = await outcome;
+      await threeTicksAfterClose;
+      clearInterval(interval);
+      await greenlet.join();
+      report({ handler, greenletDead: greenlet.dead, killed: getHub().stats().finished.killed });
+      stop();
     `);
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    // Killed: the proxy's request greenlet, and the upstream's (a patched server in the same process).
-    expect(result).toEqual({ handler: 'GreenletExit', live: 0, killed: 2 });
+    expect(result).toEqual({
+      handler: {
+        went: 'on',
+        aborted: true,
+        reason: 'GreenletExit',
+        message: 'client disconnected',
+        same: true,
+      },
+      greenletDead: true,
+      killed: 0,
+    });
+  });
+
+  it('disconnectSignal(req) does not abort once the response is complete; a request greenhub does not serve is refused', async () => {
+    const { code, result, stderr } = await scenario(`${SERVER()}
+      let closedSeen, signal;
+      const closed = new Promise((r) => (closedSeen = r));
+      await serve((req, res) => {
+        signal = disconnectSignal(req);
+        res.on('close', closedSeen);
+        res.end('ok');
+      });
+      const response = await get('/fine');
+      await closed;
+      await new Promise((r) => setImmediate(r));
+      let refused;
+      try { disconnectSignal(new http.IncomingMessage(null)); } catch (error) { refused = [error.constructor.name, error.message]; }
+      report({ body: response.body, aborted: signal.aborted, refused });
+      stop();
+    `);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(result).toEqual({
+      body: 'ok',
+      aborted: false,
+      refused: [
+        'InvalidArgumentTypeError',
+        expect.stringMatching(
+          /^disconnectSignal\(\): expected `req` to be a request of a server greenhub handles .*, got /,
+        ),
+      ],
+    });
   });
 
   it('requestTimeout: the handler is interrupted with a Timeout and the client gets 504; late headers do not throw', async () => {
@@ -209,6 +299,46 @@ describe.concurrent('patchHttp: request metrics', () => {
     `);
     expect(code).toBe(0);
     expect(result).toEqual({ refused: 503, ok: '2', overload: '1', slow: '1', rejected: true });
+  });
+
+  it('route labels are bounded: 1,000 distinct paths give at most 64 routes plus other; an Express-shaped request is labelled by its template', async () => {
+    const { code, result, stderr } = await scenario(`${SERVER()}
+      const { collectMetrics } = await import('greenhub/metrics');
+      const metrics = collectMetrics({ defaultMetrics: false });
+      await serve((req, res) => {
+        if (req.url.startsWith('/api/users/')) {
+          // what Express leaves on a request routed by app.use('/api', router); router.get('/users/:id')
+          req.baseUrl = '/api';
+          req.route = { path: '/users/:id' };
+        }
+        res.end('ok');
+      });
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+      const hit = (path) => new Promise((resolve, reject) => {
+        http.get(base + path, { agent }, (res) => res.resume().on('end', resolve)).on('error', reject);
+      });
+      await hit('/api/users/alice');
+      await hit('/api/users/bob');
+      const paths = Array.from({ length: 1000 }, (_, i) => '/scan/x' + i);
+      for (let i = 0; i < paths.length; i += 8) await Promise.all(paths.slice(i, i + 8).map(hit));
+      agent.destroy();
+      const text = await metrics.register.metrics();
+      const port = base.split(':').at(-1);
+      const counts = text.split('\\n').filter((l) => l.startsWith('greenhub_http_requests_total{') && l.includes('server="http:' + port + '"'));
+      const routes = new Set(counts.map((l) => l.match(/route="([^"]*)"/)[1]));
+      const count = (route) => Number(counts.find((l) => l.includes('route="' + route + '"'))?.split(' ').at(-1));
+      report({ routes: routes.size, template: count('/api/users/:id'), other: count('other'), bytes: text.length });
+      metrics.close();
+      stop();
+    `);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const { routes, template, other, bytes } = result as Record<string, number>;
+    expect(routes).toBeLessThanOrEqual(65);
+    expect(template).toBe(2);
+    expect(other).toBe(1000 - 63); // 63 of the paths got a label of their own, the rest share other
+    // 2.5 MB when every path was a route; what is left is mostly 65 routes' duration histograms.
+    expect(bytes).toBeLessThan(500_000);
   });
 
   it('leaves greenhub’s own servers alone: one greenlet per request, not two', async () => {

@@ -35,6 +35,11 @@ describe('patch options are checked, with messages that name the argument', () =
       'expected `opts.http.maxConcurrency` to be a positive integer',
     ],
     [
+      () => patchAll({ http: { cancelOnDisconnect: 'yes' as never } }),
+      TypeError,
+      'expected `opts.http.cancelOnDisconnect` to be a boolean, got `"yes"` (string)',
+    ],
+    [
       () => patchAll({ http: { requestTimout: 5 } as never }),
       TypeError,
       'unknown option `opts.http.requestTimout`',

@@ -359,6 +359,7 @@ const SERVER: Record<string, Row> = {
     ['new StreamServer("x", fn)', () => new server.StreamServer('x' as never, fn), 'type', 'listener'],
   ],
   defaultRoute: [['defaultRoute(5)', () => server.defaultRoute(5 as never), 'type', 'url']],
+  disconnectSignal: [['disconnectSignal({})', () => server.disconnectSignal({} as never), 'type', 'req']],
   generateLoad: [
     ['generateLoad({ url: 5 })', () => server.generateLoad({ url: 5 } as never), 'type', 'url'],
     [
@@ -372,6 +373,7 @@ const SERVER: Record<string, Row> = {
 };
 
 const PATCH: Record<string, Row> = {
+  disconnectSignal: [['disconnectSignal(5)', () => patch.disconnectSignal(5 as never), 'type', 'req']],
   BLOCKING_FUNCTIONS: CONSTANT,
   BlockingCallError: ERROR_CLASS,
   CHILD_PROCESS_FUNCTIONS: CONSTANT,

@@ -12,7 +12,7 @@ import {
   sleep,
 } from '../../src/index.js';
 import { collectMetrics } from '../../src/metrics/index.js';
-import { HttpServer, type HttpServerOptions } from '../../src/server/index.js';
+import { disconnectSignal, HttpServer, type HttpServerOptions } from '../../src/server/index.js';
 import { captureErrors } from '../helpers.js';
 import { parsePrometheusText, sampleValue } from '../metrics/prom-text.js';
 import { connect, readAll, socketPath, tryConnect } from './helpers.js';
@@ -145,13 +145,16 @@ describe('HttpServer: a greenlet per request', () => {
     expect(server.snapshot().rejected.overload).toBeGreaterThanOrEqual(1);
   });
 
-  it("a client that disconnects kills its request's greenlet (counted as status 499)", async () => {
+  it("with cancelOnDisconnect, a client that disconnects kills its request's greenlet (counted as status 499)", async () => {
     const greenlets = new Queue<Greenlet>();
-    const server = await serve(async (_req, res) => {
-      greenlets.putNowait(getCurrent()!);
-      await sleep(60_000);
-      res.end('too late');
-    });
+    const server = await serve(
+      async (_req, res) => {
+        greenlets.putNowait(getCurrent()!);
+        await sleep(60_000);
+        res.end('too late');
+      },
+      { cancelOnDisconnect: true },
+    );
     const req = http.request(`${server.url}/slow`, { agent: false });
     req.on('error', () => {});
     req.end();
@@ -161,6 +164,68 @@ describe('HttpServer: a greenlet per request', () => {
     expect(g.value).toBeInstanceOf(GreenletExit);
     expect((g.value as Error).message).toBe('client disconnected');
     while (!server.snapshot().routes?.some((r) => r.statuses['499'] === 1)) await sleep(1);
+  });
+
+  it('by default a client that disconnects does not kill: the handler runs to its end, a setInterval it started keeps ticking, disconnectSignal(req) aborts (499)', async () => {
+    const started = new Event();
+    const closed = new Event();
+    const threeTicksAfterClose = new Event();
+    const reported = captureErrors.install();
+    let ticks = 0;
+    let ticksAtClose: number | null = null;
+    let interval: ReturnType<typeof setInterval> | undefined;
+    let signal: AbortSignal | undefined;
+    let wentOn = false;
+    const greenlets = new Queue<Greenlet>();
+    const server = await serve(async (req, res) => {
+      greenlets.putNowait(getCurrent()!);
+      signal = disconnectSignal(req);
+      interval = setInterval(() => {
+        ticks++;
+        if (ticksAtClose !== null && ticks >= ticksAtClose + 3) threeTicksAfterClose.set();
+      }, 2);
+      res.on('close', () => {
+        ticksAtClose = ticks;
+        closed.set();
+      });
+      started.set();
+      await closed.wait();
+      await sleep(20); // where a kill would land
+      wentOn = true;
+    });
+    const req = http.request(`${server.url}/slow`, { agent: false });
+    req.on('error', () => {});
+    req.end();
+    await started.wait();
+    req.destroy();
+    const g = await greenlets.get();
+    expect(await g.join(5000)).toBe(true);
+    await threeTicksAfterClose.wait();
+    clearInterval(interval);
+    expect(wentOn).toBe(true);
+    expect(g.successful()).toBe(true);
+    expect(signal!.aborted).toBe(true);
+    expect(signal!.reason).toBeInstanceOf(GreenletExit);
+    expect((signal!.reason as Error).message).toBe('client disconnected');
+    expect(reported).toEqual([]); // returning without a response to a client that left is no error
+    while (!server.snapshot().routes?.some((r) => r.statuses['499'] === 1)) await sleep(1);
+  });
+
+  it('disconnectSignal(req) does not abort once the response is complete, and is refused for a request HttpServer does not serve', async () => {
+    const closed = new Event();
+    let signal: AbortSignal | undefined;
+    const server = await serve((req, res) => {
+      signal = disconnectSignal(req);
+      res.on('close', () => closed.set());
+      res.end('ok');
+    });
+    expect((await request(`${server.url}/fine`)).body).toBe('ok');
+    await closed.wait();
+    await sleep(1);
+    expect(signal!.aborted).toBe(false);
+    expect(() => disconnectSignal({} as http.IncomingMessage)).toThrow(
+      /^disconnectSignal\(\): expected `req` to be a request of a server greenhub handles/,
+    );
   });
 
   it('requestTimeout: the client gets 503 at the deadline and the greenlet is killed with RequestTimeoutError', async () => {
@@ -438,6 +503,9 @@ describe('HttpServer: stop and mounts', () => {
       /expected `opts.headersTimeout` to be at most `receiveTimeout` \(1000\), got `5000`/,
     );
     expect(() => new HttpServer(0, () => {}, { maxBodySize: -1 })).toThrow(RangeError);
+    expect(() => new HttpServer(0, () => {}, { cancelOnDisconnect: 'yes' as never })).toThrow(
+      /expected `opts.cancelOnDisconnect` to be/,
+    );
     expect(() => new HttpServer(0, () => {}, { requestTimout: 5 } as never)).toThrow(
       /unknown option `opts.requestTimout`/,
     );

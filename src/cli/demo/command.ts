@@ -1,18 +1,21 @@
 /**
  * `greenhub demo` (`npm start`): parse the flags, patch, calibrate the CPU work, start the service,
  * print where it listens — `{"listening":<port>}` on stdout (what `bench/http/run.js` and the tests
- * read), the URLs on stderr — then either serve until SIGTERM/SIGINT or, with `--load`, drive it,
- * print the summary and stop.
+ * read), the URLs on stderr — then either serve until a signal or, with `--load`, drive it, print
+ * the summary and stop.
  *
- * Shutdown, on the first SIGTERM/SIGINT (or at the end of `--load`): stop accepting, let requests in
- * flight finish within `--grace`, kill the rest (their pool tasks are cancelled), close the pool,
- * exit 0. A second signal exits at once with 128 + its number (130 for SIGINT, 143 for SIGTERM); a
- * shutdown still not done `grace + 5 s` after it started exits 1.
+ * Shutdown, on the first SIGTERM, SIGINT or SIGHUP (or at the end of `--load`): stop accepting, let
+ * requests in flight finish within `--grace`, kill the rest (their pool tasks are cancelled), close
+ * the pool, exit 0. A demo whose parent process dies (a wrapper such as `npm start`'s shell exited
+ * on SIGTERM without passing it on) notices it (orphan-watch.ts) and stops the same way. A second
+ * signal exits at once with 128 + its number (130 for SIGINT, 143 for SIGTERM); a shutdown still
+ * not done `grace + 5 s` after it started exits 1.
  */
 import { availableParallelism, constants } from 'node:os';
 import { nativeClearTimeout, nativeSetTimeout } from '../../internal/natives.js';
 import { patchAll } from '../../patch/patch-all.js';
 import { type FlagSpec, HOST, helpText, MILLISECONDS, PORT, parseFlags } from '../flags.js';
+import { watchParent } from '../orphan-watch.js';
 import { UsageError } from '../usage-error.js';
 import type { DemoIo, DemoMode } from './service.js';
 import { calibrate } from './work.js';
@@ -84,7 +87,7 @@ export const DEMO_FLAGS: readonly FlagSpec[] = [
     name: 'grace',
     kind: MILLISECONDS,
     placeholder: '<ms>',
-    help: 'on SIGTERM/SIGINT, how long requests in flight get to finish (default 10000)',
+    help: 'on SIGTERM/SIGINT/SIGHUP, how long requests in flight get to finish (default 10000)',
   },
   { name: 'quiet', kind: { type: 'boolean' }, help: 'print only the listening line and the summary' },
 ];
@@ -93,9 +96,13 @@ export const DEMO_HELP = helpText(
   'greenhub demo [options]',
   'A mixed I/O/CPU service on 127.0.0.1: /io (waits on a local upstream), /cpu (~20 ms of pbkdf2),\n' +
     '/hybrid (cheap and expensive calls through hybrid()), /metrics, and a live status page at /.\n' +
-    'Prints {"listening":<port>} on stdout once it listens. Exit status: 0 after a graceful shutdown\n' +
-    '(SIGTERM/SIGINT, or the end of --load), 130/143 on a second SIGINT/SIGTERM, 1 if the shutdown\n' +
-    'overran grace + 5 s or the service could not start, 2 for a bad command line.',
+    'A client that disconnects cancels its request (HttpServer cancelOnDisconnect: its upstream fetch\n' +
+    'or pool task stops). Prints {"listening":<port>} on stdout once it listens.\n\n' +
+    'It stops gracefully on SIGTERM, SIGINT or SIGHUP, and when its parent process dies (run it with\n' +
+    '`exec node …`, or Docker `CMD ["node", …]`, so that signals reach it rather than a wrapper).\n\n' +
+    'Exit status: 0 after a graceful shutdown (a signal, an orphaning, or the end of --load), 130/143\n' +
+    'on a second SIGINT/SIGTERM, 1 if the shutdown overran grace + 5 s or the service could not start,\n' +
+    '2 for a bad command line.',
   DEMO_FLAGS,
 );
 
@@ -159,8 +166,10 @@ export async function demo(argv: readonly string[]): Promise<number> {
     finish = resolve;
   });
   let stopped: Promise<number> | null = null;
+  let unwatch = (): void => {};
   const stop = (why: string): Promise<number> => {
     stopped ??= (async () => {
+      unwatch();
       loadAbort.abort();
       say(`greenhub demo: ${why}: stopping; requests in flight get ${graceMs} ms`);
       const overrun = nativeSetTimeout(() => {
@@ -188,6 +197,8 @@ export async function demo(argv: readonly string[]): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  process.on('SIGHUP', onSignal);
+  unwatch = watchParent(() => void stop('its parent process is gone'));
 
   if (loadSeconds !== undefined) {
     const summary = await runLoad(service.url, loadSeconds, service.pool, {

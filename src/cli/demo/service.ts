@@ -9,6 +9,8 @@
  *   learns to run inline) for one expensive one (which it sends to a thread);
  * - `/metrics` — Prometheus text, from the same server (answered without a pool slot);
  * - `/` — the live status page.
+ *
+ * It opts in to `cancelOnDisconnect`: a request whose client disconnects is killed.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sleep } from '../../greenlet/sleep.js';
@@ -140,7 +142,12 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     }
   };
 
-  const server = new HttpServer({ host: opts.host, port: opts.port }, handler, { name: 'demo' });
+  // A client that leaves cancels its request: the upstream fetch stops, the pool task is cancelled
+  // (a load generator's abandoned requests must not keep the pool busy).
+  const server = new HttpServer({ host: opts.host, port: opts.port }, handler, {
+    name: 'demo',
+    cancelOnDisconnect: true,
+  });
   let metrics: MetricsCollection | null = null;
   let page: MountedStatusPage | null = null;
   try {
