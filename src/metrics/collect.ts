@@ -20,6 +20,7 @@ import {
 } from './collected-metric.js';
 import { greenletDurations } from './greenlet-durations.js';
 import { type LoopTotals, loopTotals, retainLoopSampler } from './loop.js';
+import { loopTime } from './loop-time.js';
 import { BoundedLabel, metricNames, OTHER } from './names.js';
 import type { HistogramSnapshot } from './recorder.js';
 import { checkRegistry, type RegistryLike } from './registry.js';
@@ -42,6 +43,12 @@ export interface CollectMetricsOptions {
   defaultMetrics?: boolean;
   /** Distinct greenlet names with their own duration series; later names count as `other` (default 50). */
   greenletNames?: number;
+  /**
+   * Also time the event loop by greenlet name: `greenhub_greenlet_loop_seconds_total{name}` (for
+   * an HTTP server, seconds of hub time per route). Default `false`: it times every async callback
+   * through async_hooks, which costs await-heavy code (see the README).
+   */
+  loopTime?: boolean;
 }
 
 /** What {@link collectMetrics} registered. */
@@ -88,7 +95,7 @@ const collections = new WeakMap<RegistryLike, { collection: MetricsCollection; k
  */
 export function collectMetrics(opts?: CollectMetricsOptions): MetricsCollection {
   const where = 'collectMetrics()';
-  checkOptions(where, 'opts', opts, ['register', 'prefix', 'defaultMetrics', 'greenletNames']);
+  checkOptions(where, 'opts', opts, ['register', 'prefix', 'defaultMetrics', 'greenletNames', 'loopTime']);
   const register = opts?.register ?? client.register;
   checkRegistry(where, 'opts.register', register);
   const prefix = opts?.prefix ?? '';
@@ -96,10 +103,12 @@ export function collectMetrics(opts?: CollectMetricsOptions): MetricsCollection 
   if (prefix !== '' && !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix))
     throw rangeError(where, 'opts.prefix', 'a valid Prometheus metric name prefix', prefix);
   if (opts?.defaultMetrics !== undefined) checkBoolean(where, 'opts.defaultMetrics', opts.defaultMetrics);
+  if (opts?.loopTime !== undefined) checkBoolean(where, 'opts.loopTime', opts.loopTime);
+  const timeLoop = opts?.loopTime === true;
   const greenletNames = opts?.greenletNames ?? 50;
   checkInteger(where, 'opts.greenletNames', greenletNames, 0, 'a non-negative integer');
 
-  const key = `${prefix}\u0000${greenletNames}`;
+  const key = `${prefix}\u0000${greenletNames}\u0000${timeLoop}`;
   const existing = collections.get(register);
   if (existing !== undefined) {
     if (existing.key === key) return existing.collection;
@@ -110,6 +119,13 @@ export function collectMetrics(opts?: CollectMetricsOptions): MetricsCollection 
   if (!greenletDurations.attach(greenletNames)) {
     throw new InvalidStateError(
       `${where}: greenlet durations are already measured with greenletNames ${greenletNames === greenletDurations.limit ? '' : greenletDurations.limit}; ` +
+        'every collection in a thread must use the same greenletNames',
+    );
+  }
+  if (timeLoop && !loopTime.attach(greenletNames)) {
+    greenletDurations.detach();
+    throw new InvalidStateError(
+      `${where}: loop time is already measured with greenletNames ${loopTime.limit}; ` +
         'every collection in a thread must use the same greenletNames',
     );
   }
@@ -134,6 +150,7 @@ export function collectMetrics(opts?: CollectMetricsOptions): MetricsCollection 
     for (const m of registered) register.removeSingleMetric(m.name);
     releaseLoop();
     greenletDurations.detach();
+    if (timeLoop) loopTime.detach();
     throw error;
   }
   let closed = false;
@@ -148,6 +165,7 @@ export function collectMetrics(opts?: CollectMetricsOptions): MetricsCollection 
         if (register.getSingleMetric(m.name) === (m as unknown)) register.removeSingleMetric(m.name);
       releaseLoop();
       greenletDurations.detach();
+      if (timeLoop) loopTime.detach();
       collections.delete(register);
     },
   };
@@ -302,6 +320,13 @@ function defineMetrics(scrape: Scrape, prefix: string): CollectedMetric[] {
           pushHistogram(out, prefix + n.greenletDuration, { name }, h);
         return out;
       },
+    ),
+    metric(
+      n.greenletLoopSeconds,
+      'Event-loop time spent running greenlets, by name (an HTTP handler greenlet is named after its route); only with collectMetrics({ loopTime: true }).',
+      'counter',
+      ['name'],
+      () => loopTime.snapshot().map(([name, value]) => ({ labels: { name }, value })),
     ),
     metric(n.greenletSwitches, 'Greenlet starts and wake-ups by the hub.', 'counter', [], () =>
       one(scrape.hub().switches),

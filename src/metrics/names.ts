@@ -32,6 +32,11 @@ export const metricNames = Object.freeze({
   greenletsFinished: 'greenhub_greenlets_finished_total',
   /** histogram `{name}`: how long greenlets ran, from first switch-in to death (bounded names) */
   greenletDuration: 'greenhub_greenlet_duration_seconds',
+  /**
+   * counter `{name}`: event-loop seconds spent running greenlets of each name — per route for an
+   * HTTP server (opt-in: `collectMetrics({ loopTime: true })`)
+   */
+  greenletLoopSeconds: 'greenhub_greenlet_loop_seconds_total',
   /** counter: greenlet starts and wake-ups by the hub */
   greenletSwitches: 'greenhub_greenlet_switches_total',
   /** counter: greenlet failures nobody observed, reported through `onError` */
