@@ -24,8 +24,11 @@
  *
  * Calls made on the pool itself (not through a lane) go straight to piscina, as before: they are
  * not ordered against lane tasks. Put every kind of work in a lane when priorities matter.
+ *
+ * p-queue is loaded by the first `pool.lane()` (importing greenhub does not pay for it): tasks
+ * submitted before it is loaded wait in the lane, in order, and join its queue once it is.
  */
-import PQueue from 'p-queue';
+import type PQueue from 'p-queue';
 import { InvalidStateError } from '../errors.js';
 import { now } from '../internal/natives.js';
 import { checkOptions, checkString, rangeError, typeError } from '../internal/validate.js';
@@ -80,13 +83,25 @@ export interface LaneTicket {
   drop(reason: unknown): void;
 }
 
+let pQueue: Promise<typeof PQueue> | undefined;
+/** p-queue, loaded once, on first use. */
+function loadPQueue(): Promise<typeof PQueue> {
+  pQueue ??= import('p-queue').then((m) => m.default);
+  return pQueue;
+}
+
 /** The admission queue of one pool, shared by its lanes. */
 export class LaneScheduler {
-  readonly admission: PQueue;
+  /** null until p-queue is loaded. */
+  admission: PQueue | null = null;
   readonly lanes = new Map<string, Lane>();
+  readonly ready: Promise<typeof PQueue>;
 
   constructor(maxThreads: number) {
-    this.admission = new PQueue({ concurrency: maxThreads });
+    this.ready = loadPQueue().then((Queue) => {
+      this.admission = new Queue({ concurrency: maxThreads });
+      return Queue;
+    });
   }
 
   /** Tasks of every lane waiting for admission. */
@@ -112,7 +127,9 @@ export class Lane {
   readonly concurrency: number;
   readonly intervalCap: number;
   readonly interval: number;
-  private readonly queue: PQueue;
+  /** null until p-queue is loaded; the tasks admitted meanwhile wait in `early`, in order. */
+  private queue: PQueue | null = null;
+  private early: (() => void)[] | null = [];
   private readonly wait = new DurationRecorder(POOL_DURATION_BUCKETS_SECONDS);
   /** Waiting for admission. */
   queued = 0;
@@ -130,12 +147,29 @@ export class Lane {
     this.concurrency = opts.concurrency;
     this.intervalCap = opts.intervalCap;
     this.interval = opts.interval;
-    this.queue = new PQueue({
-      concurrency: opts.concurrency,
-      intervalCap: opts.intervalCap,
-      interval: opts.interval,
-    });
+    scheduler.ready.then(
+      (Queue) => {
+        this.queue = new Queue({
+          concurrency: opts.concurrency,
+          intervalCap: opts.intervalCap,
+          interval: opts.interval,
+        });
+        const early = this.early!;
+        this.early = null;
+        for (const enqueue of early) enqueue();
+      },
+      (error: unknown) => {
+        // p-queue cannot be loaded (a broken install): every waiting task fails with the reason.
+        const early = this.early!;
+        this.early = null;
+        this.broken = error;
+        for (const enqueue of early) enqueue();
+      },
+    );
   }
+
+  /** Why p-queue could not be loaded, if it could not. */
+  private broken: unknown = undefined;
 
   /** True when `opts` (resolved) are this lane's. */
   sameOptions(opts: Required<LaneOptions>): boolean {
@@ -172,16 +206,23 @@ export class Lane {
         this.running--;
       });
     };
-    const admitted = this.queue.add(
-      () => this.scheduler.admission.add(toThread, { priority: this.priority, signal }),
-      { signal },
-    );
-    admitted.catch((error: unknown) => {
-      if (dispatched) return; // piscina settled it: the pool already counted the outcome
-      this.queued--;
-      this.dropped++;
-      ticket.drop(error);
-    });
+    const enqueue = (): void => {
+      const admitted =
+        this.queue === null
+          ? Promise.reject(this.broken)
+          : this.queue.add(
+              () => this.scheduler.admission!.add(toThread, { priority: this.priority, signal }),
+              { signal },
+            );
+      admitted.catch((error: unknown) => {
+        if (dispatched) return; // piscina settled it: the pool already counted the outcome
+        this.queued--;
+        this.dropped++;
+        ticket.drop(error);
+      });
+    };
+    if (this.early === null) enqueue();
+    else this.early.push(enqueue);
   }
 
   /** @internal for `pool.stats()` */
