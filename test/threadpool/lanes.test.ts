@@ -113,6 +113,19 @@ describe('pool.lane()', () => {
     expect(await Promise.all([a, b])).toEqual([1, 1]);
   });
 
+  it("limits a lane's rate with intervalCap per interval: the second task of the window waits for the next one", async () => {
+    const p = pool(2, 'lanes-rate');
+    await Promise.all([p.run((x: number) => x, 0), p.run((x: number) => x, 0)]); // threads up
+    const limited = p.lane('limited', { intervalCap: 1, interval: 1_000 });
+    const start = performance.now();
+    expect(await limited.run((x: number) => x, 1)).toBe(1);
+    const second = limited.run((x: number) => x, 2);
+    // A thread is free, but the window's one admission is used.
+    expect(p.stats().lanes[0]).toMatchObject({ admitted: 1, queued: 1 });
+    expect(await second).toBe(2);
+    expect(performance.now() - start).toBeGreaterThanOrEqual(900);
+  });
+
   it('a queued lane task that is killed or timed out leaves the queue: its caller sees the kill, the task never runs, its slot is free', async () => {
     const p = pool(1, 'lanes-kill');
     const lane = p.lane('work');
