@@ -79,7 +79,7 @@ async function scrapeCase(/** @type {boolean} */ defaults) {
       tasks: { ok: 1000 },
       waitSeconds: wait.snapshot(),
       runSeconds: wait.snapshot(),
-      utilization: 0.5,
+      maxThreads: 4,
     }),
   });
   const ev = new gh.Event();

@@ -11,7 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { benchDir, fmt, resultsDir } from './lib.js';
 
 const args = process.argv.slice(2);
-const known = ['hub', 'threadpool', 'patch', 'metrics', 'cancel', 'switch'].filter((a) =>
+const known = ['hub', 'threadpool', 'lanes', 'patch', 'metrics', 'cancel', 'switch'].filter((a) =>
   existsSync(`${benchDir}${a}.js`),
 );
 const chosen = args.filter((a) => !a.startsWith('--'));
@@ -209,6 +209,7 @@ const http = load('http');
 if (http) parts.push(httpSection(http), '');
 for (const [name, title] of [
   ['threadpool', 'Thread pool (issue 3)'],
+  ['lanes', 'Priority lanes (issue 14)'],
   ['patch', 'Patched I/O (issue 4)'],
   ['metrics', 'Metrics and monitoring (issue 5)'],
   ['cancel', 'Cancellation at the caller (issue 11)'],

@@ -412,7 +412,14 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
     hub._scheduled--;
     hub._switchCounter[0]++;
     if (hub._onGreenletEnd !== null) this._ranAt = hub._runClock || now();
-    runAs(this, runBody, this);
+    const segment = hub._onRunSegment;
+    if (segment === null) runAs(this, runBody, this);
+    else {
+      const name = this._metricName();
+      const t0 = now();
+      runAs(this, runBody, this);
+      segment(name, now() - t0);
+    }
   }
 
   /** @internal owner list: a wait begins */

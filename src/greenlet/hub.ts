@@ -329,6 +329,13 @@ export class Hub {
    * that ran dies, with how long it ran (ms, from its first switch-in to its death).
    */
   _onGreenletEnd: ((greenlet: Greenlet, ms: number) => void) | null = null;
+  /**
+   * @internal Set by greenhub/metrics while loop time by greenlet is collected (metrics/loop-time.ts):
+   * called after a greenlet's first synchronous segment with the greenlet's metric name (read before
+   * it ran: it may finish in it) and the segment's length (ms). Later segments run as async
+   * callbacks, which that module times through async_hooks.
+   */
+  _onRunSegment: ((name: string, ms: number) => void) | null = null;
   /** @internal the clock a starting greenlet records while `_onGreenletEnd` is set (see drainReady) */
   _runClock = 0;
   /** @internal blocking monitor totals (monitor.ts) */ _blockingEvents = 0;

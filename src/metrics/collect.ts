@@ -8,14 +8,7 @@ import client from 'prom-client';
 import { InvalidStateError } from '../errors.js';
 import { getHub, type HubStats } from '../greenlet/hub.js';
 import { nativeQueueMicrotask } from '../internal/natives.js';
-import {
-  checkBoolean,
-  checkInteger,
-  checkOptions,
-  checkString,
-  rangeError,
-  typeError,
-} from '../internal/validate.js';
+import { checkBoolean, checkInteger, checkOptions, checkString, rangeError } from '../internal/validate.js';
 import {
   addHistograms,
   CollectedMetric,
@@ -26,9 +19,11 @@ import {
   SampleSums,
 } from './collected-metric.js';
 import { greenletDurations } from './greenlet-durations.js';
-import { type LoopWindow, type LoopWindowStats, openLoopWindow } from './loop.js';
-import { BoundedLabel, metricNames } from './names.js';
+import { type LoopTotals, loopTotals, retainLoopSampler } from './loop.js';
+import { loopTime } from './loop-time.js';
+import { BoundedLabel, metricNames, OTHER } from './names.js';
 import type { HistogramSnapshot } from './recorder.js';
+import { checkRegistry, type RegistryLike } from './registry.js';
 import {
   metricsSources,
   type ServerMetricsSnapshot,
@@ -36,22 +31,29 @@ import {
   type ThreadPoolMetricsSnapshot,
   type ThreadPoolMetricsSource,
 } from './sources.js';
+import type { TaskDurationsSnapshot } from './task-durations.js';
 
 /** Options of {@link collectMetrics}. */
 export interface CollectMetricsOptions {
   /** The prom-client registry to register in (default: prom-client's global `register`). */
-  register?: client.Registry;
+  register?: RegistryLike;
   /** Prepended to every metric name, greenhub's and prom-client's defaults (default `''`). */
   prefix?: string;
   /** Also register prom-client's default process and Node metrics (default `true`; skipped if already there). */
   defaultMetrics?: boolean;
   /** Distinct greenlet names with their own duration series; later names count as `other` (default 50). */
   greenletNames?: number;
+  /**
+   * Also time the event loop by greenlet name: `greenhub_greenlet_loop_seconds_total{name}` (for
+   * an HTTP server, seconds of hub time per route). Default `false`: it times every async callback
+   * through async_hooks, which costs await-heavy code (see the README).
+   */
+  loopTime?: boolean;
 }
 
 /** What {@link collectMetrics} registered. */
 export interface MetricsCollection {
-  readonly register: client.Registry;
+  readonly register: RegistryLike;
   readonly prefix: string;
   /** The greenhub metric names registered, with the prefix. */
   readonly names: readonly string[];
@@ -72,7 +74,7 @@ export const OPERATION_KINDS: readonly string[] = Object.freeze([
   'child',
 ]);
 
-const collections = new WeakMap<client.Registry, { collection: MetricsCollection; key: string }>();
+const collections = new WeakMap<RegistryLike, { collection: MetricsCollection; key: string }>();
 
 /**
  * Register greenhub's metrics (hub, blocking monitor, event loop, patched I/O, thread pools, hybrid
@@ -93,19 +95,20 @@ const collections = new WeakMap<client.Registry, { collection: MetricsCollection
  */
 export function collectMetrics(opts?: CollectMetricsOptions): MetricsCollection {
   const where = 'collectMetrics()';
-  checkOptions(where, 'opts', opts, ['register', 'prefix', 'defaultMetrics', 'greenletNames']);
+  checkOptions(where, 'opts', opts, ['register', 'prefix', 'defaultMetrics', 'greenletNames', 'loopTime']);
   const register = opts?.register ?? client.register;
-  if (!(register instanceof client.Registry))
-    throw typeError(where, 'opts.register', 'a prom-client Registry', register);
+  checkRegistry(where, 'opts.register', register);
   const prefix = opts?.prefix ?? '';
   checkString(where, 'opts.prefix', prefix);
   if (prefix !== '' && !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix))
     throw rangeError(where, 'opts.prefix', 'a valid Prometheus metric name prefix', prefix);
   if (opts?.defaultMetrics !== undefined) checkBoolean(where, 'opts.defaultMetrics', opts.defaultMetrics);
+  if (opts?.loopTime !== undefined) checkBoolean(where, 'opts.loopTime', opts.loopTime);
+  const timeLoop = opts?.loopTime === true;
   const greenletNames = opts?.greenletNames ?? 50;
   checkInteger(where, 'opts.greenletNames', greenletNames, 0, 'a non-negative integer');
 
-  const key = `${prefix}\u0000${greenletNames}`;
+  const key = `${prefix}\u0000${greenletNames}\u0000${timeLoop}`;
   const existing = collections.get(register);
   if (existing !== undefined) {
     if (existing.key === key) return existing.collection;
@@ -119,14 +122,22 @@ export function collectMetrics(opts?: CollectMetricsOptions): MetricsCollection 
         'every collection in a thread must use the same greenletNames',
     );
   }
+  if (timeLoop && !loopTime.attach(greenletNames)) {
+    greenletDurations.detach();
+    throw new InvalidStateError(
+      `${where}: loop time is already measured with greenletNames ${loopTime.limit}; ` +
+        'every collection in a thread must use the same greenletNames',
+    );
+  }
   if (
     opts?.defaultMetrics !== false &&
     register.getSingleMetric(`${prefix}process_cpu_user_seconds_total`) === undefined
   )
-    client.collectDefaultMetrics({ register, prefix });
+    // prom-client's default metrics only call registerMetric() on it: any registry's shape will do.
+    client.collectDefaultMetrics({ register: register as client.Registry, prefix });
 
-  const loop = openLoopWindow();
-  const scrape = new Scrape(loop);
+  const releaseLoop = retainLoopSampler();
+  const scrape = new Scrape();
   const metrics = defineMetrics(scrape, prefix);
   const registered: CollectedMetric[] = [];
   try {
@@ -137,8 +148,9 @@ export function collectMetrics(opts?: CollectMetricsOptions): MetricsCollection 
     }
   } catch (error) {
     for (const m of registered) register.removeSingleMetric(m.name);
-    loop.close();
+    releaseLoop();
     greenletDurations.detach();
+    if (timeLoop) loopTime.detach();
     throw error;
   }
   let closed = false;
@@ -151,8 +163,9 @@ export function collectMetrics(opts?: CollectMetricsOptions): MetricsCollection 
       closed = true;
       for (const m of registered)
         if (register.getSingleMetric(m.name) === (m as unknown)) register.removeSingleMetric(m.name);
-      loop.close();
+      releaseLoop();
       greenletDurations.detach();
+      if (timeLoop) loopTime.detach();
       collections.delete(register);
     },
   };
@@ -161,24 +174,24 @@ export function collectMetrics(opts?: CollectMetricsOptions): MetricsCollection 
 }
 
 /** True when greenhub's metrics are registered in `register`. */
-export function hasCollection(register: client.Registry): boolean {
+export function hasCollection(register: RegistryLike): boolean {
   return collections.has(register);
 }
 
 /**
  * The snapshots of one scrape: prom-client calls every metric's `get()` in one synchronous pass, so
- * the first metric takes each snapshot and the rest of the pass reuses it.
+ * the first metric takes each snapshot and the rest of the pass reuses it. It keeps nothing from
+ * one scrape to the next: every value is cumulative or read from the sources' own state, so two
+ * scrapers (two registries, two Prometheus servers) never change what the other reads.
  */
 class Scrape {
   private hubStats: HubStats | undefined;
-  private loopStats: LoopWindowStats | undefined;
+  private loopStats: LoopTotals | undefined;
   private poolStats: [string, ThreadPoolMetricsSnapshot][] | undefined;
   private serverStats: [string, ServerMetricsSnapshot][] | undefined;
   private queued = false;
   readonly pools = new BoundedLabel(50);
   readonly servers = new BoundedLabel(50);
-
-  constructor(private readonly loopWindow: LoopWindow) {}
 
   private expireLater(): void {
     if (this.queued) return;
@@ -199,19 +212,9 @@ class Scrape {
     return (this.hubStats ??= getHub().stats());
   }
 
-  /** Cumulative sum and count of loop delay samples: a summary's `_sum`/`_count` never go down. */
-  delaySum = 0;
-  delayCount = 0;
-
-  loop(): LoopWindowStats {
+  loop(): LoopTotals {
     this.expireLater();
-    if (this.loopStats === undefined) {
-      const l = this.loopWindow.take();
-      this.delaySum += l.sum;
-      this.delayCount += l.samples;
-      this.loopStats = l;
-    }
-    return this.loopStats;
+    return (this.loopStats ??= loopTotals());
   }
 
   threadPools(): [string, ThreadPoolMetricsSnapshot][] {
@@ -254,15 +257,21 @@ function defineMetrics(scrape: Scrape, prefix: string): CollectedMetric[] {
     Object.entries(values).map(([k, value]) => ({ labels: { [label]: k }, value }));
   const n = metricNames;
 
-  const poolHistogram = (name: string, pick: (s: ThreadPoolMetricsSnapshot) => HistogramSnapshot) => () => {
-    const merged = new Map<string, HistogramSnapshot>();
+  /** A pool histogram by `pool` and `task`: sources with one name and tasks with one label add up. */
+  const poolHistogram = (name: string, pick: (s: TaskDurationsSnapshot) => HistogramSnapshot) => () => {
+    const merged = new Map<string, [Labels, HistogramSnapshot]>();
+    const add = (labels: Labels, h: HistogramSnapshot): void => {
+      const key = `${labels.pool}\u0000${labels.task}`;
+      const before = merged.get(key);
+      merged.set(key, [labels, before === undefined ? h : addHistograms(before[1], h)]);
+    };
     for (const [pool, s] of scrape.threadPools()) {
-      const h = pick(s);
-      const before = merged.get(pool);
-      merged.set(pool, before === undefined ? h : addHistograms(before, h));
+      if (s.byTask === undefined) add({ pool, task: OTHER }, pick(s));
+      else
+        for (const [task, t] of Object.entries(s.byTask)) add({ pool, task: poolTasks.value(task) }, pick(t));
     }
     const out: Sample[] = [];
-    for (const [pool, h] of merged) pushHistogram(out, prefix + name, { pool }, h);
+    for (const [labels, h] of merged.values()) pushHistogram(out, prefix + name, labels, h);
     return out;
   };
   const poolSum =
@@ -312,6 +321,13 @@ function defineMetrics(scrape: Scrape, prefix: string): CollectedMetric[] {
         return out;
       },
     ),
+    metric(
+      n.greenletLoopSeconds,
+      'Event-loop time spent running greenlets, by name (an HTTP handler greenlet is named after its route); only with collectMetrics({ loopTime: true }).',
+      'counter',
+      ['name'],
+      () => loopTime.snapshot().map(([name, value]) => ({ labels: { name }, value })),
+    ),
     metric(n.greenletSwitches, 'Greenlet starts and wake-ups by the hub.', 'counter', [], () =>
       one(scrape.hub().switches),
     ),
@@ -338,24 +354,28 @@ function defineMetrics(scrape: Scrape, prefix: string): CollectedMetric[] {
     ),
     metric(
       n.loopDelay,
-      'How late the event loop ran a 10 ms timer, over the window since the previous scrape.',
-      'summary',
-      ['quantile'],
+      'How late the event loop ran a 10 ms sampling timer (one sample per tick; a block shows as one late tick).',
+      'histogram',
+      [],
       (): Sample[] => {
-        const l = scrape.loop();
-        const name = prefix + n.loopDelay;
-        return [
-          { labels: { quantile: 0.5 }, value: l.p50 },
-          { labels: { quantile: 0.9 }, value: l.p90 },
-          { labels: { quantile: 0.99 }, value: l.p99 },
-          { labels: { quantile: 1 }, value: l.max },
-          { metricName: `${name}_sum`, labels: {}, value: scrape.delaySum },
-          { metricName: `${name}_count`, labels: {}, value: scrape.delayCount },
-        ];
+        const out: Sample[] = [];
+        pushHistogram(out, prefix + n.loopDelay, {}, scrape.loop().delay);
+        return out;
       },
     ),
-    metric(n.loopUtilization, 'Event loop utilization since the previous scrape (0-1).', 'gauge', [], () =>
-      one(scrape.loop().utilization),
+    metric(
+      n.loopBusySeconds,
+      'Time the event loop spent running rather than waiting for I/O; rate() of it is the loop utilization.',
+      'counter',
+      [],
+      () => one(scrape.loop().busySeconds),
+    ),
+    metric(
+      n.loopUtilization,
+      'Event loop utilization over the last 10 s (0-1), the same for every scraper; rate(greenhub_loop_busy_seconds_total[w]) for any other window.',
+      'gauge',
+      [],
+      () => one(scrape.loop().utilization),
     ),
     metric(n.patchedOperations, 'Operations in flight outside the hub, by kind.', 'gauge', ['kind'], () => {
       const ops = scrape.hub().operations;
@@ -400,6 +420,44 @@ function defineMetrics(scrape: Scrape, prefix: string): CollectedMetric[] {
       poolSum(null, (s) => s.queueSize),
     ),
     metric(
+      n.threadpoolLaneQueued,
+      'Tasks of each priority lane waiting for admission to the threads (pool.lane()).',
+      'gauge',
+      ['pool', 'lane'],
+      poolSum('lane', (s) => {
+        const queued: Record<string, number> = {};
+        for (const [name, l] of Object.entries(s.lanes ?? {})) {
+          const lane = laneNames.value(name);
+          queued[lane] = (queued[lane] ?? 0) + l.queued;
+        }
+        return queued;
+      }),
+    ),
+    metric(
+      n.threadpoolLaneWait,
+      "Time from a lane task's call to its admission to the threads, by pool and lane.",
+      'histogram',
+      ['pool', 'lane'],
+      () => {
+        const merged = new Map<string, [Labels, HistogramSnapshot]>();
+        for (const [pool, s] of scrape.threadPools()) {
+          for (const [name, l] of Object.entries(s.lanes ?? {})) {
+            const lane = laneNames.value(name);
+            const key = `${pool}\u0000${lane}`;
+            const before = merged.get(key);
+            merged.set(key, [
+              { pool, lane },
+              before === undefined ? l.waitSeconds : addHistograms(before[1], l.waitSeconds),
+            ]);
+          }
+        }
+        const out: Sample[] = [];
+        for (const [labels, h] of merged.values())
+          pushHistogram(out, prefix + n.threadpoolLaneWait, labels, h);
+        return out;
+      },
+    ),
+    metric(
       n.threadpoolTasks,
       'Finished pool tasks by outcome.',
       'counter',
@@ -408,32 +466,31 @@ function defineMetrics(scrape: Scrape, prefix: string): CollectedMetric[] {
     ),
     metric(
       n.threadpoolWait,
-      'Time pool tasks waited in the queue.',
+      'Time pool tasks waited for a thread, by pool and task (the first 20 task names per pool, then other).',
       'histogram',
-      ['pool'],
+      ['pool', 'task'],
       poolHistogram(n.threadpoolWait, (s) => s.waitSeconds),
     ),
     metric(
       n.threadpoolRun,
-      'Time pool tasks ran on a thread.',
+      'Time pool tasks ran on a thread, by pool and task (buckets from 50 us: where hybrid() decides).',
       'histogram',
-      ['pool'],
+      ['pool', 'task'],
       poolHistogram(n.threadpoolRun, (s) => s.runSeconds),
     ),
     metric(
-      n.threadpoolUtilization,
-      'Busy thread time over available thread time (0-1).',
+      n.threadpoolBusySeconds,
+      'Thread time spent running tasks, added as each task finishes; rate() of it over max_threads is the utilization.',
+      'counter',
+      ['pool'],
+      poolSum(null, (s) => s.runSeconds.sumSeconds),
+    ),
+    metric(
+      n.threadpoolMaxThreads,
+      'The most threads each pool may run at once (its maxThreads).',
       'gauge',
       ['pool'],
-      () => {
-        // Utilization is a ratio: pools sharing a name report their mean, not their sum.
-        const acc = new Map<string, [number, number]>();
-        for (const [pool, s] of scrape.threadPools()) {
-          const a = acc.get(pool) ?? [0, 0];
-          acc.set(pool, [a[0] + s.utilization, a[1] + 1]);
-        }
-        return [...acc].map(([pool, [sum, count]]) => ({ labels: { pool }, value: sum / count }));
-      },
+      poolSum(null, (s) => s.maxThreads),
     ),
     metric(
       n.hybridPlacements,
@@ -450,6 +507,33 @@ function defineMetrics(scrape: Scrape, prefix: string): CollectedMetric[] {
           }
         }
         return sums.samples();
+      },
+    ),
+    metric(
+      n.hybridEstimate,
+      'The cost estimates hybrid() placed calls on, by task and placement (calls placed before any measurement have none).',
+      'histogram',
+      ['task', 'placement'],
+      () => {
+        const merged = new Map<string, [Labels, HistogramSnapshot]>();
+        for (const [, s] of scrape.threadPools()) {
+          for (const [task, p] of Object.entries(s.hybrid ?? {})) {
+            if (p.estimateSeconds === undefined) continue;
+            const t = hybridTasks.value(task);
+            for (const placement of ['inline', 'thread'] as const) {
+              const key = `${t}\u0000${placement}`;
+              const h = p.estimateSeconds[placement];
+              const before = merged.get(key);
+              merged.set(key, [
+                { task: t, placement },
+                before === undefined ? h : addHistograms(before[1], h),
+              ]);
+            }
+          }
+        }
+        const out: Sample[] = [];
+        for (const [labels, h] of merged.values()) pushHistogram(out, prefix + n.hybridEstimate, labels, h);
+        return out;
       },
     ),
     metric(
@@ -524,3 +608,6 @@ function defineMetrics(scrape: Scrape, prefix: string): CollectedMetric[] {
 
 const operationKinds = new BoundedLabel(OPERATION_KINDS.length + 20);
 const hybridTasks = new BoundedLabel(100);
+/** Task names across pools (each pool already keeps at most 50). */
+const poolTasks = new BoundedLabel(200);
+const laneNames = new BoundedLabel(50);

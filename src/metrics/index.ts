@@ -16,6 +16,7 @@ export {
 } from './collect.js';
 export { type LoopWindow, type LoopWindowStats, openLoopWindow } from './loop.js';
 export { BoundedLabel, type MetricName, metricNames, OTHER } from './names.js';
+export type { PlacementSnapshot } from './placements.js';
 export {
   DEFAULT_DURATION_BUCKETS_SECONDS,
   DurationRecorder,
@@ -34,3 +35,4 @@ export {
   type ThreadPoolMetricsSnapshot,
   type ThreadPoolMetricsSource,
 } from './sources.js';
+export { POOL_DURATION_BUCKETS_SECONDS, type TaskDurationsSnapshot } from './task-durations.js';

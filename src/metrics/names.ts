@@ -13,7 +13,8 @@ import { checkInteger } from '../internal/validate.js';
 
 /**
  * Every metric name, without a prefix (`collectMetrics({ prefix })` prepends one). Histograms also
- * export `<name>_bucket`, `<name>_sum` and `<name>_count`; the loop delay summary `_sum`/`_count`.
+ * export `<name>_bucket`, `<name>_sum` and `<name>_count`. Every value is cumulative or a gauge of
+ * the present (never "since the previous scrape"), so any number of scrapers read the same series.
  *
  * @example
  * ```ts
@@ -31,6 +32,11 @@ export const metricNames = Object.freeze({
   greenletsFinished: 'greenhub_greenlets_finished_total',
   /** histogram `{name}`: how long greenlets ran, from first switch-in to death (bounded names) */
   greenletDuration: 'greenhub_greenlet_duration_seconds',
+  /**
+   * counter `{name}`: event-loop seconds spent running greenlets of each name — per route for an
+   * HTTP server (opt-in: `collectMetrics({ loopTime: true })`)
+   */
+  greenletLoopSeconds: 'greenhub_greenlet_loop_seconds_total',
   /** counter: greenlet starts and wake-ups by the hub */
   greenletSwitches: 'greenhub_greenlet_switches_total',
   /** counter: greenlet failures nobody observed, reported through `onError` */
@@ -39,9 +45,14 @@ export const metricNames = Object.freeze({
   hubBlockedSeconds: 'greenhub_hub_blocked_seconds_total',
   /** counter: blocks beyond `maxBlockingTime` */
   hubBlockingEvents: 'greenhub_hub_blocking_events_total',
-  /** summary `{quantile}`: how late the event loop ran a 10 ms timer, since the previous scrape */
+  /**
+   * histogram: how late the event loop ran a 10 ms sampling timer, cumulative (the one loop-delay
+   * answer; prom-client's optional `nodejs_eventloop_lag_*` measure the same thing their own way)
+   */
   loopDelay: 'greenhub_loop_delay_seconds',
-  /** gauge: event loop utilization since the previous scrape (0–1) */
+  /** counter: seconds the event loop was busy (not waiting for I/O); utilization is its `rate()` */
+  loopBusySeconds: 'greenhub_loop_busy_seconds_total',
+  /** gauge: event loop utilization over the last 10 s (0–1), independent of scrapes */
   loopUtilization: 'greenhub_loop_utilization_ratio',
   /** gauge `{kind}`: operations in flight outside the hub (timer, fetch, net, fs, dns, child, task…) */
   patchedOperations: 'greenhub_patched_operations',
@@ -57,16 +68,24 @@ export const metricNames = Object.freeze({
   threadpoolThreads: 'greenhub_threadpool_threads',
   /** gauge `{pool}` */
   threadpoolQueueSize: 'greenhub_threadpool_queue_size',
+  /** gauge `{pool, lane}`: tasks of a priority lane waiting for admission to the threads */
+  threadpoolLaneQueued: 'greenhub_threadpool_lane_queued',
+  /** histogram `{pool, lane}`: time from a lane task's call to its admission to the threads */
+  threadpoolLaneWait: 'greenhub_threadpool_lane_wait_seconds',
   /** counter `{pool, outcome}` */
   threadpoolTasks: 'greenhub_threadpool_tasks_total',
-  /** histogram `{pool}`: time tasks waited in the queue */
+  /** histogram `{pool, task}`: time tasks waited for a thread (50 µs to 60 s; bounded task names) */
   threadpoolWait: 'greenhub_threadpool_wait_seconds',
-  /** histogram `{pool}`: time tasks ran on a thread */
+  /** histogram `{pool, task}`: time tasks ran on a thread (50 µs to 60 s; bounded task names) */
   threadpoolRun: 'greenhub_threadpool_run_seconds',
-  /** gauge `{pool}`: busy thread time over available thread time (0–1) */
-  threadpoolUtilization: 'greenhub_threadpool_utilization_ratio',
+  /** counter `{pool}`: thread seconds spent running tasks; utilization is `rate()` over `max_threads` */
+  threadpoolBusySeconds: 'greenhub_threadpool_busy_seconds_total',
+  /** gauge `{pool}`: the pool's `maxThreads` */
+  threadpoolMaxThreads: 'greenhub_threadpool_max_threads',
   /** counter `{task, placement}`: hybrid calls run inline or on a thread */
   hybridPlacements: 'greenhub_hybrid_placements_total',
+  /** histogram `{task, placement}`: the cost estimate each hybrid call was placed on */
+  hybridEstimate: 'greenhub_hybrid_estimate_seconds',
   /** counter `{server, method, route, status}` */
   httpRequests: 'greenhub_http_requests_total',
   /** histogram `{server, method, route}`: from request headers parsed to response finished */

@@ -24,9 +24,9 @@ import {
   checkOptions,
   checkString,
   rangeError,
-  typeError,
 } from '../internal/validate.js';
 import { collectMetrics, hasCollection, type MetricsCollection } from './collect.js';
+import { checkRegistry, type RegistryLike } from './registry.js';
 
 /** Options of {@link startMetricsServer}. */
 export interface MetricsServerOptions {
@@ -35,7 +35,7 @@ export interface MetricsServerOptions {
   /** Default `127.0.0.1`; `''` is refused (Node would listen on every interface). */
   host?: string;
   /** The registry to serve (default prom-client's global `register`); greenhub's metrics are collected into it if they are not yet. */
-  register?: client.Registry;
+  register?: RegistryLike;
   /** Serve `/debug/greenlets` (default `false`). */
   debug?: boolean;
   /** Require `Authorization: Bearer <token>` for `/debug/greenlets`. */
@@ -51,7 +51,7 @@ export interface MetricsServer {
   readonly host: string;
   readonly port: number;
   /** The registry it serves. */
-  readonly register: client.Registry;
+  readonly register: RegistryLike;
   /** Stop listening, end open connections, and close the metrics collection it started (if any). */
   close(): Promise<void>;
 }
@@ -76,8 +76,7 @@ export async function startMetricsServer(opts?: MetricsServerOptions): Promise<M
   const host = opts?.host ?? '127.0.0.1';
   checkHost(where, 'opts.host', host);
   const register = opts?.register ?? client.register;
-  if (!(register instanceof client.Registry))
-    throw typeError(where, 'opts.register', 'a prom-client Registry', register);
+  checkRegistry(where, 'opts.register', register);
   const debug = opts?.debug ?? false;
   checkBoolean(where, 'opts.debug', debug);
   const unref = opts?.unref ?? false;
@@ -157,7 +156,7 @@ function send(
 async function handle(
   req: IncomingMessage,
   res: ServerResponse,
-  register: client.Registry,
+  register: RegistryLike,
   debug: boolean,
   expected: Buffer | null,
 ): Promise<void> {

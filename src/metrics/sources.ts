@@ -20,7 +20,7 @@
  *         tasks: { ok: this.#ok, error: this.#failed, cancelled: this.#cancelled },
  *         waitSeconds: this.#wait.snapshot(),
  *         runSeconds: this.#run.snapshot(),
- *         utilization: this.#utilization(),
+ *         maxThreads: this.maxThreads,
  *       }),
  *     });
  *   }
@@ -29,7 +29,9 @@
  * ```
  */
 import { checkFunction, checkString, rangeError, typeError } from '../internal/validate.js';
+import type { PlacementSnapshot } from './placements.js';
 import type { HistogramSnapshot } from './recorder.js';
+import type { TaskDurationsSnapshot } from './task-durations.js';
 
 /** What a thread pool reports at each scrape. Counts are cumulative since the pool was created. */
 export interface ThreadPoolMetricsSnapshot {
@@ -43,16 +45,34 @@ export interface ThreadPoolMetricsSnapshot {
   waitSeconds: HistogramSnapshot;
   /** Time tasks ran on a thread. */
   runSeconds: HistogramSnapshot;
-  /** Busy thread time over available thread time, 0–1 (piscina's `utilization`). */
-  utilization: number;
+  /**
+   * The same two histograms by task name, bounded by the source (the pool keeps the first 20
+   * names, then `other`). Optional: without it the pool's histograms are exported as `task="other"`.
+   */
+  byTask?: Readonly<Record<string, TaskDurationsSnapshot>>;
+  /**
+   * The most threads the pool may run at once. Its busy time is `runSeconds.sumSeconds`, so
+   * utilization over any window is `rate(busy) / maxThreads` — nothing since-start, nothing per scrape.
+   */
+  maxThreads: number;
   /**
    * Placements of `hybrid()` functions bound to this pool, by task name — cumulative. Optional:
    * pools without hybrid functions leave it out.
    */
-  hybrid?: Readonly<Record<string, { readonly inline: number; readonly thread: number }>>;
+  hybrid?: Readonly<Record<string, PlacementSnapshot>>;
+  /**
+   * The pool's priority lanes by name: tasks waiting for admission, tasks admitted and running, and
+   * the time from the call to admission. Optional: pools without lanes leave it out.
+   */
+  lanes?: Readonly<
+    Record<
+      string,
+      { readonly queued: number; readonly running: number; readonly waitSeconds: HistogramSnapshot }
+    >
+  >;
 }
 
-/** A thread pool as a metrics source: `greenhub_threadpool_*{pool}`, `greenhub_hybrid_placements_total`. */
+/** A thread pool as a metrics source: `greenhub_threadpool_*{pool}`, `greenhub_hybrid_*`. */
 export interface ThreadPoolMetricsSource {
   readonly kind: 'threadpool';
   /** The `pool` label. Two sources with one name are added together. */

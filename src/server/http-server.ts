@@ -94,6 +94,18 @@ export interface Exchange {
   timer: ReturnType<typeof setTimeout> | undefined;
   /** Answered by the server itself (timeout, overload, too large): the handler's output is moot. */
   preempted: boolean;
+  /** Counted in the HTTP metrics (false for mounts such as `/metrics` and the status page's files). */
+  counted: boolean;
+}
+
+/** Options of {@link HttpServer.mount}. */
+export interface MountOptions {
+  /**
+   * Count the route's requests in the HTTP metrics and the status page (default `true`). `false`
+   * for the service's own plumbing — `/metrics`, a status page's files — which is not one of the
+   * application's routes.
+   */
+  metrics?: boolean;
 }
 
 const TEXT = 'text/plain; charset=utf-8';
@@ -127,7 +139,7 @@ export class HttpServer extends BaseServer {
   private readonly cancelOnDisconnect: boolean;
   private readonly maxBodySize: number | null;
   private readonly route: (req: IncomingMessage) => string;
-  private readonly mounts = new Map<string, HttpHandler>();
+  private readonly mounts = new Map<string, { handler: HttpHandler; counted: boolean }>();
   private readonly exchanges = new Set<Exchange>();
   private inFlight = 0;
   private waitingForSlot = 0;
@@ -208,19 +220,23 @@ export class HttpServer extends BaseServer {
   /**
    * Serve `path` (exact match, query ignored) with `handler`, called directly on the event loop —
    * no greenlet, no pool slot — so that it answers even when the pool is full. For small, quick
-   * handlers such as a status page or a health check; it is counted in metrics like any route.
+   * handlers such as a status page or a health check; it is counted in metrics like any route
+   * unless `opts.metrics` is `false`.
    *
    * @example
    * ```ts
    * server.mount('/healthz', (_req, res) => res.end('ok'));
+   * server.mount('/metrics', serveMetrics, { metrics: false }); // not an application route
    * ```
    */
-  mount(path: string, handler: HttpHandler): void {
+  mount(path: string, handler: HttpHandler, opts?: MountOptions): void {
     checkString('HttpServer.mount()', 'path', path);
     if (!path.startsWith('/'))
       throw rangeError('HttpServer.mount()', 'path', "a path starting with '/'", path);
     checkFunction('HttpServer.mount()', 'handler', handler);
-    this.mounts.set(path, handler);
+    checkOptions('HttpServer.mount()', 'opts', opts, ['metrics']);
+    if (opts?.metrics !== undefined) checkBoolean('HttpServer.mount()', 'opts.metrics', opts.metrics);
+    this.mounts.set(path, { handler, counted: opts?.metrics !== false });
   }
 
   protected get listener(): net.Server {
@@ -278,10 +294,11 @@ export class HttpServer extends BaseServer {
       res,
       t0,
       method: methodLabel(req.method),
-      route: this.stats.routeLabels.value(route),
+      route: mounted?.counted === false ? route : this.stats.routeLabels.value(route),
       greenlet: null,
       timer: undefined,
       preempted: false,
+      counted: mounted?.counted !== false,
     };
     this.exchanges.add(ex);
     rememberResponse(req, res);
@@ -289,7 +306,7 @@ export class HttpServer extends BaseServer {
     if (this.state !== 'started') res.shouldKeepAlive = false;
     if (mounted !== undefined) {
       Promise.resolve()
-        .then(() => mounted(req, res))
+        .then(() => mounted.handler(req, res))
         .catch((error: unknown) => this.fail(ex, error));
       return;
     }
@@ -423,7 +440,7 @@ export class HttpServer extends BaseServer {
     if (ex.timer !== undefined) nativeClearTimeout(ex.timer);
     const { res } = ex;
     const status = res.writableFinished ? res.statusCode : 499;
-    this.stats.record(ex.method, ex.route, status, now() - ex.t0);
+    if (ex.counted) this.stats.record(ex.method, ex.route, status, now() - ex.t0);
     if (this.cancelOnDisconnect && !res.writableFinished && ex.greenlet !== null && !ex.greenlet.dead) {
       ex.preempted = true;
       void ex.greenlet.kill({ exception: new GreenletExit('client disconnected'), block: false });

@@ -12,7 +12,7 @@
  */
 export type { BaseServer, BaseServerOptions, SpawnOption } from './base-server.js';
 export { disconnectSignal } from './disconnect-signal.js';
-export { type HttpHandler, HttpServer, type HttpServerOptions } from './http-server.js';
+export { type HttpHandler, HttpServer, type HttpServerOptions, type MountOptions } from './http-server.js';
 export { HTTP_BUCKETS_SECONDS, type HttpStats } from './http-stats.js';
 export type { Listener } from './listener.js';
 export {

@@ -1,15 +1,52 @@
 /**
  * The status page: one HTML document with its script inline, charting the JSON that
- * `mountStatusPage()` serves with uPlot (served beside it). `%TITLE%`, `%JSON%` and `%BASE%` are
- * filled in when mounted. `window.greenhubStatus` exposes the update count and the charts, for
+ * `mountStatusPage()` serves with uPlot (served beside it). `%TITLE%`, `%JSON%`, `%BASE%` and
+ * `%CHARTS%` are filled in when mounted. `window.greenhubStatus` exposes the update count and the charts, for
  * tests and for curious operators.
  */
+/** The page's icon (served as `favicon.ico`, in SVG: browsers read the content type): a green hub. */
+export const FAVICON_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><circle cx="16" cy="16" r="14" fill="#1e8e3e"/>' +
+  '<circle cx="16" cy="16" r="5" fill="#fff"/><g stroke="#fff" stroke-width="2.5"><path d="M16 2v9M16 21v9M2 16h9M21 16h9"/></g></svg>';
+
+/**
+ * The page's fixed charts, one unit each (counts and percentages never share an axis); the two
+ * per-route charts (requests per second, p99 latency) are added from the routes the JSON lists.
+ */
+export const STATUS_CHARTS: readonly {
+  id: string;
+  title: string;
+  unit: 'count' | 'ms' | '%';
+  series: string[];
+}[] = [
+  {
+    id: 'greenlets',
+    title: 'Greenlets by state',
+    unit: 'count',
+    series: ['running', 'waiting', 'scheduled'],
+  },
+  { id: 'loop', title: 'Event loop delay', unit: 'ms', series: ['delay p99', 'delay max'] },
+  {
+    id: 'utilization',
+    title: 'Utilization: event loop and pool threads',
+    unit: '%',
+    series: ['loop', 'pool threads'],
+  },
+  {
+    id: 'pool',
+    title: 'Thread pools',
+    unit: 'count',
+    series: ['busy threads', 'idle threads', 'queued tasks'],
+  },
+];
+
 export const STATUS_PAGE_HTML = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>%TITLE%</title>
+<link rel="icon" type="image/svg+xml" href="%BASE%/favicon.ico">
 <link rel="stylesheet" href="%BASE%/uplot.min.css">
 <style>
   body { font: 14px/1.4 system-ui, sans-serif; margin: 16px 24px; color: #1d2330; background: #fafbfc; }
@@ -17,7 +54,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
   #summary { color: #555; margin-bottom: 12px; min-height: 1.4em; }
   .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 12px; }
   .card { background: #fff; border: 1px solid #e2e5ea; border-radius: 6px; padding: 8px; }
-  table { border-collapse: collapse; margin-top: 12px; background: #fff; }
+  table { border-collapse: collapse; margin: 0 0 12px; background: #fff; }
   th, td { border: 1px solid #e2e5ea; padding: 4px 10px; text-align: right; }
   th:first-child, td:first-child { text-align: left; }
   .error { color: #b00020; }
@@ -26,18 +63,20 @@ export const STATUS_PAGE_HTML = `<!doctype html>
 <body>
 <h1>%TITLE%</h1>
 <div id="summary">connecting…</div>
+<table id="routes"><thead><tr><th>route</th><th>req/s</th><th>errors/s</th><th>p50 ms</th><th>p99 ms</th><th>total</th></tr></thead><tbody></tbody></table>
 <div class="grid">
-  <div class="card" id="greenlets"></div>
-  <div class="card" id="loop"></div>
-  <div class="card" id="pool"></div>
   <div class="card" id="rate"></div>
   <div class="card" id="latency"></div>
+  <div class="card" id="greenlets"></div>
+  <div class="card" id="loop"></div>
+  <div class="card" id="utilization"></div>
+  <div class="card" id="pool"></div>
 </div>
-<table id="routes"><thead><tr><th>route</th><th>req/s</th><th>errors/s</th><th>p50 ms</th><th>p99 ms</th><th>total</th></tr></thead><tbody></tbody></table>
 <script src="%BASE%/uplot.min.js"></script>
 <script>
 (() => {
   const POINTS = 120;
+  const CHARTS = %CHARTS%;
   const COLORS = ['#2f6fdf', '#e8710a', '#1e8e3e', '#d01884', '#9334e6', '#12b5cb', '#f9ab00', '#5f6368'];
   const state = { updates: 0, errors: 0, charts: {} };
   window.greenhubStatus = state;
@@ -49,19 +88,31 @@ export const STATUS_PAGE_HTML = `<!doctype html>
   };
   const width = (el) => Math.max(300, el.clientWidth - 16);
 
+  // One unit per chart (CHARTS below): a count and a percentage never share an axis.
+  const show = (v, unit) => v == null ? '–' : (+v.toFixed(v < 10 ? 2 : 0)) + (unit === 'count' ? '' : unit === '%' ? '%' : ' ' + unit);
+
+  // The legend shows the latest values unless the cursor is over the chart (then: the hovered ones).
+  const latest = (u) => {
+    const n = u.data[0].length;
+    if (n > 0 && u.cursor.idx == null) u.setLegend({ idx: n - 1 }, false);
+  };
+
   function chart(id, title, labels, keyOf, unit) {
     const el = document.getElementById(id);
     const old = state.charts[id];
     if (old && old.keys.join('|') === labels.join('|')) return old;
     if (old) old.plot.destroy();
     const opts = {
-      title, width: width(el), height: 200,
+      title: title + ' (' + unit + ')', width: width(el), height: 200,
       scales: { x: { time: true } },
-      axes: [{}, { values: (u, vals) => vals.map((v) => v == null ? '' : (+v.toFixed(2)) + unit), size: 80 }],
-      series: [{}, ...labels.map((label, i) => ({ label, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true }))],
+      axes: [{}, { values: (u, vals) => vals.map((v) => v == null ? '' : show(v, unit)), size: 70 }],
+      series: [{}, ...labels.map((label, i) => ({
+        label, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true, value: (u, v) => show(v, unit),
+      }))],
+      hooks: { setCursor: [latest] },
     };
     const plot = new uPlot(opts, [[], ...labels.map(() => [])], el);
-    const c = { plot, keys: labels, keyOf };
+    const c = { plot, keys: labels, keyOf, unit };
     state.charts[id] = c;
     return c;
   }
@@ -70,6 +121,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
     const start = Math.max(0, times.length - POINTS);
     const data = [times.slice(start), ...c.keys.map((k) => (series[c.keyOf(k)] ?? []).slice(start))];
     c.plot.setData(data);
+    latest(c.plot);
   }
 
   const fmt = (v) => v == null ? '–' : v < 10 ? v.toFixed(2) : v.toFixed(0);
@@ -88,15 +140,15 @@ export const STATUS_PAGE_HTML = `<!doctype html>
     push('running', s.greenlets.running);
     push('waiting', s.greenlets.waiting);
     push('scheduled', s.greenlets.scheduled);
-    push('delayP99', s.loop.delayP99Ms);
-    push('delayMax', s.loop.delayMaxMs);
-    push('elu', s.loop.utilization * 100);
+    push('delay p99', s.loop.delayP99Ms);
+    push('delay max', s.loop.delayMaxMs);
+    push('loop', s.loop.utilization * 100);
     const busy = s.pools.reduce((a, p) => a + (p.threads.busy ?? 0), 0);
     const idle = s.pools.reduce((a, p) => a + (p.threads.idle ?? 0), 0);
-    push('busy', busy);
-    push('idle', idle);
-    push('queue', s.pools.reduce((a, p) => a + p.queueSize, 0));
-    push('poolUtil', s.pools.length ? (100 * s.pools.reduce((a, p) => a + p.utilization, 0)) / s.pools.length : null);
+    push('busy threads', busy);
+    push('idle threads', idle);
+    push('queued tasks', s.pools.reduce((a, p) => a + p.queueSize, 0));
+    push('pool threads', s.pools.length ? (100 * s.pools.reduce((a, p) => a + p.utilization, 0)) / s.pools.length : null);
     const routeKeys = s.routes.map((r) => r.method + ' ' + r.route + (r.server === 'http' ? '' : ' @' + r.server));
     s.routes.forEach((r, i) => {
       push('rps:' + routeKeys[i], r.rps);
@@ -104,12 +156,10 @@ export const STATUS_PAGE_HTML = `<!doctype html>
     });
     for (const k of Object.keys(series)) if (series[k].length < times.length) series[k].push(null);
 
-    draw(chart('greenlets', 'Greenlets by state', ['running', 'waiting', 'scheduled'], (k) => k, ''));
-    draw(chart('loop', 'Event loop: delay (ms) and utilization (%)', ['delayP99', 'delayMax', 'elu'], (k) => k, ''));
-    draw(chart('pool', 'Thread pools: threads, queue, utilization (%)', ['busy', 'idle', 'queue', 'poolUtil'], (k) => k, ''));
+    for (const c of CHARTS) draw(chart(c.id, c.title, c.series, (k) => k, c.unit));
     const sorted = [...routeKeys].sort();
-    draw(chart('rate', 'Requests per second by route', sorted, (k) => 'rps:' + k, '/s'));
-    draw(chart('latency', 'p99 latency by route (ms)', sorted, (k) => 'p99:' + k, ' ms'));
+    draw(chart('rate', 'Requests by route', sorted, (k) => 'rps:' + k, 'req/s'));
+    draw(chart('latency', 'p99 latency by route', sorted, (k) => 'p99:' + k, 'ms'));
 
     const rows = s.routes.map((r, i) => '<tr><td>' + routeKeys[i].replace(/</g, '&lt;') + '</td><td>' + fmt(r.rps) + '</td><td>' + fmt(r.errorsPerSec) +
       '</td><td>' + fmt(r.p50Ms) + '</td><td>' + fmt(r.p99Ms) + '</td><td>' + r.total + '</td></tr>');

@@ -17,7 +17,7 @@ import { type LoopWindow, openLoopWindow } from '../metrics/loop.js';
 import { type HistogramSnapshot, histogramDelta, quantileMs } from '../metrics/recorder.js';
 import { metricsSources, type RouteSnapshot } from '../metrics/sources.js';
 import { HttpServer } from './http-server.js';
-import { STATUS_PAGE_HTML } from './status-html.js';
+import { FAVICON_SVG, STATUS_CHARTS, STATUS_PAGE_HTML } from './status-html.js';
 
 /** One route over the last window. */
 export interface RouteStatus {
@@ -63,6 +63,8 @@ export class StatusSource {
   private readonly loop: LoopWindow = openLoopWindow();
   private last = now();
   private lastSpawned = getHub().stats().spawned;
+  /** Each pool's busy seconds at the previous snapshot, for its utilization over the window. */
+  private readonly lastBusy = new Map<string, number>();
   private readonly lastRoutes = new Map<
     string,
     { total: number; errors: number; duration: HistogramSnapshot }
@@ -87,21 +89,31 @@ export class StatusSource {
       }
       for (const r of snap.routes ?? []) routes.push(this.routeStatus(source.name, r, perSec));
     }
+    const busy = new Map<string, number>();
     const pools = metricsSources('threadpool').flatMap((source) => {
       try {
         const s = source.metricsSnapshot();
+        const busySeconds = s.runSeconds.sumSeconds;
+        busy.set(source.name, busySeconds);
+        const before = this.lastBusy.get(source.name) ?? busySeconds;
+        const utilization = Math.min(
+          1,
+          Math.max(0, ((busySeconds - before) * 1000) / (windowMs * s.maxThreads)),
+        );
         return [
           {
             name: source.name,
             threads: { ...s.threads },
             queueSize: s.queueSize,
-            utilization: s.utilization,
+            utilization: Number.isFinite(utilization) ? utilization : 0,
           },
         ];
       } catch {
         return [];
       }
     });
+    this.lastBusy.clear();
+    for (const [name, seconds] of busy) this.lastBusy.set(name, seconds);
     return {
       time: Date.now(),
       windowMs,
@@ -203,7 +215,8 @@ export function mountStatusPage(server: HttpServer | Server, opts?: StatusPageOp
   const jsonPath = `${base}/status.json`;
   const uplot = loadUplot();
   const source = new StatusSource();
-  const html = STATUS_PAGE_HTML.replaceAll('%TITLE%', escapeHtml(title))
+  const html = STATUS_PAGE_HTML.replace('%CHARTS%', JSON.stringify(STATUS_CHARTS))
+    .replaceAll('%TITLE%', escapeHtml(title))
     .replaceAll('%JSON%', jsonPath)
     .replaceAll('%BASE%', base);
   const routes = new Map<string, (req: IncomingMessage, res: ServerResponse) => void>([
@@ -211,9 +224,11 @@ export function mountStatusPage(server: HttpServer | Server, opts?: StatusPageOp
     [jsonPath, (_req, res) => send(res, 'application/json', JSON.stringify(source.snapshot()))],
     [`${base}/uplot.min.js`, (_req, res) => send(res, 'text/javascript', uplot.js, 'public, max-age=3600')],
     [`${base}/uplot.min.css`, (_req, res) => send(res, 'text/css', uplot.css, 'public, max-age=3600')],
+    [`${base}/favicon.ico`, (_req, res) => send(res, 'image/svg+xml', FAVICON_SVG, 'public, max-age=3600')],
   ]);
   if (server instanceof HttpServer) {
-    for (const [p, handler] of routes) server.mount(p, handler);
+    // The page and its files are the service's plumbing, not application routes: not counted.
+    for (const [p, handler] of routes) server.mount(p, handler, { metrics: false });
   } else if (
     server !== null &&
     typeof server === 'object' &&

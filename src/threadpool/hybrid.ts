@@ -27,6 +27,7 @@ import { sleep } from '../greenlet/sleep.js';
 import { Timeout } from '../greenlet/timeout.js';
 import { nativeSetImmediate, now } from '../internal/natives.js';
 import { checkFunction, checkOptions, checkString, rangeError, typeError } from '../internal/validate.js';
+import type { PlacementRecorder } from '../metrics/placements.js';
 import {
   CANCEL_KILL,
   CANCEL_NONE,
@@ -229,14 +230,14 @@ export function hybrid<F extends Fn>(task: TaskRef<F> | F, opts?: HybridOptions<
   // The pool is resolved at the first call (the hub's pool is created on first use); its counter
   // for this name carries the placements to that pool's metrics.
   let pool: ThreadPool | undefined;
-  let pooled: HybridPlacements | undefined;
-  const count = (placement: keyof HybridPlacements): ThreadPool => {
+  let pooled: PlacementRecorder | undefined;
+  const count = (placement: keyof HybridPlacements, estimateMs: number | null): ThreadPool => {
     if (pool === undefined) {
       pool = opts?.pool ?? getHub().threadpool;
       pooled = pool._placements(name);
     }
     placed[placement]++;
-    pooled![placement]++;
+    pooled!.count(placement, estimateMs);
     return pool;
   };
 
@@ -269,8 +270,12 @@ export function hybrid<F extends Fn>(task: TaskRef<F> | F, opts?: HybridOptions<
       : { placement: 'thread', estimateMs, reason: `estimate > thresholdMs (${thresholdMs} ms)` };
   };
 
-  const onThread = (args: Parameters<F>, size: number): Promise<Awaited<ReturnType<F>>> => {
-    const submission = count('thread')._submit<Awaited<ReturnType<F>>>(
+  const onThread = (
+    args: Parameters<F>,
+    size: number,
+    estimateMs: number | null,
+  ): Promise<Awaited<ReturnType<F>>> => {
+    const submission = count('thread', estimateMs)._submit<Awaited<ReturnType<F>>>(
       'hybrid()',
       ref,
       args as unknown[],
@@ -284,11 +289,12 @@ export function hybrid<F extends Fn>(task: TaskRef<F> | F, opts?: HybridOptions<
     fn: (...args: unknown[]) => unknown,
     args: Parameters<F>,
     size: number,
+    estimateMs: number | null,
   ): Promise<Awaited<ReturnType<F>>> => {
     if (turnSpentMs >= 2 * thresholdMs) await sleep(0);
     const pending = getHub()._checkpoint();
     if (pending !== undefined) throw pending.error;
-    count('inline');
+    count('inline', estimateMs);
     const context = new InlineContext();
     registry.inline ??= new AsyncLocalStorage<TaskContext>();
     const start = now();
@@ -319,7 +325,9 @@ export function hybrid<F extends Fn>(task: TaskRef<F> | F, opts?: HybridOptions<
       const size = sizeFor(args);
       if (local === undefined) load();
       const placement = decide(size);
-      return placement.placement === 'inline' ? inline(local!, args, size) : onThread(args, size);
+      return placement.placement === 'inline'
+        ? inline(local!, args, size, placement.estimateMs)
+        : onThread(args, size, placement.estimateMs);
     } catch (error) {
       return Promise.reject(error); // a bad size, a closed or full pool: the promise carries it
     }

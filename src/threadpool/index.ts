@@ -35,6 +35,7 @@ export {
   hybrid,
   type Placement,
 } from './hybrid.js';
+export type { LaneOptions, LaneStats } from './lanes.js';
 export type { ModuleProxyOptions } from './module-proxy.js';
 export { ThreadPool } from './pool.js';
 export type { PoolImapOptions } from './pool-map.js';

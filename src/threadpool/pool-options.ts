@@ -2,9 +2,11 @@
  * What a ThreadPool is configured with and what it reports: its options (checked and given their
  * defaults here) and the shape of its `stats()` snapshot.
  */
+
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
 import { checkInteger, checkOptions, checkString, checkTimeout, typeError } from '../internal/validate.js';
+import type { LaneStats } from './lanes.js';
 
 /** Options of {@link ThreadPool}. */
 export interface ThreadPoolOptions {
@@ -82,6 +84,8 @@ export interface ThreadPoolStats {
   runTime: TimingSummary;
   /** Share of the threads' capacity spent running tasks since the pool started, 0..1. */
   utilization: number;
+  /** The pool's priority lanes (`pool.lane()`), in creation order; `queued` above includes their waiting tasks. */
+  lanes: LaneStats[];
 }
 
 /** Calls a `hybrid()` function placed each way, cumulative. */

@@ -30,18 +30,20 @@ import { getHub } from '../greenlet/hub.js';
 import { nativeClearTimeout, nativeSetImmediate, nativeSetTimeout, now } from '../internal/natives.js';
 import { onShutdown } from '../internal/shutdown-hooks.js';
 import { checkOptions, checkTimeout, typeError } from '../internal/validate.js';
+import { PlacementRecorder } from '../metrics/placements.js';
 import { DurationRecorder } from '../metrics/recorder.js';
 import { registerMetricsSource, type ThreadPoolMetricsSnapshot } from '../metrics/sources.js';
+import { TaskDurations } from '../metrics/task-durations.js';
 import { SlotTable, STATE_QUEUED, STATE_RUNNING } from './cells.js';
 import { typeName } from './clone-check.js';
 import { checkCrossing, markThreadBound } from './cross-mode.js';
 import { explainFailure } from './failures.js';
+import { Lane, type LaneOptions, LaneScheduler, laneConflict, resolveLaneOptions } from './lanes.js';
 import { threadBegan, threadEnded } from './liveness.js';
 import { createModuleProxy, type ModuleProxyOptions } from './module-proxy.js';
 import { mapped, type PoolImapOptions } from './pool-map.js';
 import {
   type CloseOptions,
-  type HybridPlacements,
   resolveOptions,
   summary,
   type ThreadPoolOptions,
@@ -119,8 +121,12 @@ export class ThreadPool implements SubmissionHost, ViewHost {
   /** Per task: time on its thread, and the rest of its time from submission to result (metrics). */
   private readonly runTimes = new DurationRecorder();
   private readonly waitTimes = new DurationRecorder();
+  /** The same, by task name (bounded), for `greenhub_threadpool_{wait,run}_seconds{task}`. */
+  private readonly taskTimes = new TaskDurations();
   /** Placements of the `hybrid()` functions that use this pool, by function name, for metrics. */
-  private readonly hybrids = new Map<string, HybridPlacements>();
+  private readonly hybrids = new Map<string, PlacementRecorder>();
+  /** Priority lanes (lanes.ts), created by the first `lane()`. */
+  private lanes: LaneScheduler | null = null;
 
   /**
    * A pool; its threads start on first use.
@@ -313,7 +319,7 @@ export class ThreadPool implements SubmissionHost, ViewHost {
    */
   stats(): ThreadPoolStats {
     const piscina = this.piscina;
-    const queued = piscina === null ? 0 : piscina.queueSize;
+    const queued = (piscina === null ? 0 : piscina.queueSize) + (this.lanes?.queued ?? 0);
     return {
       name: this.name,
       closed: this.closed,
@@ -332,6 +338,7 @@ export class ThreadPool implements SubmissionHost, ViewHost {
       // piscina 5's `utilization` divides its run-time mean (already in ms) by 1000 once more: it
       // reads 1000 times too low (0.0009 for a pool busy 90% of the time). Undo it, bounded.
       utilization: piscina === null ? 0 : Math.min(1, piscina.utilization * PISCINA_UTILIZATION_SCALE),
+      lanes: this.lanes === null ? [] : [...this.lanes.lanes.values()].map((lane) => lane.stats()),
     };
   }
 
@@ -421,19 +428,57 @@ export class ThreadPool implements SubmissionHost, ViewHost {
       flags,
       task._id,
     ];
-    piscina
-      .run(
-        message,
-        transferList === undefined
-          ? { signal: submission }
-          : { signal: submission, transferList: transferList as never },
-      )
-      .then(
-        (value: unknown) => this.finished(submission as Submission, value, false),
-        (error: unknown) => this.finished(submission as Submission, error, true),
-      );
+    const dispatch = (): Promise<unknown> =>
+      piscina
+        .run(
+          message,
+          transferList === undefined
+            ? { signal: submission }
+            : { signal: submission, transferList: transferList as never },
+        )
+        .then(
+          (value: unknown) => this.finished(submission as Submission, value, false),
+          (error: unknown) => this.finished(submission as Submission, error, true),
+        );
+    if (options.lane === undefined) dispatch();
+    else
+      options.lane.admit({
+        submission: submission as Submission,
+        dispatch,
+        drop: (reason) => this.finished(submission as Submission, reason, true),
+      });
     if (options !== NO_OPTIONS) submission.watch(options);
     return submission;
+  }
+
+  /**
+   * A lane of this pool: the pool's calls (`spawn`, `apply`, `run`, `map`, `imap`,
+   * `imapUnordered`), admitted to the threads by priority. piscina's own queue is FIFO; a lane's
+   * tasks wait in front of it, in one p-queue per pool ordered by `priority` (higher first), so that
+   * a latency-sensitive lane is not stuck behind batch work. `concurrency` bounds the lane's tasks
+   * admitted or running at once; `intervalCap` per `interval` ms limits its rate. A task killed or
+   * timed out while it waits leaves the queue, and its caller sees the kill. Calls on the pool
+   * itself are not ordered against lanes: put every kind of work in a lane. The same name returns
+   * the same lane; other options for an existing name are refused.
+   *
+   * @example
+   * ```ts
+   * const batch = pool.lane('batch', { priority: 0, concurrency: 2 });
+   * const interactive = pool.lane('interactive', { priority: 10 });
+   * void batch.map(reindex, documents);               // keeps the threads busy
+   * const html = await interactive.apply(render, page); // the next free thread is its
+   * pool.stats().lanes; // [{ name: 'batch', queued, running, waitP99Ms, … }, …]
+   * ```
+   */
+  lane(name: string, opts?: LaneOptions): PoolView {
+    const where = 'ThreadPool.lane()';
+    const resolved = resolveLaneOptions(where, name, opts);
+    if (this.closing !== null) throw new PoolClosedError(`${where}: ThreadPool "${this.name}" is closed`);
+    this.lanes ??= new LaneScheduler(this.maxThreads);
+    let lane = this.lanes.lanes.get(name);
+    if (lane === undefined) this.lanes.lanes.set(name, (lane = new Lane(this.lanes, name, resolved)));
+    else if (opts !== undefined && !lane.sameOptions(resolved)) throw laneConflict(where, this.name, name);
+    return new PoolView(this, { lane }, `ThreadPool.lane("${name}")`);
   }
 
   /** @internal SubmissionHost */
@@ -450,9 +495,9 @@ export class ThreadPool implements SubmissionHost, ViewHost {
    * @internal The placement counter of the `hybrid()` functions named `name` that use this pool:
    * one per name, however many functions carry it, so the pool holds no function.
    */
-  _placements(name: string): HybridPlacements {
+  _placements(name: string): PlacementRecorder {
     let placed = this.hybrids.get(name);
-    if (placed === undefined) this.hybrids.set(name, (placed = { inline: 0, thread: 0 }));
+    if (placed === undefined) this.hybrids.set(name, (placed = new PlacementRecorder()));
     return placed;
   }
 
@@ -504,8 +549,13 @@ export class ThreadPool implements SubmissionHost, ViewHost {
       tasks: stats.tasks,
       waitSeconds: this.waitTimes.snapshot(),
       runSeconds: this.runTimes.snapshot(),
-      utilization: stats.utilization,
-      hybrid: Object.fromEntries(this.hybrids),
+      byTask: this.taskTimes.snapshot(),
+      maxThreads: this.maxThreads,
+      hybrid: Object.fromEntries([...this.hybrids].map(([name, p]) => [name, p.snapshot()])),
+      lanes:
+        this.lanes === null
+          ? {}
+          : Object.fromEntries([...this.lanes.lanes].map(([name, lane]) => [name, lane.metricsSnapshot()])),
     };
   }
 
@@ -548,8 +598,10 @@ export class ThreadPool implements SubmissionHost, ViewHost {
     }
     const runMs = slots.taskMs(submission.slot);
     if (runMs >= 0) {
+      const waitMs = Math.max(0, now() - submission.submittedAt - runMs);
       this.runTimes.observeMs(runMs);
-      this.waitTimes.observeMs(Math.max(0, now() - submission.submittedAt - runMs));
+      this.waitTimes.observeMs(waitMs);
+      this.taskTimes.observe(submission.ref.label, waitMs, runMs);
     }
     slots.give(submission.slot);
     this.live.delete(submission);

@@ -32,6 +32,7 @@ import { Timeout } from '../greenlet/timeout.js';
 import { nativeClearTimeout, nativeSetTimeout, now } from '../internal/natives.js';
 import { CANCEL_CLOSE, CANCEL_KILL, CANCEL_TIMEOUT } from '../worker/context.js';
 import { STATE_QUEUED } from './cells.js';
+import type { Lane } from './lanes.js';
 import type { AnyTaskRef } from './task.js';
 
 /** Per-call options, validated (see pool-view.ts): what cancels the task besides its caller. */
@@ -40,6 +41,8 @@ export interface CallOptions {
   readonly signal?: AbortSignal | undefined;
   /** Cancels the task this many milliseconds after it was submitted, with a `Timeout`. */
   readonly timeoutMs?: number | null;
+  /** Admits the task to the threads through this lane (lanes.ts) instead of at once. */
+  readonly lane?: Lane;
 }
 
 /** What a Submission needs from its pool. */

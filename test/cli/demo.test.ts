@@ -25,8 +25,8 @@ describe('greenhub demo', () => {
     expect((await get(port, '/nope')).status).toBe(404);
   });
 
-  it('serves /metrics on the same port: pool metrics and requests counted by demo route (the upstream is not)', async () => {
-    await Promise.all([get(port, '/io'), get(port, '/cpu'), get(port, '/hybrid')]);
+  it('serves /metrics on the same port: pool metrics and requests counted by demo route (the upstream, /metrics and the status page are not)', async () => {
+    await Promise.all([get(port, '/io'), get(port, '/cpu'), get(port, '/hybrid'), get(port, '/metrics')]);
     const { status, body } = await get(port, '/metrics');
     expect(status).toBe(200);
     expect(body).toMatch(/^greenhub_threadpool_threads\{pool="demo",state="busy"\} \d+$/m);
@@ -39,6 +39,7 @@ describe('greenhub demo', () => {
         ),
       );
     expect(body!.match(/^greenhub_http_requests_total\{server="(?!demo")/gm)).toBeNull();
+    expect(body!.match(/^greenhub_http_requests_total\{.*route="\/(metrics|status\.json)?"/gm)).toBeNull();
   });
 
   it('serves the live status page at / and its JSON', async () => {

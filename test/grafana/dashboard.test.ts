@@ -62,21 +62,20 @@ function exported(): Set<string> {
   const families = new Map<string, string>();
   for (const m of defaults.getMetricsAsArray()) families.set(m.name, m.type as unknown as string);
   const histogramFamilies = new Set([
+    'greenhub_loop_delay_seconds',
     'greenhub_greenlet_duration_seconds',
     'greenhub_threadpool_wait_seconds',
     'greenhub_threadpool_run_seconds',
+    'greenhub_threadpool_lane_wait_seconds',
+    'greenhub_hybrid_estimate_seconds',
     'greenhub_http_request_duration_seconds',
   ]);
   for (const name of Object.values(metricNames))
-    families.set(
-      name,
-      histogramFamilies.has(name) ? 'histogram' : name === metricNames.loopDelay ? 'summary' : 'other',
-    );
+    families.set(name, histogramFamilies.has(name) ? 'histogram' : 'other');
   const names = new Set<string>();
   for (const [name, type] of families) {
     names.add(name);
     if (type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(name + s);
-    if (type === 'summary') for (const s of ['_sum', '_count']) names.add(name + s);
   }
   return names;
 }
@@ -104,14 +103,18 @@ describe('grafana/dashboards/greenhub.json', () => {
       'greenhub_greenlets',
       'greenhub_greenlets_spawned_total',
       'greenhub_hub_blocked_seconds_total',
-      'greenhub_loop_delay_seconds',
+      'greenhub_loop_delay_seconds_bucket',
+      'greenhub_loop_busy_seconds_total',
       'greenhub_loop_exits_total',
       'greenhub_deadlocks_total',
       'greenhub_threadpool_threads',
       'greenhub_threadpool_queue_size',
       'greenhub_threadpool_wait_seconds_bucket',
       'greenhub_threadpool_run_seconds_bucket',
-      'greenhub_threadpool_utilization_ratio',
+      'greenhub_threadpool_busy_seconds_total',
+      'greenhub_threadpool_max_threads',
+      'greenhub_threadpool_lane_wait_seconds_bucket',
+      'greenhub_hybrid_estimate_seconds_bucket',
       'greenhub_patched_operations',
       'greenhub_http_requests_total',
       'greenhub_http_request_duration_seconds_bucket',

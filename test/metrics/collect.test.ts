@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import client14 from 'prom-client-14';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   beginOperation,
@@ -17,10 +18,13 @@ import {
   type MetricsCollection,
   metricNames,
   registerMetricsSource,
+  startMetricsServer,
   type ThreadPoolMetricsSnapshot,
 } from '../../src/metrics/index.js';
+import { PlacementRecorder } from '../../src/metrics/placements.js';
+import { TaskDurations } from '../../src/metrics/task-durations.js';
 import { captureErrors } from '../helpers.js';
-import { type PromFamily, parsePrometheusText, sampleValue } from './prom-text.js';
+import { type PromFamily, parsePrometheusText, sampleTotal, sampleValue } from './prom-text.js';
 
 let open: MetricsCollection[] = [];
 const cleanups: (() => void)[] = [];
@@ -29,7 +33,7 @@ function collect(opts?: Parameters<typeof collectMetrics>[0]): {
   register: client.Registry;
   collection: MetricsCollection;
 } {
-  const register = opts?.register ?? new client.Registry();
+  const register = (opts?.register as client.Registry | undefined) ?? new client.Registry();
   const collection = collectMetrics({ ...opts, register });
   open.push(collection);
   return { register, collection };
@@ -53,7 +57,8 @@ const EXPECTED: Record<string, [type: string, labels: string[]]> = {
   greenhub_greenlet_duration_seconds: ['histogram', ['name']],
   greenhub_hub_blocked_seconds_total: ['counter', ['api']],
   greenhub_hub_blocking_events_total: ['counter', []],
-  greenhub_loop_delay_seconds: ['summary', ['quantile']],
+  greenhub_loop_delay_seconds: ['histogram', []],
+  greenhub_loop_busy_seconds_total: ['counter', []],
   greenhub_loop_utilization_ratio: ['gauge', []],
   greenhub_patched_operations: ['gauge', ['kind']],
   greenhub_loop_exits_total: ['counter', []],
@@ -61,10 +66,12 @@ const EXPECTED: Record<string, [type: string, labels: string[]]> = {
   greenhub_threadpool_threads: ['gauge', ['pool', 'state']],
   greenhub_threadpool_queue_size: ['gauge', ['pool']],
   greenhub_threadpool_tasks_total: ['counter', ['pool', 'outcome']],
-  greenhub_threadpool_wait_seconds: ['histogram', ['pool']],
-  greenhub_threadpool_run_seconds: ['histogram', ['pool']],
-  greenhub_threadpool_utilization_ratio: ['gauge', ['pool']],
+  greenhub_threadpool_wait_seconds: ['histogram', ['pool', 'task']],
+  greenhub_threadpool_run_seconds: ['histogram', ['pool', 'task']],
+  greenhub_threadpool_busy_seconds_total: ['counter', ['pool']],
+  greenhub_threadpool_max_threads: ['gauge', ['pool']],
   greenhub_hybrid_placements_total: ['counter', ['task', 'placement']],
+  greenhub_hybrid_estimate_seconds: ['histogram', ['task', 'placement']],
 };
 
 function fakePool(name: string, overrides: Partial<ThreadPoolMetricsSnapshot> = {}): () => void {
@@ -74,6 +81,10 @@ function fakePool(name: string, overrides: Partial<ThreadPoolMetricsSnapshot> = 
   wait.observeMs(70_000);
   const run = new DurationRecorder([0.01, 0.1]);
   run.observeMs(50);
+  const placements = new PlacementRecorder();
+  for (let i = 0; i < 5; i++) placements.count('inline', 0.2);
+  placements.count('thread', null);
+  placements.count('thread', 3);
   const unregister = registerMetricsSource({
     kind: 'threadpool',
     name,
@@ -83,8 +94,8 @@ function fakePool(name: string, overrides: Partial<ThreadPoolMetricsSnapshot> = 
       tasks: { ok: 10, error: 2, cancelled: 1 },
       waitSeconds: wait.snapshot(),
       runSeconds: run.snapshot(),
-      utilization: 0.75,
-      hybrid: { resize: { inline: 5, thread: 2 } },
+      maxThreads: 4,
+      hybrid: { resize: placements.snapshot() },
       ...overrides,
     }),
   });
@@ -198,7 +209,7 @@ describe('collectMetrics(): the exposition', () => {
     ).toBeGreaterThanOrEqual(1);
   });
 
-  it('thread pool sources: threads by state, queue, tasks, wait/run histograms, utilization and hybrid placements; unregistering removes them', async () => {
+  it('thread pool sources: threads by state, queue, tasks, wait/run histograms, busy seconds, max threads and hybrid placements; unregistering removes them', async () => {
     const unregister = fakePool('images');
     const { register } = collect();
     let f = await scrape(register);
@@ -219,26 +230,76 @@ describe('collectMetrics(): the exposition', () => {
       6,
     );
     expect(sampleValue(f, 'greenhub_threadpool_run_seconds_bucket', { pool: 'images', le: '0.1' })).toBe(1);
-    expect(sampleValue(f, 'greenhub_threadpool_utilization_ratio', { pool: 'images' })).toBe(0.75);
+    expect(sampleValue(f, 'greenhub_threadpool_busy_seconds_total', { pool: 'images' })).toBeCloseTo(0.05, 9);
+    expect(sampleValue(f, 'greenhub_threadpool_max_threads', { pool: 'images' })).toBe(4);
     expect(sampleValue(f, 'greenhub_hybrid_placements_total', { task: 'resize', placement: 'inline' })).toBe(
       5,
     );
     expect(sampleValue(f, 'greenhub_hybrid_placements_total', { task: 'resize', placement: 'thread' })).toBe(
       2,
     );
+    const estimate = (placement: string, le: string) =>
+      sampleValue(f, 'greenhub_hybrid_estimate_seconds_bucket', { task: 'resize', placement, le });
+    expect([estimate('inline', '0.00025'), estimate('inline', '0.0001')]).toEqual([5, 0]);
+    expect([estimate('thread', '0.0025'), estimate('thread', '0.005')]).toEqual([0, 1]);
+    expect(
+      sampleValue(f, 'greenhub_hybrid_estimate_seconds_count', { task: 'resize', placement: 'thread' }),
+    ).toBe(1);
     unregister();
     f = await scrape(register);
     expect(sampleValue(f, 'greenhub_threadpool_queue_size', { pool: 'images' })).toBeUndefined();
   });
 
-  it('two pools with one name add up into valid series (utilization is their mean)', async () => {
+  it('pool histograms by task: buckets from 50 us to 60 s, the first 20 task names, the rest as other', async () => {
+    const times = new TaskDurations();
+    for (let i = 0; i < 60; i++) times.observe(`task-${i}`, 0.04, 0.3);
+    times.observe('task-0', 0.2, 70_000);
+    cleanups.push(
+      registerMetricsSource({
+        kind: 'threadpool',
+        name: 'tasks',
+        metricsSnapshot: () => ({
+          threads: {},
+          queueSize: 0,
+          tasks: {},
+          waitSeconds: new DurationRecorder().snapshot(),
+          runSeconds: new DurationRecorder().snapshot(),
+          byTask: times.snapshot(),
+          maxThreads: 1,
+        }),
+      }),
+    );
+    const { register } = collect({ defaultMetrics: false });
+    const f = await scrape(register);
+    const run = (task: string, le: string) =>
+      sampleValue(f, 'greenhub_threadpool_run_seconds_bucket', { pool: 'tasks', task, le });
+    const tasks = new Set(f.get('greenhub_threadpool_run_seconds')!.samples.map((s) => s.labels.task));
+    expect(tasks.size).toBe(21);
+    expect(tasks.has('other')).toBe(true);
+    expect(sampleValue(f, 'greenhub_threadpool_run_seconds_count', { pool: 'tasks', task: 'other' })).toBe(
+      40,
+    );
+    expect(
+      sampleValue(f, 'greenhub_threadpool_wait_seconds_bucket', {
+        pool: 'tasks',
+        task: 'task-1',
+        le: '0.00005',
+      }),
+    ).toBe(1);
+    expect([run('task-1', '0.00025'), run('task-1', '0.0005')]).toEqual([0, 1]);
+    expect([run('task-0', '60'), run('task-0', '+Inf')]).toEqual([1, 2]);
+    expect(sampleTotal(f, 'greenhub_threadpool_run_seconds_count', { pool: 'tasks' })).toBe(61);
+  });
+
+  it('two pools with one name add up into valid series (busy seconds and max threads too)', async () => {
     fakePool('shared');
-    fakePool('shared', { utilization: 0.25, queueSize: 1 });
+    fakePool('shared', { maxThreads: 2, queueSize: 1 });
     const { register } = collect();
     const f = await scrape(register);
     expect(sampleValue(f, 'greenhub_threadpool_queue_size', { pool: 'shared' })).toBe(8);
     expect(sampleValue(f, 'greenhub_threadpool_wait_seconds_count', { pool: 'shared' })).toBe(6);
-    expect(sampleValue(f, 'greenhub_threadpool_utilization_ratio', { pool: 'shared' })).toBe(0.5);
+    expect(sampleValue(f, 'greenhub_threadpool_max_threads', { pool: 'shared' })).toBe(6);
+    expect(sampleValue(f, 'greenhub_threadpool_busy_seconds_total', { pool: 'shared' })).toBeCloseTo(0.1, 9);
     expect(f.get('greenhub_threadpool_queue_size')!.samples).toHaveLength(1);
   });
 
@@ -285,21 +346,55 @@ describe('collectMetrics(): the exposition', () => {
     ).toBe(1);
   });
 
-  it('loop delay: a 120 ms block shows in the max and p99 of the next scrape, and _sum/_count only grow', async () => {
-    const { register } = collect();
-    let f = await scrape(register);
-    const count0 = sampleValue(f, 'greenhub_loop_delay_seconds_count')!;
+  it('loop delay is a cumulative histogram: a 120 ms block shows in its buckets at every later scrape, whoever scrapes', async () => {
+    const a = collect();
+    const b = collect();
+    const bucket = (f: Map<string, PromFamily>, le: string) =>
+      sampleValue(f, 'greenhub_loop_delay_seconds_bucket', { le })!;
+    let f = await scrape(a.register);
+    const over0 = bucket(f, '+Inf') - bucket(f, '0.1');
+    const busy0 = sampleValue(f, 'greenhub_loop_busy_seconds_total')!;
     await new Promise((r) => setTimeout(r, 30));
     const end = performance.now() + 120;
     while (performance.now() < end);
     await new Promise((r) => setTimeout(r, 30));
-    f = await scrape(register);
-    expect(sampleValue(f, 'greenhub_loop_delay_seconds', { quantile: '1' })).toBeGreaterThan(0.09);
-    expect(sampleValue(f, 'greenhub_loop_delay_seconds_count')).toBeGreaterThan(count0);
-    expect(sampleValue(f, 'greenhub_loop_utilization_ratio')).toBeGreaterThan(0.3);
-    const sum = sampleValue(f, 'greenhub_loop_delay_seconds_sum')!;
-    f = await scrape(register);
-    expect(sampleValue(f, 'greenhub_loop_delay_seconds_sum')).toBeGreaterThanOrEqual(sum);
+    // A second scraper reads first, twice: with per-scrape windows it would have taken the block.
+    await scrape(b.register);
+    const fromB = await scrape(b.register);
+    f = await scrape(a.register);
+    // (At least: a loaded machine may stall the loop past 100 ms once more on its own.)
+    const over = bucket(f, '+Inf') - bucket(f, '0.1');
+    expect(over).toBeGreaterThanOrEqual(over0 + 1);
+    expect(bucket(fromB, '+Inf') - bucket(fromB, '0.1')).toBeGreaterThanOrEqual(over0 + 1);
+    expect(sampleValue(f, 'greenhub_loop_busy_seconds_total')! - busy0).toBeGreaterThanOrEqual(0.11);
+    expect(sampleValue(f, 'greenhub_loop_delay_seconds_sum')).toBeGreaterThanOrEqual(0.1);
+    expect(sampleValue(f, 'greenhub_loop_utilization_ratio')).toBeGreaterThan(0);
+    const again = await scrape(a.register);
+    expect(bucket(again, '+Inf') - bucket(again, '0.1')).toBeGreaterThanOrEqual(over);
+    expect(sampleValue(again, 'greenhub_loop_delay_seconds_count')).toBeGreaterThanOrEqual(
+      sampleValue(f, 'greenhub_loop_delay_seconds_count')!,
+    );
+  });
+
+  it('two registries scraped interleaved read the same cumulative values (no scraper resets another)', async () => {
+    fakePool('steady');
+    const a = collect({ defaultMetrics: false });
+    const b = collect({ defaultMetrics: false });
+    const names = [
+      'greenhub_threadpool_busy_seconds_total',
+      'greenhub_threadpool_wait_seconds_count',
+      'greenhub_greenlets_spawned_total',
+    ];
+    const read = (f: Map<string, PromFamily>) =>
+      names.map((n) => sampleValue(f, n, n.startsWith('greenhub_threadpool') ? { pool: 'steady' } : {}));
+    const a1 = read(await scrape(a.register));
+    const b1 = read(await scrape(b.register));
+    const b2 = read(await scrape(b.register));
+    const a2 = read(await scrape(a.register));
+    expect([b1, b2, a2]).toEqual([a1, a1, a1]);
+    const utilA = sampleValue(await scrape(a.register), 'greenhub_loop_utilization_ratio')!;
+    expect(utilA).toBeGreaterThanOrEqual(0);
+    expect(utilA).toBeLessThanOrEqual(1);
   });
 
   it('blocked time by API from the blocking monitor', async () => {
@@ -349,10 +444,38 @@ describe('collectMetrics(): options and life cycle', () => {
     collectMetrics({ register }).close();
   });
 
+  it('accepts a registry of another prom-client copy (prom-client 14) by its shape, and fills it', async () => {
+    const register = new client14.Registry();
+    expect(register instanceof client.Registry).toBe(false);
+    const own = new client14.Counter({ name: 'app_jobs_total', help: 'Jobs.', registers: [register] });
+    own.inc(2);
+    const collection = collectMetrics({ register: register as never });
+    open.push(collection);
+    expect(collection.register).toBe(register);
+    const f = parsePrometheusText(await register.metrics());
+    expect(sampleValue(f, 'app_jobs_total')).toBe(2);
+    expect(f.get('greenhub_greenlets_spawned_total')?.type).toBe('counter');
+    expect(f.get('greenhub_loop_delay_seconds')?.type).toBe('histogram');
+    expect(f.has('process_cpu_user_seconds_total')).toBe(true);
+    const server = await startMetricsServer({ port: 0, register: register as never });
+    try {
+      const res = await fetch(`${server.url}/metrics`);
+      expect(res.headers.get('content-type')).toBe(register.contentType);
+      expect(await res.text()).toContain('greenhub_loop_busy_seconds_total');
+    } finally {
+      await server.close();
+    }
+  });
+
   it('refuses bad options with messages naming them', () => {
     expect(() => collectMetrics({ register: {} as never })).toThrow(
-      /collectMetrics\(\): expected `opts.register` to be a prom-client Registry, got an object/,
+      /collectMetrics\(\): expected `opts.register` to be a prom-client Registry \(any version: .*\), got an object without registerMetric\(\)/,
     );
+    expect(() => collectMetrics({ register: 'default' as never })).toThrow(
+      /expected `opts.register` to be a prom-client Registry .*, got `"default"` \(string\)/,
+    );
+    const noType = { registerMetric() {}, getSingleMetric() {}, removeSingleMetric() {}, metrics() {} };
+    expect(() => collectMetrics({ register: noType as never })).toThrow(/without a string contentType/);
     expect(() => collectMetrics({ prefix: '1bad' })).toThrow(RangeError);
     expect(() => collectMetrics({ greenletNames: -1 })).toThrow(
       /`opts.greenletNames` to be a non-negative integer/,

@@ -112,3 +112,18 @@ export function sampleValue(
     (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
   )?.value;
 }
+
+/** The sum of every sample of `name` whose labels include `labels` (e.g. a pool's series across tasks). */
+export function sampleTotal(
+  families: Map<string, PromFamily>,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
+  const family = familyOf(name, families);
+  const matching = family?.samples.filter(
+    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  );
+  return matching === undefined || matching.length === 0
+    ? undefined
+    : matching.reduce((sum, s) => sum + s.value, 0);
+}

@@ -303,6 +303,7 @@ const METRICS: Record<string, Row> = {
   ],
   OPERATION_KINDS: CONSTANT,
   OTHER: CONSTANT,
+  POOL_DURATION_BUCKETS_SECONDS: CONSTANT,
   collectMetrics: [
     [
       'collectMetrics({ registr: 1 })',

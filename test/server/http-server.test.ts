@@ -429,6 +429,27 @@ describe('HttpServer: stop and mounts', () => {
     );
   });
 
+  it('a mount with { metrics: false } (the /metrics route, a status page) is not counted among the routes, nor takes a route label', async () => {
+    const server = await serve((_req, res) => res.end('app'), { maxRoutes: 1 });
+    server.mount('/metrics', (_req, res) => res.end('# metrics'), { metrics: false });
+    server.mount('/healthz', (_req, res) => res.end('alive'));
+    expect((await request(`${server.url}/metrics`)).body).toBe('# metrics');
+    expect((await request(`${server.url}/healthz`)).body).toBe('alive');
+    expect((await request(`${server.url}/app`)).body).toBe('app');
+    const routes = server.snapshot().routes!.map((r) => [r.route, r.statuses]);
+    // maxRoutes 1: /healthz took the one label, /app is other; /metrics took none and is absent.
+    expect(routes).toEqual([
+      ['/healthz', { '200': 1 }],
+      ['other', { '200': 1 }],
+    ]);
+    expect(() => server.mount('/x', () => {}, { metrics: 'no' } as never)).toThrow(
+      /HttpServer.mount\(\): expected `opts.metrics` to be a boolean/,
+    );
+    expect(() => server.mount('/x', () => {}, { metric: false } as never)).toThrow(
+      /unknown option `opts.metric`/,
+    );
+  });
+
   it("refuses an empty host, on which Node would listen on every interface ('' from an unset HOST)", () => {
     expect(() => new HttpServer({ host: '', port: 0 }, () => {})).toThrow(
       /new HttpServer\(\): expected `listener.host` to be a host name or address, not empty \('0.0.0.0' or '::' to listen on every interface\), got `""` \(string\)/,

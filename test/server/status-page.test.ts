@@ -5,6 +5,7 @@ import { chromium } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Event, sleep, spawn } from '../../src/index.js';
 import { HttpServer, mountStatusPage, type StatusSnapshot } from '../../src/server/index.js';
+import { STATUS_CHARTS } from '../../src/server/status-html.js';
 import { root } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -67,6 +68,32 @@ describe('status page', () => {
     expect(await page.text()).toContain('<script src="/uplot.min.js"></script>');
     const js = await fetch(`${server.url}/uplot.min.js`);
     expect([js.status, (await js.text()).includes('uPlot')]).toEqual([200, true]);
+  });
+
+  it('no chart mixes units: counts, milliseconds and percentages each have their own charts', () => {
+    for (const chart of STATUS_CHARTS) expect(['count', 'ms', '%'], chart.id).toContain(chart.unit);
+    const unitOf = new Map(STATUS_CHARTS.flatMap((c) => c.series.map((name) => [name, c.unit] as const)));
+    expect([
+      unitOf.get('delay p99'),
+      unitOf.get('loop'),
+      unitOf.get('queued tasks'),
+      unitOf.get('pool threads'),
+    ]).toEqual(['ms', '%', 'count', '%']);
+  });
+
+  it("serves a favicon; the page and its files are not counted among the application's routes", async () => {
+    const server = await app();
+    const icon = await fetch(`${server.url}/favicon.ico`);
+    expect([icon.status, icon.headers.get('content-type')]).toEqual([200, 'image/svg+xml']);
+    expect(await icon.text()).toMatch(/^<svg /);
+    const html = await (await fetch(`${server.url}/`)).text();
+    expect(html).toContain('<link rel="icon" type="image/svg+xml" href="/favicon.ico">');
+    for (const path of ['/', '/uplot.min.js', '/uplot.min.css', '/status.json'])
+      await fetch(`${server.url}${path}`);
+    await fetch(`${server.url}/slow`);
+    const s = (await (await fetch(`${server.url}/status.json`)).json()) as StatusSnapshot;
+    expect(s.routes.map((r) => r.route)).toEqual(['/slow']);
+    expect(server.snapshot().routes!.map((r) => r.route)).toEqual(['/slow']);
   });
 
   it('mounts on a plain http.Server, passing every other request to its own listener', async () => {
@@ -136,6 +163,37 @@ describe('status page', () => {
       })()`)) as (number | null)[];
       expect(Math.max(...rates.map((v) => v ?? 0))).toBeGreaterThan(5);
       expect(await page.locator('#routes tbody tr').count()).toBeGreaterThanOrEqual(1);
+      // Above the fold: the route table starts before the first chart, inside the first screen.
+      const layout = (await page.evaluate(`({
+        table: document.getElementById('routes').getBoundingClientRect().top,
+        firstChart: document.querySelector('.grid canvas').getBoundingClientRect().top,
+        icon: document.querySelector('link[rel=icon]').href,
+      })`)) as { table: number; firstChart: number; icon: string };
+      expect(layout.table).toBeLessThan(layout.firstChart);
+      expect(layout.table).toBeLessThan(900 / 2);
+      expect(layout.icon).toBe(`${server.url}/favicon.ico`);
+      // Without hovering, every legend shows its series' latest value (uPlot shows '--' for none).
+      await page.mouse.move(0, 0);
+      const legends =
+        (await page.evaluate(`Object.fromEntries(Object.entries(window.greenhubStatus.charts).map(([id, c]) =>
+        [id, [...c.plot.root.querySelectorAll('.u-legend .u-series:not(:first-child) .u-value')].map((e) => e.textContent)]))`)) as Record<
+          string,
+          string[]
+        >;
+      expect(legends.greenlets).toHaveLength(3);
+      for (const value of legends.greenlets!) expect(value).toMatch(/^\d+$/);
+      expect(
+        legends.loop!.every((v) => / ms$/.test(v)),
+        JSON.stringify(legends.loop),
+      ).toBe(true);
+      expect(
+        legends.utilization!.every((v) => /%$|^–$/.test(v)),
+        JSON.stringify(legends.utilization),
+      ).toBe(true);
+      expect(
+        legends.rate!.some((v) => / req\/s$/.test(v)),
+        JSON.stringify(legends.rate),
+      ).toBe(true);
       mkdirSync(`${root}test-results`, { recursive: true });
       await page.screenshot({ path: `${root}test-results/status-page.png`, fullPage: true });
       expect(errors).toEqual([]);

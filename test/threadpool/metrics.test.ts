@@ -7,7 +7,7 @@ import { collectMetrics, type MetricsCollection } from 'greenhub/metrics';
 import { hybrid, ThreadPool, task } from 'greenhub/threadpool';
 import client from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parsePrometheusText, sampleValue } from '../metrics/prom-text.js';
+import { parsePrometheusText, sampleTotal, sampleValue } from '../metrics/prom-text.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
 const spin = task<(ms: number) => number>(tasks, 'spin');
@@ -32,12 +32,19 @@ describe('ThreadPool metrics', () => {
     let families = await scrape(register);
     expect(sampleValue(families, 'greenhub_threadpool_tasks_total', { ...pooled, outcome: 'ok' })).toBe(2);
     expect(sampleValue(families, 'greenhub_threadpool_tasks_total', { ...pooled, outcome: 'error' })).toBe(1);
-    expect(sampleValue(families, 'greenhub_threadpool_run_seconds_count', pooled)).toBe(3);
-    expect(sampleValue(families, 'greenhub_threadpool_run_seconds_sum', pooled)).toBeGreaterThanOrEqual(0.08);
-    expect(sampleValue(families, 'greenhub_threadpool_wait_seconds_count', pooled)).toBe(3);
-    expect(sampleValue(families, 'greenhub_threadpool_wait_seconds_sum', pooled)).toBeGreaterThanOrEqual(
+    expect(sampleTotal(families, 'greenhub_threadpool_run_seconds_count', pooled)).toBe(3);
+    expect(sampleTotal(families, 'greenhub_threadpool_run_seconds_sum', pooled)).toBeGreaterThanOrEqual(0.08);
+    expect(sampleTotal(families, 'greenhub_threadpool_wait_seconds_count', pooled)).toBe(3);
+    expect(sampleTotal(families, 'greenhub_threadpool_wait_seconds_sum', pooled)).toBeGreaterThanOrEqual(
       0.04,
     );
+    expect(
+      sampleValue(families, 'greenhub_threadpool_run_seconds_count', { ...pooled, task: 'spin (tasks.mjs)' }),
+    ).toBe(2);
+    expect(sampleValue(families, 'greenhub_threadpool_busy_seconds_total', pooled)).toBeGreaterThanOrEqual(
+      0.08,
+    );
+    expect(sampleValue(families, 'greenhub_threadpool_max_threads', pooled)).toBe(1);
     expect(sampleValue(families, 'greenhub_threadpool_threads', { ...pooled, state: 'idle' })).toBe(1);
     expect(sampleValue(families, 'greenhub_threadpool_queue_size', pooled)).toBe(0);
     await pool.close();
@@ -70,6 +77,17 @@ describe('ThreadPool metrics', () => {
     expect(
       sampleValue(families, 'greenhub_hybrid_placements_total', { ...labels, placement: 'thread' }),
     ).toBe(thread);
+    // Every inline call was placed on an estimate at or below the 0.5 ms threshold.
+    expect(
+      sampleValue(families, 'greenhub_hybrid_estimate_seconds_count', { ...labels, placement: 'inline' }),
+    ).toBe(inline);
+    expect(
+      sampleValue(families, 'greenhub_hybrid_estimate_seconds_bucket', {
+        ...labels,
+        placement: 'inline',
+        le: '0.0005',
+      }),
+    ).toBe(inline);
     await pool.close();
   });
 });

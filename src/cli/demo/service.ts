@@ -153,11 +153,15 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
   try {
     metrics = collectMetrics();
     const register = metrics.register;
-    server.mount('/metrics', async (_req, res) => {
-      const body = await register.metrics();
-      res.writeHead(200, { 'content-type': register.contentType, 'cache-control': 'no-store' });
-      res.end(body);
-    });
+    server.mount(
+      '/metrics',
+      async (_req, res) => {
+        const body = await register.metrics();
+        res.writeHead(200, { 'content-type': register.contentType, 'cache-control': 'no-store' });
+        res.end(body);
+      },
+      { metrics: false },
+    );
     page = mountStatusPage(server, { path: '/', title: `greenhub demo (${opts.mode})` });
     await server.start();
   } catch (error) {
