@@ -117,6 +117,17 @@ const CONTEXT: Record<string, Context> = {
     epilogue: 'console.log(digest); await pool.close();',
     prints: /<h1>one<\/h1>\n<h1>two<\/h1>\n2cf24dba5fb0a30e/,
   },
+  'Thread pool#3': {
+    prelude: `
+      import { ThreadPool, task } from 'greenhub/threadpool';
+      const pool = new ThreadPool({ maxThreads: 2 });
+      const reindex = task(new URL('./tasks.js', import.meta.url), 'reindex');
+      const render = task(new URL('./md.js', import.meta.url), 'render');
+      const documents = Array.from({ length: 20 }, (_, i) => 'document ' + i);
+      const page = '# welcome';`,
+    epilogue: 'console.log(html); await pool.close();',
+    prints: /<h1>welcome<\/h1>/,
+  },
   'Inside a task: `greenhub/worker`#1': {
     driver: `
       import { ThreadPool, task } from 'greenhub/threadpool';
