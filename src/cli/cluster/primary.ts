@@ -66,11 +66,19 @@ interface Member {
   killTimer?: ReturnType<typeof setTimeout>;
 }
 
-const CLUSTER_METRICS = {
+/**
+ * The metrics the primary adds to the workers' under `greenhub run --workers`.
+ *
+ * @example
+ * ```ts
+ * clusterMetricNames.workers; // 'greenhub_cluster_workers'
+ * ```
+ */
+export const clusterMetricNames = Object.freeze({
   workers: 'greenhub_cluster_workers',
   deaths: 'greenhub_cluster_worker_deaths_total',
   restarts: 'greenhub_cluster_rolling_restarts_total',
-} as const;
+} as const);
 
 function log(line: string): void {
   process.stderr.write(`greenhub: ${line}\n`);
@@ -397,13 +405,18 @@ export class ClusterPrimary {
     });
     return [
       one(
-        CLUSTER_METRICS.workers,
+        clusterMetricNames.workers,
         'gauge',
         'Workers running (greenhub run --workers), not stopping',
         this.size,
       ),
-      one(CLUSTER_METRICS.deaths, 'counter', 'Workers that died on their own and were replaced', this.deaths),
-      one(CLUSTER_METRICS.restarts, 'counter', 'Rolling restarts (SIGHUP) begun', this.restarts),
+      one(
+        clusterMetricNames.deaths,
+        'counter',
+        'Workers that died on their own and were replaced',
+        this.deaths,
+      ),
+      one(clusterMetricNames.restarts, 'counter', 'Rolling restarts (SIGHUP) begun', this.restarts),
     ];
   }
 }
