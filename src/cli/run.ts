@@ -12,8 +12,9 @@
  *   signal patch reads as "exit now"). If this process dies without forwarding anything (SIGKILL),
  *   the application notices it was orphaned and shuts down gracefully (run-preload.ts).
  * - SIGTERM, SIGINT and SIGHUP are forwarded. The application's signal patch shuts down gracefully
- *   on each of them — SIGHUP included (it is in the patch's `signals` unless `--patch` sets them),
- *   until a rolling reload exists; an application that listens for SIGHUP itself keeps it — and a
+ *   on each of them — SIGHUP included (it is in the patch's `signals` unless `--patch` sets them;
+ *   the rolling restart is `--workers`' — below); an application that listens for SIGHUP itself
+ *   keeps it — and a
  *   second signal is forwarded too and makes it exit at once (130 / 143).
  * - If this process is orphaned in turn (a wrapper such as `npx` exited on SIGTERM without passing
  *   it on), it notices (orphan-watch.ts) and sends the application SIGTERM, as if forwarding it.
@@ -84,7 +85,7 @@ export const RUN_HELP = helpText(
   'greenhub run [options] <entry> [args…]',
   'Run an unmodified Node application with greenhub: core I/O patched before it loads (a greenlet\n' +
     'per request, cancellable I/O), Prometheus metrics served from inside it, graceful shutdown on\n' +
-    'SIGTERM/SIGINT/SIGHUP (SIGHUP stops, it does not reload). Options go before <entry>; what\n' +
+    'SIGTERM/SIGINT/SIGHUP (without --workers, SIGHUP stops). Options go before <entry>; what\n' +
     'follows it is the application’s.\n\n' +
     'With --workers N: a node:cluster primary forks N workers that share the listening port and\n' +
     'serves one /metrics for all of them; a worker that dies is replaced (a crash loop exits 1);\n' +
@@ -106,8 +107,9 @@ const STOPPING_WITH_WORKERS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
 
 /**
  * The signals the application's signal patch shuts down on, unless the settings name them: every
- * signal `greenhub run` forwards. SIGHUP is a graceful stop, not a reload (there is no rolling
- * reload yet), so that a hang-up lets the requests in flight finish instead of killing them.
+ * signal `greenhub run` forwards. Without `--workers`, SIGHUP is a graceful stop, not a reload, so
+ * that a hang-up lets the requests in flight finish instead of killing them; with `--workers` the
+ * primary turns it into a rolling restart and stops each old worker with SIGTERM.
  */
 export const RUN_SIGNALS: readonly NodeJS.Signals[] = FORWARDED;
 

@@ -12,8 +12,9 @@
  *    where the thread pool closes (`onShutdown(() => pool.close())`).
  * 5. The process exits: `0` when every hook succeeded, `1` when one failed or timed out.
  *
- * SIGHUP, when it is one of `signals` (`greenhub run` adds it), is a graceful stop too — there is
- * no rolling reload yet — unless the application listens for SIGHUP itself: then it is left to it.
+ * SIGHUP, when it is one of `signals` (`greenhub run` adds it), is a graceful stop too — the
+ * rolling restart is `greenhub run --workers`' primary's, which stops each old worker with SIGTERM
+ * — unless the application listens for SIGHUP itself: then it is left to it.
  *
  * A second signal during the shutdown exits at once with the shell's convention for death by that
  * signal, `128 + signal number`: 130 for SIGINT, 143 for SIGTERM (what an unpatched Node process

@@ -54,7 +54,8 @@ describe('deploy/kubernetes/greenhub.yaml', () => {
   });
 
   it('runs greenhub run --workers with a valid worker count, metrics on the port it declares', () => {
-    expect([...container.command, ...container.args].join(' ')).toMatch(/greenhub run /);
+    // exec-style: no npx or shell in between to swallow SIGTERM.
+    expect(container.command).toEqual(['node', 'node_modules/greenhub/dist/cli/main.js', 'run']);
     expect(parseWorkers(flag(container.args, '--workers')!, '--workers', 2)).toBeGreaterThan(0);
     expect(Number(flag(container.args, '--metrics-port'))).toBe(metricsPort);
     expect(flag(container.args, '--metrics-host')).toBe('0.0.0.0');
