@@ -1,7 +1,7 @@
 // `npm run bench`: runs every benchmark area, then writes bench/RESULTS.md from bench/results/*.json.
 //
 //   node bench/run.js                 all areas on this Node, then RESULTS.md
-//   node bench/run.js hub threadpool  only these areas
+//   node bench/run.js hub threadpool  only these areas (workers: greenhub run --workers, bench/workers.js)
 //   node bench/run.js --node24        also the hub area on Node 24 (npm's node@24 package, via npx)
 //   node bench/run.js --render        only rewrite RESULTS.md from the JSON results already there
 //
@@ -11,7 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { benchDir, fmt, resultsDir } from './lib.js';
 
 const args = process.argv.slice(2);
-const known = ['hub', 'threadpool', 'patch', 'metrics', 'cancel'].filter((a) =>
+const known = ['hub', 'threadpool', 'patch', 'metrics', 'cancel', 'workers'].filter((a) =>
   existsSync(`${benchDir}${a}.js`),
 );
 const chosen = args.filter((a) => !a.startsWith('--'));
@@ -212,6 +212,7 @@ for (const [name, title] of [
   ['patch', 'Patched I/O (issue 4)'],
   ['metrics', 'Metrics and monitoring (issue 5)'],
   ['cancel', 'Cancellation at the caller (issue 11)'],
+  ['workers', 'Processes: greenhub run --workers (issue 13)'],
 ]) {
   const data = load(/** @type {string} */ (name));
   if (data) parts.push(genericSection(data, /** @type {string} */ (title)), '');
