@@ -14,11 +14,12 @@ export interface ClusterMetricsServer {
 }
 
 /**
- * Serve `scrape()`'s text on `/metrics` and `ok` on `/healthz`. Resolves once listening.
+ * Serve `scrape()`'s text on `/metrics`, and on `/healthz` `ok` while `healthy()`, else 503.
+ * Resolves once listening.
  *
  * @example
  * ```ts
- * const server = await serveClusterMetrics('127.0.0.1', 9464, () => primary.scrape());
+ * const server = await serveClusterMetrics('127.0.0.1', 9464, () => primary.scrape(), () => primary.listening > 0);
  * await server.close();
  * ```
  */
@@ -26,6 +27,7 @@ export async function serveClusterMetrics(
   host: string,
   port: number,
   scrape: () => Promise<string>,
+  healthy: () => boolean,
 ): Promise<ClusterMetricsServer> {
   const server = http.createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
@@ -33,7 +35,10 @@ export async function serveClusterMetrics(
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
-    if (path === '/healthz') return send(200, 'text/plain; charset=utf-8', 'ok\n');
+    if (path === '/healthz')
+      return healthy()
+        ? send(200, 'text/plain; charset=utf-8', 'ok\n')
+        : send(503, 'text/plain; charset=utf-8', 'no worker is listening\n');
     if (path !== '/metrics') return send(404, 'text/plain; charset=utf-8', 'not found: try /metrics\n');
     scrape().then(
       (text) => send(200, 'text/plain; version=0.0.4; charset=utf-8', text),

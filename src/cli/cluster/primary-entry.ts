@@ -28,6 +28,7 @@ if (spec !== undefined && spec !== '') {
       spec.slice(0, colon).replace(/^\[|\]$/g, ''),
       Number(spec.slice(colon + 1)),
       () => primary.scrape(),
+      () => primary.listening > 0,
     );
     process.stderr.write(`greenhub: metrics on ${server.url}/metrics\n`);
   } catch (error) {

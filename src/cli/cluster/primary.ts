@@ -152,6 +152,13 @@ export class ClusterPrimary {
     return n;
   }
 
+  /** The workers that listen and are not stopping: `/healthz` is 503 at 0. */
+  get listening(): number {
+    let n = 0;
+    for (const m of this.members) if (m.state === 'up') n++;
+    return n;
+  }
+
   private fork(slot: number): Member {
     const worker = cluster.fork({
       [WORKER_ENV.slot]: String(slot),
