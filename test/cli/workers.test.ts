@@ -35,22 +35,39 @@ function requestsServed(text: string): number {
     .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
 
+/** Sockets that carried a complete response: a later request on one is on a reused connection. */
+const usedSockets = new WeakSet<object>();
+
 /**
- * GET `path` through `agent`. A request written to a reused keep-alive connection that the server
- * closed as idle at that very moment fails with ECONNRESET before any response; HTTP/1.1 leaves
- * that race to the client, and Node's documentation has it retry such a request once
- * (`req.reusedSocket`). That is done here, and counted in `retried`.
+ * GET `path` through `agent` (`false`: a connection of its own, `connection: close`). A request
+ * written to a keep-alive connection that the server closed as idle at that very moment fails with
+ * ECONNRESET before any response; HTTP/1.1 leaves that race to the client, and Node's documentation
+ * has it retry such a request (`req.reusedSocket`; a socket the agent handed on to a queued request
+ * counts too). That is done here, and counted in `retried`.
  */
-function getRetrying(port: number, path: string, agent: http.Agent, retried: { n: number }): Promise<Seen> {
+function getRetrying(
+  port: number,
+  path: string,
+  agent: http.Agent | false,
+  retried: { n: number },
+): Promise<Seen> {
   return new Promise((resolve) => {
     const req = http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
+      const socket = req.socket;
       let body = '';
       res.setEncoding('utf8').on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode, body }));
+      res.on('end', () => {
+        if (socket !== null) usedSockets.add(socket);
+        resolve({ status: res.statusCode, body });
+      });
       res.on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
     });
     req.on('error', (e: NodeJS.ErrnoException) => {
-      if (req.reusedSocket && e.code === 'ECONNRESET') {
+      if (
+        agent !== false &&
+        e.code === 'ECONNRESET' &&
+        (req.reusedSocket || usedSockets.has(req.socket ?? {}))
+      ) {
         retried.n++;
         resolve(getRetrying(port, path, agent, retried));
       } else resolve({ error: e.code ?? e.message });
@@ -68,7 +85,8 @@ async function load(
   path: string,
   opts: { clients: number; max: number; keepAlive: boolean; stop: Promise<unknown> },
 ) {
-  const agent = new http.Agent({ keepAlive: opts.keepAlive, maxSockets: opts.clients });
+  // Without keep-alive: no agent at all (an agent with maxSockets keeps connections alive).
+  const agent = opts.keepAlive ? new http.Agent({ keepAlive: true, maxSockets: opts.clients }) : false;
   const seen: Seen[] = [];
   const retried = { n: 0 };
   let stopped = false;
@@ -78,7 +96,7 @@ async function load(
       while (!stopped && seen.length < opts.max) seen.push(await getRetrying(port, path, agent, retried));
     }),
   );
-  agent.destroy();
+  if (agent !== false) agent.destroy();
   return { seen, retried: retried.n };
 }
 

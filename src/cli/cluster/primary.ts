@@ -24,6 +24,8 @@ import { nativeClearTimeout, nativeSetTimeout, now } from '../../internal/native
 import { ClusterMetrics, keepCounters } from './aggregate.js';
 import { CrashPolicy, type CrashPolicyOptions } from './crash-policy.js';
 import {
+  FINAL_SEQ,
+  type FinalAck,
   isMetricsReply,
   type MetricJson,
   type MetricsRequest,
@@ -195,6 +197,11 @@ export class ClusterPrimary {
     worker.on('message', (message: unknown) => {
       if (!isMetricsReply(message)) return;
       member.last = keepCounters(member.last, message.metrics);
+      if (message.seq === FINAL_SEQ) {
+        const ack: FinalAck = { greenhub: 'final-ack' };
+        if (worker.isConnected()) worker.send(ack);
+        return;
+      }
       const waiting = this.pending.get(message.seq);
       if (waiting === undefined) return;
       this.pending.delete(message.seq);

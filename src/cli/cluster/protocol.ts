@@ -34,6 +34,21 @@ export interface MetricsReply {
 /** The `seq` of the snapshot a worker sends unasked as it shuts down. */
 export const FINAL_SEQ = -1;
 
+/**
+ * Primary → worker: the answer to the final snapshot. A stopping worker waits for it before it
+ * exits: IPC is ordered, so by then the primary has read the worker's "server closed" message and
+ * routes no more connections to it, and every connection it handed over before is in the worker
+ * (accepted, or sent back to be given to another worker). A worker that exited earlier could take
+ * a connection in flight on the channel down with it.
+ */
+export interface FinalAck {
+  greenhub: 'final-ack';
+}
+
+export function isFinalAck(message: unknown): message is FinalAck {
+  return typeof message === 'object' && message !== null && (message as FinalAck).greenhub === 'final-ack';
+}
+
 /** Environment variables the primary sets for each worker. */
 export const WORKER_ENV = {
   /** The worker's slot, 1…N: its `worker` label, kept by its replacement. */
