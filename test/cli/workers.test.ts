@@ -1,5 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { get, gone, runCli, type Seen, startCli } from './helpers.js';
 
@@ -287,6 +289,31 @@ describe('greenhub run --workers', () => {
       expect(code).toBe(0);
     },
   );
+
+  it('a rolling restart whose new worker dies before it listens stops there: the old workers keep serving', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'greenhub-broken-deploy-'));
+    const broken = join(dir, 'broken');
+    try {
+      const app = startCluster(['--workers', '2'], ['crash-if', broken]);
+      const [one, two] = await Promise.all([app.worker(1), app.worker(2)]);
+      writeFileSync(broken, '');
+      app.child().kill('SIGHUP');
+      await app.until(
+        /rolling restart stopped: the new worker 1 died before it listened; the old workers keep serving/,
+      );
+      expect(await gone(one.pid, 100)).toBe(false);
+      expect(await gone(two.pid, 100)).toBe(false);
+      for (let i = 0; i < 4; i++) expect((await get(one.port, '/')).status).toBe(200);
+      app.child().kill('SIGTERM');
+      const { code, stderr } = await app.exited;
+      expect(stderr).toMatch(
+        /worker 1 \(pid \d+\) exited with code 1 before it listened; worker 1 keeps the one it was to replace/,
+      );
+      expect(code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('SIGTTIN adds a worker, SIGTTOU removes one', async () => {
     const app = startCluster(['--workers', '1']);

@@ -240,6 +240,11 @@ export class ClusterPrimary {
       this.stop('SIGTERM');
       return;
     }
+    if ([...this.members].some((m) => m.slot === member.slot && m.state !== 'stopping')) {
+      // A new worker of a rolling restart: the old one still holds the slot (rollingRestart stops).
+      log(`${how}; worker ${member.slot} keeps the one it was to replace`);
+      return;
+    }
     log(`${how}; replacing it in ${decision.delayMs} ms`);
     const timer = nativeSetTimeout(() => {
       this.replaceTimers.delete(timer);
