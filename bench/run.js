@@ -1,7 +1,7 @@
 // `npm run bench`: runs every benchmark area, then writes bench/RESULTS.md from bench/results/*.json.
 //
 //   node bench/run.js                 all areas on this Node, then RESULTS.md
-//   node bench/run.js hub threadpool  only these areas
+//   node bench/run.js hub threadpool  only these areas (workers: greenhub run --workers, bench/workers.js)
 //   node bench/run.js --node24        also the hub area on Node 24 (npm's node@24 package, via npx)
 //   node bench/run.js --render        only rewrite RESULTS.md from the JSON results already there
 //
@@ -11,7 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { benchDir, fmt, resultsDir } from './lib.js';
 
 const args = process.argv.slice(2);
-const known = ['hub', 'threadpool', 'lanes', 'patch', 'metrics', 'cancel', 'switch'].filter((a) =>
+const known = ['hub', 'threadpool', 'lanes', 'patch', 'metrics', 'cancel', 'switch', 'workers'].filter((a) =>
   existsSync(`${benchDir}${a}.js`),
 );
 const chosen = args.filter((a) => !a.startsWith('--'));
@@ -214,6 +214,7 @@ for (const [name, title] of [
   ['metrics', 'Metrics and monitoring (issue 5)'],
   ['cancel', 'Cancellation at the caller (issue 11)'],
   ['switch', 'The hub’s switch interval (issue 16)'],
+  ['workers', 'Processes: greenhub run --workers (issue 13)'],
 ]) {
   const data = load(/** @type {string} */ (name));
   if (data) parts.push(genericSection(data, /** @type {string} */ (title)), '');

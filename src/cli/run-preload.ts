@@ -11,13 +11,20 @@
  * without it. A port already taken stops the application at startup, with a message that says so —
  * a service whose metrics silently went missing is worse than one that does not start.
  *
+ * **Cluster worker.** Under `greenhub run --workers`, the application is a `node:cluster` worker with
+ * `GREENHUB_WORKER` set: it serves no metrics itself but answers the primary's metrics requests
+ * over cluster IPC (cluster/worker.ts); the primary serves one `/metrics` for the machine.
+ *
  * **Orphan watch.** The application runs in its own process group (see run.ts), so a `greenhub run`
  * killed with SIGKILL cannot take it along. With `GREENHUB_SUPERVISED=1` it watches its parent
  * (orphan-watch.ts) and, once reparented, sends itself SIGTERM: the graceful shutdown then runs as
  * if the supervisor had forwarded the signal.
  */
+import cluster from 'node:cluster';
 import { isMainThread } from 'node:worker_threads';
 import { startMetricsServer } from '../metrics/server.js';
+import { WORKER_ENV } from './cluster/protocol.js';
+import { serveMetricsToPrimary } from './cluster/worker.js';
 import { watchParent } from './orphan-watch.js';
 
 const spec = process.env.GREENHUB_METRICS;
@@ -31,6 +38,8 @@ if (isMainThread && supervised) {
     process.kill(process.pid, 'SIGTERM');
   });
 }
+
+if (isMainThread && cluster.isWorker && process.env[WORKER_ENV.slot] !== undefined) serveMetricsToPrimary();
 
 if (isMainThread && spec !== undefined && spec !== '') {
   const colon = spec.lastIndexOf(':');

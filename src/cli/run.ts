@@ -12,8 +12,9 @@
  *   signal patch reads as "exit now"). If this process dies without forwarding anything (SIGKILL),
  *   the application notices it was orphaned and shuts down gracefully (run-preload.ts).
  * - SIGTERM, SIGINT and SIGHUP are forwarded. The application's signal patch shuts down gracefully
- *   on each of them — SIGHUP included (it is in the patch's `signals` unless `--patch` sets them),
- *   until a rolling reload exists; an application that listens for SIGHUP itself keeps it — and a
+ *   on each of them — SIGHUP included (it is in the patch's `signals` unless `--patch` sets them;
+ *   the rolling restart is `--workers`' — below); an application that listens for SIGHUP itself
+ *   keeps it — and a
  *   second signal is forwarded too and makes it exit at once (130 / 143).
  * - If this process is orphaned in turn (a wrapper such as `npx` exited on SIGTERM without passing
  *   it on), it notices (orphan-watch.ts) and sends the application SIGTERM, as if forwarding it.
@@ -21,12 +22,21 @@
  *   then the patch's kill and hook timeouts with room to spare), it is killed with SIGKILL.
  * - The exit status is the application's: its exit code, or 128 + the signal number when a signal
  *   ended it.
+ *
+ * With `--workers N` (or `GREENHUB_WORKERS`), the process started in its own group is a
+ * `node:cluster` primary instead (cluster/primary-entry.ts) that forks N workers, each running the
+ * application under the same preloads and sharing its listening port — `gunicorn -w N -k gevent`.
+ * The primary serves the machine's `/metrics`; SIGHUP is a rolling restart, SIGTTIN/SIGTTOU add or
+ * remove a worker, and only SIGTERM/SIGINT arm the kill timer here (the primary kills a stopping
+ * worker past its own grace + margin first).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import { parsePatchEnv } from '../patch/env.js';
+import type { ClusterConfig } from './cluster/primary.js';
+import { MAX_THREADS, parseWorkers, threadsPerWorker } from './cluster/sizing.js';
 import { type FlagSpec, HOST, helpText, MILLISECONDS, PORT, parseFlags } from './flags.js';
 import { watchParent } from './orphan-watch.js';
 import { UsageError } from './usage-error.js';
@@ -52,6 +62,18 @@ export const RUN_FLAGS: readonly FlagSpec[] = [
     help: 'on SIGTERM/SIGINT/SIGHUP, how long live greenlets get to finish (default 10000)',
   },
   {
+    name: 'workers',
+    kind: { type: 'string', what: 'a number of workers, or 0 or "auto" for one per core' },
+    placeholder: '<n>',
+    help: 'fork n workers with node:cluster sharing the port (0 or auto: one per core; default $GREENHUB_WORKERS)',
+  },
+  {
+    name: 'threads',
+    kind: { type: 'integer', min: 1, max: MAX_THREADS, what: `a number of threads from 1 to ${MAX_THREADS}` },
+    placeholder: '<n>',
+    help: 'with --workers: each worker’s default thread pool size (default: cores / workers, at least 1)',
+  },
+  {
     name: 'patch',
     kind: { type: 'string', what: 'GREENHUB_PATCH settings, e.g. "blocking=count,-fs"' },
     placeholder: '<settings>',
@@ -63,8 +85,12 @@ export const RUN_HELP = helpText(
   'greenhub run [options] <entry> [args…]',
   'Run an unmodified Node application with greenhub: core I/O patched before it loads (a greenlet\n' +
     'per request, cancellable I/O), Prometheus metrics served from inside it, graceful shutdown on\n' +
-    'SIGTERM/SIGINT/SIGHUP (SIGHUP stops, it does not reload). Options go before <entry>; what\n' +
+    'SIGTERM/SIGINT/SIGHUP (without --workers, SIGHUP stops). Options go before <entry>; what\n' +
     'follows it is the application’s.\n\n' +
+    'With --workers N: a node:cluster primary forks N workers that share the listening port and\n' +
+    'serves one /metrics for all of them; a worker that dies is replaced (a crash loop exits 1);\n' +
+    'SIGHUP restarts the workers one by one without dropping requests; SIGTTIN/SIGTTOU add or\n' +
+    'remove a worker.\n\n' +
     'Exit status: the application’s (0 after a graceful shutdown, 1 if a shutdown hook failed,\n' +
     '130/143 when a second SIGINT/SIGTERM cut the shutdown short), 128 + n when signal n ended it,\n' +
     '2 for a bad command line.',
@@ -75,11 +101,15 @@ export const RUN_HELP = helpText(
 export const KILL_MARGIN_MS = 10_000;
 
 const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+/** With `--workers`: SIGHUP reloads, SIGTTIN/SIGTTOU resize; none of them stops the primary. */
+const FORWARDED_TO_PRIMARY: NodeJS.Signals[] = [...FORWARDED, 'SIGTTIN', 'SIGTTOU'];
+const STOPPING_WITH_WORKERS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
 
 /**
  * The signals the application's signal patch shuts down on, unless the settings name them: every
- * signal `greenhub run` forwards. SIGHUP is a graceful stop, not a reload (there is no rolling
- * reload yet), so that a hang-up lets the requests in flight finish instead of killing them.
+ * signal `greenhub run` forwards. Without `--workers`, SIGHUP is a graceful stop, not a reload, so
+ * that a hang-up lets the requests in flight finish instead of killing them; with `--workers` the
+ * primary turns it into a rolling restart and stops each old worker with SIGTERM.
  */
 export const RUN_SIGNALS: readonly NodeJS.Signals[] = FORWARDED;
 
@@ -152,19 +182,53 @@ export function run(argv: readonly string[]): Promise<number> {
     new URL('../patch/register.js', import.meta.url),
     new URL('./run-preload.js', import.meta.url),
   ];
-  const child = spawn(
-    process.execPath,
-    [...preloads.flatMap((url) => ['--import', url.href]), entry, ...args],
-    { stdio: 'inherit', env, detached: true },
-  );
-  return supervise(child, grace + KILL_MARGIN_MS);
+  const execArgv = preloads.flatMap((url) => ['--import', url.href]);
+  const workersText = (values.get('workers') as string | undefined) ?? process.env.GREENHUB_WORKERS;
+  const threads = values.get('threads') as number | undefined;
+  if (workersText === undefined || workersText === '') {
+    if (threads !== undefined)
+      throw new UsageError('greenhub run: --threads needs --workers (or GREENHUB_WORKERS)', '--threads');
+    const child = spawn(process.execPath, [...execArgv, entry, ...args], {
+      stdio: 'inherit',
+      env,
+      detached: true,
+    });
+    return supervise(child, grace + KILL_MARGIN_MS, FORWARDED, FORWARDED);
+  }
+  const workers = parseWorkers(workersText, values.has('workers') ? '--workers' : 'GREENHUB_WORKERS');
+  const config: ClusterConfig = {
+    entry: resolve(entry),
+    args,
+    execArgv,
+    workers,
+    threads: threads ?? threadsPerWorker(workers),
+    patch: env.GREENHUB_PATCH as string,
+    graceMs: grace,
+    killMarginMs: KILL_MARGIN_MS,
+  };
+  env.GREENHUB_CLUSTER = JSON.stringify(config);
+  delete env.GREENHUB_PATCH;
+  delete env.GREENHUB_WORKERS;
+  const primary = spawn(process.execPath, [new URL('./cluster/primary-entry.js', import.meta.url).pathname], {
+    stdio: 'inherit',
+    env,
+    detached: true,
+  });
+  // The primary kills a worker still running grace + margin after its signal; this is the backstop.
+  return supervise(primary, grace + 2 * KILL_MARGIN_MS, FORWARDED_TO_PRIMARY, STOPPING_WITH_WORKERS);
 }
 
-function supervise(child: ChildProcess, killAfterMs: number): Promise<number> {
+function supervise(
+  child: ChildProcess,
+  killAfterMs: number,
+  forwarded: readonly NodeJS.Signals[],
+  stopping: readonly NodeJS.Signals[],
+): Promise<number> {
   return new Promise((resolveExit) => {
     let killTimer: ReturnType<typeof setTimeout> | undefined;
     const forward = (signal: NodeJS.Signals): void => {
       child.kill(signal);
+      if (!stopping.includes(signal)) return;
       killTimer ??= setTimeout(() => {
         process.stderr.write(
           `greenhub run: the application did not exit within ${killAfterMs} ms of ${signal}; killing it\n`,
@@ -175,7 +239,7 @@ function supervise(child: ChildProcess, killAfterMs: number): Promise<number> {
     const killOnExit = (): void => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     };
-    for (const s of FORWARDED) process.on(s, forward);
+    for (const s of forwarded) process.on(s, forward);
     process.on('exit', killOnExit);
     const unwatch = watchParent(() => {
       process.stderr.write('greenhub run: its parent process is gone; stopping the application\n');
@@ -184,7 +248,7 @@ function supervise(child: ChildProcess, killAfterMs: number): Promise<number> {
     const done = (code: number): void => {
       clearTimeout(killTimer);
       unwatch();
-      for (const s of FORWARDED) process.off(s, forward);
+      for (const s of forwarded) process.off(s, forward);
       process.off('exit', killOnExit);
       resolveExit(code);
     };

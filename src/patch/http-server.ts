@@ -30,7 +30,10 @@
  * - Once a graceful shutdown begins (signal.ts calls {@link drainHttpServer}), responses not yet
  *   started, and those of requests still arriving on open keep-alive connections, carry
  *   `connection: close`: each connection closes after its current response instead of carrying a
- *   next request into a process about to exit.
+ *   next request into a process about to exit. Connections accepted whose first request has not
+ *   arrived yet are counted ({@link connectionsAwaitingRequest}), so that the shutdown can let
+ *   that request in rather than reset it (a `node:cluster` worker may be handed a connection just
+ *   before it stops accepting, and read its request a moment later).
  *
  * Handlers start on the hub's run queue (like every spawned greenlet), in arrival order, in the
  * same event-loop turn. Other server events (`'upgrade'`, `'connect'`, `'checkContinue'`) are not
@@ -45,7 +48,7 @@ import { currentGreenlet } from '../greenlet/hub.js';
 import { Operation, registerOperation } from '../greenlet/operation.js';
 import { Pool } from '../greenlet/pool.js';
 import { Timeout } from '../greenlet/timeout.js';
-import { nativeSetImmediate, now } from '../internal/natives.js';
+import { nativeClearTimeout, nativeSetImmediate, nativeSetTimeout, now } from '../internal/natives.js';
 import { kGreenhubServer } from '../internal/net-natives.js';
 import {
   checkBoolean,
@@ -123,6 +126,44 @@ const pools = new WeakMap<object, Pool>();
 const inProgress = new WeakMap<object, Set<ServerResponse>>();
 /** Servers shutting down: their responses close their connections. */
 const draining = new WeakSet<object>();
+/** Accepted connections whose first request has not been emitted yet, per server. */
+const awaitingRequest = new WeakMap<object, Set<Socket>>();
+/** Woken when a connection leaves {@link awaitingRequest} (its request came, or it closed). */
+let arrivalWaiters: (() => void)[] = [];
+
+function connectionOpened(server: object, socket: Socket): void {
+  let set = awaitingRequest.get(server);
+  if (set === undefined) awaitingRequest.set(server, (set = new Set()));
+  set.add(socket);
+  socket.once('close', () => requestArrived(server, socket));
+}
+
+function requestArrived(server: object, socket: Socket): void {
+  if (awaitingRequest.get(server)?.delete(socket) !== true || arrivalWaiters.length === 0) return;
+  const waiters = arrivalWaiters;
+  arrivalWaiters = [];
+  for (const wake of waiters) wake();
+}
+
+/**
+ * How many connections `server` accepted whose first request has not arrived (and which are still
+ * open): what a graceful shutdown should wait a moment for before it closes every connection.
+ */
+export function connectionsAwaitingRequest(server: object): number {
+  return awaitingRequest.get(server)?.size ?? 0;
+}
+
+/**
+ * Resolves `true` when a connection of any server gets its first request or closes, `false` after
+ * `ms`. Whoever waits clears its own timer.
+ */
+export function nextRequestArrival(ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return new Promise<boolean>((resolve) => {
+    arrivalWaiters.push(() => resolve(true));
+    timer = nativeSetTimeout(resolve, ms, false);
+  }).finally(() => nativeClearTimeout(timer));
+}
 
 /**
  * A graceful shutdown begins: every response of `server` not yet started, and every later one,
@@ -359,8 +400,12 @@ function wrapEmit(original: Fn): Fn {
     // count their metrics already.
     if ((this as unknown as Record<symbol, unknown>)[kGreenhubServer] === true)
       return Reflect.apply(original, this, args);
-    if (args[0] === 'connection') statsFor(this).connected(args[1] as Socket);
+    if (args[0] === 'connection') {
+      statsFor(this).connected(args[1] as Socket);
+      connectionOpened(this, args[1] as Socket);
+    }
     if (args[0] !== 'request' || args.length !== 3) return Reflect.apply(original, this, args);
+    requestArrived(this, (args[1] as IncomingMessage).socket);
     return serve(this, args[1] as IncomingMessage, args[2] as ServerResponse);
   };
 }

@@ -5,15 +5,20 @@
  *    connections are dropped, requests in progress go on, and (with the http patch) their
  *    responses, and those of requests still arriving on open connections, say `connection: close`
  *    so that no client sends a next request on a connection the exit would reset.
- * 2. Grace period (`gracePeriod`, default 10 s): live greenlets get that long to finish.
+ * 2. Grace period (`gracePeriod`, default 10 s): live greenlets get that long to finish. A
+ *    connection accepted just before the servers closed whose request has not arrived yet (a
+ *    `node:cluster` worker is handed connections until the primary reads that it stopped) gets up
+ *    to {@link ARRIVAL_WAIT_MS} for it: its request then runs and is waited for like the others,
+ *    instead of being reset with the connection.
  * 3. The rest are killed (`GreenletExit`, at most `killTimeout` ms, default 2 s, to die), and the
  *    servers' remaining connections are closed.
  * 4. Shutdown hooks run, in registration order, each within `hookTimeout` (default 5 s): this is
  *    where the thread pool closes (`onShutdown(() => pool.close())`).
  * 5. The process exits: `0` when every hook succeeded, `1` when one failed or timed out.
  *
- * SIGHUP, when it is one of `signals` (`greenhub run` adds it), is a graceful stop too — there is
- * no rolling reload yet — unless the application listens for SIGHUP itself: then it is left to it.
+ * SIGHUP, when it is one of `signals` (`greenhub run` adds it), is a graceful stop too — the
+ * rolling restart is `greenhub run --workers`' primary's, which stops each old worker with SIGTERM
+ * — unless the application listens for SIGHUP itself: then it is left to it.
  *
  * A second signal during the shutdown exits at once with the shell's convention for death by that
  * signal, `128 + signal number`: 130 for SIGINT, 143 for SIGTERM (what an unpatched Node process
@@ -40,7 +45,7 @@ import {
   rangeError,
 } from '../internal/validate.js';
 import { type Fn, wrapFunctions } from './call.js';
-import { drainHttpServer } from './http-server.js';
+import { connectionsAwaitingRequest, drainHttpServer, nextRequestArrival } from './http-server.js';
 import { builtin, markPatched, restore } from './registry.js';
 import { trackedServers, trackServer } from './servers.js';
 
@@ -148,6 +153,14 @@ export function shutdown(opts?: ShutdownOptions): Promise<number> {
   }));
 }
 
+/**
+ * How long a graceful shutdown with nothing else to wait for waits for the first request of a
+ * connection already accepted, in ms (each arrival starts the wait again, within the grace period).
+ * Short, since a client that connected and sends nothing (a browser's preconnect) holds the
+ * shutdown that long; long enough for a client that is itself short of CPU to send its request.
+ */
+export const ARRIVAL_WAIT_MS = 2_000;
+
 function liveGreenlets(): Greenlet[] {
   const live: Greenlet[] = [];
   for (let g = getHub()._liveHead; g !== null; g = g._lnext) live.push(g);
@@ -171,9 +184,15 @@ async function gracefully(t: Timings, reason: string): Promise<number> {
   );
   const deadline = now() + t.gracePeriod;
   let finished = 0;
-  for (let live = liveGreenlets(); live.length !== 0; live = liveGreenlets()) {
+  for (let live = liveGreenlets(); ; live = liveGreenlets()) {
     const left = deadline - now();
     if (left <= 0) break;
+    if (live.length === 0) {
+      // Nothing running: wait only for requests already on their way in, a short while.
+      if (!servers.some((server) => connectionsAwaitingRequest(server) > 0)) break;
+      if (!(await nextRequestArrival(Math.min(left, ARRIVAL_WAIT_MS)))) break;
+      continue;
+    }
     finished += (await joinAll(live, { timeout: left })).length;
   }
   const rest = liveGreenlets();

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import client from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { clusterMetricNames } from '../../src/cli/cluster/primary.js';
 import { metricNames } from '../../src/metrics/index.js';
 import { root } from '../helpers.js';
 
@@ -70,6 +71,7 @@ function exported(): Set<string> {
     'greenhub_hybrid_estimate_seconds',
     'greenhub_http_request_duration_seconds',
   ]);
+  for (const name of Object.values(clusterMetricNames)) families.set(name, 'other');
   for (const name of Object.values(metricNames))
     families.set(name, histogramFamilies.has(name) ? 'histogram' : 'other');
   const names = new Set<string>();
@@ -120,6 +122,16 @@ describe('grafana/dashboards/greenhub.json', () => {
       'greenhub_http_request_duration_seconds_bucket',
     ])
       expect(all, name).toContain(name);
+  });
+
+  it('has instance and worker variables, every panel filters on the instance', () => {
+    const variables = dashboard.templating.list as { name: string; query: string; allValue?: string }[];
+    expect(variables.map((v) => v.name)).toEqual(['job', 'instance', 'worker']);
+    // "All" must match a series without the label too: one process has no worker label.
+    expect(variables.find((v) => v.name === 'worker')?.allValue).toBe('.*');
+    for (const { panel, expr } of exprs.filter((e) => e.panel !== 'variable'))
+      expect(expr, panel).toContain('instance=~"$instance"');
+    expect(exprs.filter((e) => e.expr.includes('worker=~"$worker"')).length).toBeGreaterThan(0);
   });
 
   it('the checker itself finds metric names and ignores labels, functions and ranges', () => {

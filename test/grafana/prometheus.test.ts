@@ -150,7 +150,12 @@ describe.skipIf(missing !== null)('the Grafana setup against a real Prometheus',
     expect(exprs.length).toBeGreaterThan(20);
     // Grafana's variables, as Grafana substitutes them for "All jobs" and a short range.
     const expand = (e: string) =>
-      e.replaceAll('$job', '.+').replaceAll('$__rate_interval', '30s').replaceAll('$__range', '1m');
+      e
+        .replaceAll('$job', '.+')
+        .replaceAll('$instance', '.*')
+        .replaceAll('$worker', '.*')
+        .replaceAll('$__rate_interval', '30s')
+        .replaceAll('$__range', '1m');
     const empty: string[] = [];
     for (const { panel, expr } of exprs) {
       const r = await query(expand(expr));

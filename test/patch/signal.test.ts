@@ -1,5 +1,7 @@
 import http from 'node:http';
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { ARRIVAL_WAIT_MS } from '../../src/patch/signal.js';
 import { startProcess } from './scenario.js';
 
 /** Start the fixture server; `port` resolves once it listens. */
@@ -39,6 +41,45 @@ describe.concurrent('patchSignal: graceful shutdown', () => {
     expect(stderr).toContain('greenhub: SIGTERM: shutting down gracefully: 1 server stops accepting');
     expect(stderr).toContain('greenhub: shutdown complete: 1 greenlet finished, 0 killed; exit 0');
     expect(code).toBe(0);
+  });
+
+  it('a connection accepted before the signal whose request comes after it is served, not reset', async () => {
+    const server = startServer({ GRACE_MS: '5000', HOOK: 'ok' });
+    const port = await server.port;
+    // Connected, its request not sent yet: what a cluster worker is handed just before it stops.
+    const socket = net.connect(port, '127.0.0.1');
+    await server.until('CONNECTED');
+    server.child().kill('SIGTERM');
+    await server.until('shutting down gracefully');
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (c: string) => (answer += c));
+    const closed = new Promise<unknown>((resolve) => {
+      socket.on('close', resolve);
+      socket.on('error', resolve);
+    });
+    socket.write('GET /late-request HTTP/1.1\r\nHost: x\r\n\r\n');
+    await closed;
+    const { code, stderr } = await server.exited;
+    expect(answer).toMatch(
+      /^HTTP\/1\.1 200 OK\r\n[\s\S]*[Cc]onnection: close\r\n[\s\S]*done \/late-request$/,
+    );
+    expect(stderr).toContain('greenhub: shutdown complete: 1 greenlet finished, 0 killed; exit 0');
+    expect(code).toBe(0);
+  });
+
+  it('a connection that sends nothing holds the shutdown at most ARRIVAL_WAIT_MS', async () => {
+    const server = startServer({ GRACE_MS: '20000', HOOK: 'ok' });
+    const port = await server.port;
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    await server.until('CONNECTED');
+    const started = performance.now();
+    server.child().kill('SIGTERM');
+    const { code, stderr } = await server.exited;
+    expect(performance.now() - started).toBeLessThan(ARRIVAL_WAIT_MS + 3_000);
+    expect(stderr).toContain('greenhub: shutdown complete: 0 greenlets finished, 0 killed; exit 0');
+    expect(code).toBe(0);
+    socket.destroy();
   });
 
   it('when the grace period is over the rest are killed; a failing hook makes the exit code 1', async () => {
