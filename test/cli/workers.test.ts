@@ -142,9 +142,13 @@ describe('greenhub run --workers', () => {
     const utilization = metrics.split('\n').filter((l) => l.startsWith('greenhub_loop_utilization_ratio'));
     expect(utilization).toHaveLength(1);
     expect(sample(metrics, 'greenhub_loop_utilization_ratio')).toBeLessThanOrEqual(1);
-    expect(metrics).toMatch(/^greenhub_loop_delay_seconds\{quantile="0\.99",worker="1"\} /m);
-    expect(metrics).toMatch(/^greenhub_loop_delay_seconds\{quantile="0\.99",worker="2"\} /m);
-    expect(metrics).not.toMatch(/^greenhub_loop_delay_seconds\{quantile="0\.99"\} /m);
+    // Loop delay (a histogram) and loop busy seconds stay per worker: their worker label is what
+    // the dashboard's worker variable lists, and averaging busy rates per worker is utilization.
+    expect(metrics).toMatch(/^greenhub_loop_delay_seconds_count\{worker="1"\} /m);
+    expect(metrics).toMatch(/^greenhub_loop_delay_seconds_count\{worker="2"\} /m);
+    expect(metrics).not.toMatch(/^greenhub_loop_delay_seconds_count /m);
+    expect(metrics).toMatch(/^greenhub_loop_busy_seconds_total\{worker="1"\} /m);
+    expect(metrics).not.toMatch(/^greenhub_loop_busy_seconds_total /m);
     expect(metrics).toMatch(/^nodejs_eventloop_lag_p99_seconds\{worker="1"\} /m);
 
     // SIGTERM: every worker stops gracefully, the request in flight finishes.

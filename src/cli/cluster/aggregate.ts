@@ -22,7 +22,11 @@ import type { MetricJson, MetricsSnapshot } from './protocol.js';
 export type AggregationRule = 'sum' | 'average' | 'first' | 'min' | 'max' | 'per-worker';
 
 const BY_NAME: Readonly<Record<string, AggregationRule>> = {
+  // Per process by nature: one loop each. The delay histogram per worker (the dashboard's worker
+  // variable lists its worker label); busy seconds per worker, so that the average of their rates
+  // is a utilization (a sum would read 160 % for two workers at 80 %).
   greenhub_loop_delay_seconds: 'per-worker',
+  greenhub_loop_busy_seconds_total: 'per-worker',
   greenhub_loop_utilization_ratio: 'average',
   nodejs_version_info: 'first',
   process_max_fds: 'first',
