@@ -38,6 +38,12 @@ export const POOL_WAIT_P99_MS = 50;
  * for a thread to start is not a queue.
  */
 export const POOL_MIN_SLOW_TASKS = 5;
+/**
+ * Pool utilization (busy thread time over `maxThreads`) below which a long wait is not a shortage
+ * of threads: threads were idle, and a task still waited to start on one (a machine whose CPUs
+ * other processes hold, or pool threads at a lower priority, `niceIncrement`).
+ */
+export const POOL_BUSY_UTILIZATION = 0.7;
 /** Blocked time beyond `maxBlockingTime`, in seconds per minute, at and above which an API is named. */
 export const BLOCKED_SECONDS_PER_MINUTE = 0.5;
 
@@ -176,7 +182,8 @@ function tasksAbove(w: HistogramWindow, seconds: number): number {
  * ```
  */
 export const poolWait: Rule = (input) => {
-  const { before, after, cores } = input;
+  const { before, after, cores, seconds } = input;
+  const busy = counterDelta(before, after, n.threadpoolBusySeconds, 'pool');
   const maxThreads = gaugeSum(after, n.threadpoolMaxThreads, 'pool');
   const threads = gaugeSum(after, n.threadpoolThreads, 'pool');
   const out: Advice[] = [];
@@ -187,8 +194,11 @@ export const poolWait: Rule = (input) => {
     if (slow < POOL_MIN_SLOW_TASKS) continue;
     const size = maxThreads.get(pool) ?? threads.get(pool);
     const seen = `pool ${pool}: queue wait p99 ${ms(p99)} over ${Math.round(w.count)} tasks (${Math.round(slow)} waited over ${POOL_WAIT_P99_MS} ms)`;
+    const utilization = size === undefined || seconds <= 0 ? null : (busy.get(pool) ?? 0) / (seconds * size);
     let text: string;
-    if (size === undefined)
+    if (utilization !== null && utilization < POOL_BUSY_UTILIZATION)
+      text = `${seen} while its ${size} threads were busy ${pct(utilization)} of the time → not a shortage of threads: tasks wait for a CPU (other processes on the machine, or the pool's niceIncrement)`;
+    else if (size === undefined)
       text = `${seen} → add threads up to the core count, beyond it processes or machines`;
     else if (cores === null)
       text = `${seen} with ${size} threads (cores unknown: pass --cores) → add threads up to the core count, beyond it processes or machines`;

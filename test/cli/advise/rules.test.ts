@@ -72,8 +72,9 @@ function greenlets(byName: Record<string, { loop?: number; calls: number; second
   ]);
 }
 
-function pool(waits: number[], maxThreads = 2): string[] {
+function pool(waits: number[], maxThreads = 2, busySeconds = maxThreads * SECONDS * 0.9): string[] {
   return [
+    `greenhub_threadpool_busy_seconds_total{pool="default"} ${busySeconds}`,
     ...histogram(
       'greenhub_threadpool_wait_seconds',
       { pool: 'default', task: 'work' },
@@ -161,6 +162,12 @@ describe('poolWait', () => {
     expect(texts(poolWait(input([...loop(1), ...pool(waits, 2)], null)))[0]).toMatch(
       /with 2 threads \(cores unknown: pass --cores\) → add threads up to the core count/,
     );
+  });
+
+  it('tasks that waited while threads were idle: not a shortage of threads, the CPUs are contended', () => {
+    expect(texts(poolWait(input([...loop(1), ...pool(waits, 2, 4)], 2)))).toEqual([
+      "pool default: queue wait p99 235 ms over 200 tasks (20 waited over 50 ms) while its 2 threads were busy 20 % of the time → not a shortage of threads: tasks wait for a CPU (other processes on the machine, or the pool's niceIncrement)",
+    ]);
   });
 
   it('one task that waited for a thread to start is not a queue', () => {
