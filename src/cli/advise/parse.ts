@@ -1,6 +1,7 @@
 /**
  * The Prometheus text exposition format, as far as `greenhub advise` reads it: one sample per line
- * (`name{label="value",…} value [timestamp]`), `#` lines skipped. Then the two questions the rules
+ * (`name{label="value",…} value [timestamp]`, an OpenMetrics exemplar after it ignored), `#` lines
+ * skipped. Then the two questions the rules
  * ask of two scrapes of the same service: how much a counter grew between them, and the quantile of
  * a histogram's observations made between them (from its `_bucket` deltas, as PromQL's
  * `histogram_quantile` over `rate()` does).
@@ -46,8 +47,11 @@ export function parsePrometheusText(text: string): Scrape {
   const out = new Map<string, Sample[]>();
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trim();
+    let line = lines[i]!.trim();
     if (line === '' || line.startsWith('#')) continue;
+    // An OpenMetrics exemplar follows the value: `… 3 # {trace_id="a"} 0.5`.
+    const exemplar = line.indexOf(' # {');
+    if (exemplar !== -1) line = line.slice(0, exemplar).trim();
     const m = LINE.exec(line);
     const bad = (): never => {
       throw new SyntaxError(

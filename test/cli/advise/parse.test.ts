@@ -26,6 +26,11 @@ describe('parsePrometheusText()', () => {
     expect(s.get('h_bucket')![0]!.labels.le).toBe('+Inf');
   });
 
+  it('ignores an OpenMetrics exemplar after the value', () => {
+    const s = parsePrometheusText('h_bucket{le="0.1"} 5 # {trace_id="abc"} 0.05 1700000000\n');
+    expect(s.get('h_bucket')).toEqual([{ name: 'h_bucket', labels: { le: '0.1' }, value: 5 }]);
+  });
+
   it('a malformed line throws, naming its line number and text', () => {
     expect(() => parsePrometheusText('ok 1\nnot a sample at all\n')).toThrow(
       /expected line 2 of the metrics to be a Prometheus sample \(name\{labels\} value\), got "not a sample at all"/,
