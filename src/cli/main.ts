@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `greenhub` command: `greenhub run <entry>` and `greenhub demo`. A bad command line prints
+ * The `greenhub` command: `greenhub run <entry>`, `greenhub demo` and `greenhub advise <url>`. A bad command line prints
  * what is wrong (the flag, the expected form, what came) and exits with status 2.
  */
 import { readFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ const HELP = `Usage: greenhub <command> [options]
 Commands:
   run <entry> [args…]   run an unmodified Node application with patching, metrics and graceful shutdown
   demo                  the mixed I/O/CPU demo service with its live status page (npm start)
+  advise <url>          read a running service's /metrics twice and print what to change
 
 greenhub <command> --help shows a command's options. greenhub --version prints the version.
 `;
@@ -22,6 +23,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./run.js')).run(rest);
     case 'demo':
       return (await import('./demo/command.js')).demo(rest);
+    case 'advise':
+      return (await import('./advise/command.js')).advise(rest);
     case undefined:
       process.stderr.write(HELP);
       return 2;
@@ -38,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
     }
     default:
       throw new UsageError(
-        `greenhub: unknown command ${JSON.stringify(command)}; expected one of run, demo, help (see greenhub --help)`,
+        `greenhub: unknown command ${JSON.stringify(command)}; expected one of run, demo, advise, help (see greenhub --help)`,
         '<command>',
       );
   }

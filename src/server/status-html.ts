@@ -1,6 +1,6 @@
 /**
  * The status page: one HTML document with its script inline, charting the JSON that
- * `mountStatusPage()` serves with uPlot (served beside it). `%TITLE%`, `%JSON%`, `%BASE%` and
+ * `mountStatusPage()` serves with uPlot (served beside it), and the advice that comes with it. `%TITLE%`, `%JSON%`, `%BASE%` and
  * `%CHARTS%` are filled in when mounted. `window.greenhubStatus` exposes the update count and the charts, for
  * tests and for curious operators.
  */
@@ -58,12 +58,17 @@ export const STATUS_PAGE_HTML = `<!doctype html>
   th, td { border: 1px solid #e2e5ea; padding: 4px 10px; text-align: right; }
   th:first-child, td:first-child { text-align: left; }
   .error { color: #b00020; }
+  #advice { margin: 0 0 12px; max-width: 1100px; }
+  #advice h2 { font-size: 15px; margin: 0 0 4px; }
+  #advice ul { margin: 0; padding-left: 20px; }
+  #advice .note { color: #555; }
 </style>
 </head>
 <body>
 <h1>%TITLE%</h1>
 <div id="summary">connecting…</div>
 <table id="routes"><thead><tr><th>route</th><th>req/s</th><th>errors/s</th><th>p50 ms</th><th>p99 ms</th><th>total</th></tr></thead><tbody></tbody></table>
+<div id="advice" class="card"><h2>What to change</h2><div class="note">advice after the first window</div></div>
 <div class="grid">
   <div class="card" id="rate"></div>
   <div class="card" id="latency"></div>
@@ -169,7 +174,19 @@ export const STATUS_PAGE_HTML = `<!doctype html>
       (g.running + g.waiting + g.scheduled) + ' live greenlets · loop delay p99 ' + fmt(s.loop.delayP99Ms) + ' ms · ' +
       'loop utilization ' + (s.loop.utilization * 100).toFixed(0) + '% · blocked ' + s.blocking.events + '× (' + fmt(s.blocking.blockedMs) + ' ms) · ' +
       (s.pools.length ? busy + ' busy threads, ' + s.pools.reduce((a, p) => a + p.queueSize, 0) + ' queued' : 'no thread pool');
+    renderAdvice(s.advice);
     state.updates++;
+  }
+
+  // The same lines as \`greenhub advise\`, over the page's advice window.
+  const escape = (t) => String(t).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
+  function renderAdvice(a) {
+    if (!a) return;
+    const head = '<h2>What to change' + (a.windowSeconds == null ? '' : ' <span class="note">(last ' + a.windowSeconds.toFixed(0) + ' s)</span>') + '</h2>';
+    const body = a.lines.length
+      ? '<ul>' + a.lines.map((l) => '<li data-rule="' + escape(l.rule) + '">' + escape(l.text) + '</li>').join('') + '</ul>'
+      : '<div class="note">' + escape(a.note ?? '') + '</div>';
+    document.getElementById('advice').innerHTML = head + body;
   }
 
   const loop = async () => {

@@ -12,11 +12,13 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { getHub } from '../greenlet/hub.js';
 import { now } from '../internal/natives.js';
-import { checkOptions, checkString, rangeError, typeError } from '../internal/validate.js';
+import { checkInteger, checkOptions, checkString, rangeError, typeError } from '../internal/validate.js';
 import { type LoopWindow, openLoopWindow } from '../metrics/loop.js';
 import { type HistogramSnapshot, histogramDelta, quantileMs } from '../metrics/recorder.js';
+import { checkRegistry, type RegistryLike } from '../metrics/registry.js';
 import { metricsSources, type RouteSnapshot } from '../metrics/sources.js';
 import { HttpServer } from './http-server.js';
+import { AdviceWindow, type StatusAdvice } from './status-advice.js';
 import { FAVICON_SVG, STATUS_CHARTS, STATUS_PAGE_HTML } from './status-html.js';
 
 /** One route over the last window. */
@@ -47,6 +49,11 @@ export interface StatusSnapshot {
   operations: Record<string, number>;
   pools: { name: string; threads: Record<string, number>; queueSize: number; utilization: number }[];
   routes: RouteStatus[];
+  /**
+   * What to change, by `greenhub advise`'s rules over the last advice window (served by
+   * `mountStatusPage()`; a bare {@link StatusSource} leaves it out).
+   */
+  advice?: StatusAdvice;
 }
 
 /**
@@ -166,6 +173,13 @@ export interface StatusPageOptions {
   path?: string;
   /** The page's title (default `greenhub status`). */
   title?: string;
+  /**
+   * The registry whose greenhub metrics the page's advice reads (default: prom-client's global
+   * registry, where `collectMetrics()` registers by default).
+   */
+  register?: RegistryLike;
+  /** How long each advice window lasts, ms (default 10000). */
+  adviceWindowMs?: number;
 }
 
 /** What {@link mountStatusPage} mounted. */
@@ -176,6 +190,9 @@ export interface MountedStatusPage {
   /** Stop sampling the loop (the routes stay mounted until the server stops). */
   close(): void;
 }
+
+/** The status page's default advice window: long enough that one busy second does not flip it. */
+const ADVICE_WINDOW_MS = 10_000;
 
 let uplotFiles: { js: Buffer; css: Buffer } | undefined;
 
@@ -191,7 +208,8 @@ function loadUplot(): { js: Buffer; css: Buffer } {
 
 /**
  * Serve the live status page on `server`: greenlets by state, loop delay, blocking, pool threads,
- * queue and utilization, request rate and latency by route, updated every second. On an
+ * queue and utilization, request rate and latency by route, updated every second, and what to
+ * change (`greenhub advise`'s rules on the registry's greenhub metrics, every `adviceWindowMs`). On an
  * {@link HttpServer} the page is mounted (answered without a pool slot); on a plain `http.Server`
  * its requests are answered first and every other request goes to the server's own listeners.
  *
@@ -205,7 +223,11 @@ function loadUplot(): { js: Buffer; css: Buffer } {
  */
 export function mountStatusPage(server: HttpServer | Server, opts?: StatusPageOptions): MountedStatusPage {
   const where = 'mountStatusPage()';
-  checkOptions(where, 'opts', opts, ['path', 'title']);
+  checkOptions(where, 'opts', opts, ['path', 'title', 'register', 'adviceWindowMs']);
+  if (opts?.register !== undefined) checkRegistry(where, 'opts.register', opts.register);
+  const adviceWindowMs = opts?.adviceWindowMs ?? ADVICE_WINDOW_MS;
+  checkInteger(where, 'opts.adviceWindowMs', adviceWindowMs, 0, 'a non-negative integer');
+  const advice = new AdviceWindow(opts?.register, adviceWindowMs);
   const path = opts?.path ?? '/status';
   checkString(where, 'opts.path', path);
   if (!path.startsWith('/')) throw rangeError(where, 'opts.path', "a path starting with '/'", path);
@@ -221,7 +243,14 @@ export function mountStatusPage(server: HttpServer | Server, opts?: StatusPageOp
     .replaceAll('%BASE%', base);
   const routes = new Map<string, (req: IncomingMessage, res: ServerResponse) => void>([
     [path, (_req, res) => send(res, 'text/html; charset=utf-8', html)],
-    [jsonPath, (_req, res) => send(res, 'application/json', JSON.stringify(source.snapshot()))],
+    [
+      jsonPath,
+      async (_req, res) => {
+        // A failed read keeps the previous advice; the snapshot is served regardless.
+        await advice.refresh().catch(() => undefined);
+        send(res, 'application/json', JSON.stringify({ ...source.snapshot(), advice: advice.current }));
+      },
+    ],
     [`${base}/uplot.min.js`, (_req, res) => send(res, 'text/javascript', uplot.js, 'public, max-age=3600')],
     [`${base}/uplot.min.css`, (_req, res) => send(res, 'text/css', uplot.css, 'public, max-age=3600')],
     [`${base}/favicon.ico`, (_req, res) => send(res, 'image/svg+xml', FAVICON_SVG, 'public, max-age=3600')],

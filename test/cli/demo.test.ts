@@ -98,7 +98,9 @@ describe('greenhub demo: bad command lines exit 2 with a message naming the flag
 
   it('an unknown or missing command exits 2; --help exits 0 and lists every flag', async () => {
     const bad = await runCli(['serve']);
-    expect(bad.stderr).toContain('greenhub: unknown command "serve"; expected one of run, demo, help');
+    expect(bad.stderr).toContain(
+      'greenhub: unknown command "serve"; expected one of run, demo, advise, help',
+    );
     expect(bad.code).toBe(2);
     const none = await runCli([]);
     expect(none.stderr).toContain('Usage: greenhub <command> [options]');

@@ -1,14 +1,43 @@
 import { readFileSync } from 'node:fs';
 import client from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import {
+  BLOCKED_SECONDS_PER_MINUTE,
+  LOOP_SATURATED_DELAY_P99_MS,
+  LOOP_SATURATED_UTILIZATION,
+  POOL_BUSY_UTILIZATION,
+  POOL_WAIT_P99_MS,
+  ROUTE_BUSY_UTILIZATION,
+  ROUTE_LOOP_SHARE,
+} from '../../src/cli/advise/rules.js';
 import { clusterMetricNames } from '../../src/cli/cluster/primary.js';
 import { metricNames } from '../../src/metrics/index.js';
 import { root } from '../helpers.js';
 
+interface Datasource {
+  type: string;
+  uid: string;
+}
+type Thresholds = { steps: { value: number | null }[] };
+interface Panel {
+  type: string;
+  title: string;
+  description?: string;
+  datasource?: Datasource;
+  targets?: { expr: string; refId: string; datasource?: Datasource }[];
+  fieldConfig?: {
+    defaults: { thresholds?: Thresholds };
+    overrides: { matcher: { options: string }; properties: { id: string; value: unknown }[] }[];
+  };
+}
 const dashboard = JSON.parse(readFileSync(`${root}grafana/dashboards/greenhub.json`, 'utf8')) as {
-  panels: { type: string; title: string; targets?: { expr: string }[] }[];
-  templating: { list: { query: string }[] };
+  __inputs: { name: string; type: string; pluginId: string }[];
+  panels: Panel[];
+  templating: { list: { name: string; type: string; query: string; datasource?: Datasource }[] };
 };
+/** How panels name the datasource: Grafana's `${DS_PROMETHEUS}`, filled in on import. */
+const DS_REF = '$' + '{DS_PROMETHEUS}';
+const provisionedDatasource = readFileSync(`${root}grafana/provisioning/datasources/prometheus.yml`, 'utf8');
 
 const FUNCTIONS = new Set([
   'sum',
@@ -85,7 +114,9 @@ function exported(): Set<string> {
 describe('grafana/dashboards/greenhub.json', () => {
   const exprs = [
     ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr }))),
-    ...dashboard.templating.list.map((t) => ({ panel: 'variable', expr: t.query })),
+    ...dashboard.templating.list
+      .filter((t) => t.type === 'query')
+      .map((t) => ({ panel: 'variable', expr: t.query })),
   ];
 
   it('every PromQL expression reads only metrics the service exports (greenhub, HTTP and prom-client defaults)', () => {
@@ -107,6 +138,7 @@ describe('grafana/dashboards/greenhub.json', () => {
       'greenhub_hub_blocked_seconds_total',
       'greenhub_loop_delay_seconds_bucket',
       'greenhub_loop_busy_seconds_total',
+      'greenhub_greenlet_loop_seconds_total',
       'greenhub_loop_exits_total',
       'greenhub_deadlocks_total',
       'greenhub_threadpool_threads',
@@ -126,12 +158,74 @@ describe('grafana/dashboards/greenhub.json', () => {
 
   it('has instance and worker variables, every panel filters on the instance', () => {
     const variables = dashboard.templating.list as { name: string; query: string; allValue?: string }[];
-    expect(variables.map((v) => v.name)).toEqual(['job', 'instance', 'worker']);
+    expect(variables.map((v) => v.name)).toEqual(['DS_PROMETHEUS', 'job', 'instance', 'worker']);
     // "All" must match a series without the label too: one process has no worker label.
     expect(variables.find((v) => v.name === 'worker')?.allValue).toBe('.*');
     for (const { panel, expr } of exprs.filter((e) => e.panel !== 'variable'))
       expect(expr, panel).toContain('instance=~"$instance"');
     expect(exprs.filter((e) => e.expr.includes('worker=~"$worker"')).length).toBeGreaterThan(0);
+  });
+
+  it('imports into an existing Grafana: a DS_PROMETHEUS input, and every panel, query and variable reads it', () => {
+    expect(dashboard.__inputs).toEqual([
+      expect.objectContaining({ name: 'DS_PROMETHEUS', type: 'datasource', pluginId: 'prometheus' }),
+    ]);
+    const refs = [
+      ...dashboard.panels
+        .filter((p) => p.type !== 'row')
+        .flatMap((p) => [
+          [p.title, p.datasource],
+          ...(p.targets ?? []).map((t) => [`${p.title} ${t.refId}`, t.datasource]),
+        ]),
+      ...dashboard.templating.list.filter((v) => v.type === 'query').map((v) => [v.name, v.datasource]),
+    ];
+    expect(refs.length).toBeGreaterThan(40);
+    for (const [where, ds] of refs) expect(ds, String(where)).toEqual({ type: 'prometheus', uid: DS_REF });
+  });
+
+  it('stays provisionable: a datasource variable named DS_PROMETHEUS resolves the reference, defaulting to the provisioned uid', () => {
+    // File provisioning does not apply __inputs (grafana/grafana#10786): the variable does it at run time.
+    const variable = dashboard.templating.list.find((v) => v.name === 'DS_PROMETHEUS');
+    expect(variable).toMatchObject({
+      type: 'datasource',
+      query: 'prometheus',
+      current: { value: 'greenhub-prometheus' },
+    });
+    expect(provisionedDatasource).toContain('uid: greenhub-prometheus');
+  });
+
+  it('every panel says what it shows', () => {
+    const missing = dashboard.panels
+      .filter((p) => p.type !== 'row' && !(p.description ?? '').trim())
+      .map((p) => p.title);
+    expect(missing).toEqual([]);
+  });
+
+  it("draws greenhub advise's thresholds on the panels of its rules' inputs", () => {
+    const steps = (title: string, refId?: string): (number | null)[] => {
+      const panel = dashboard.panels.find((p) => p.title === title);
+      expect(panel, title).toBeDefined();
+      const t =
+        refId === undefined
+          ? panel!.fieldConfig!.defaults.thresholds
+          : (panel!
+              .fieldConfig!.overrides.find((o) => o.matcher.options === refId)
+              ?.properties.find((p) => p.id === 'thresholds')?.value as Thresholds | undefined);
+      return (t?.steps ?? []).map((s) => s.value);
+    };
+    expect(steps('Event loop utilization')).toEqual([
+      null,
+      ROUTE_BUSY_UTILIZATION,
+      LOOP_SATURATED_UTILIZATION,
+    ]);
+    expect(steps('Event loop delay')).toEqual([null, LOOP_SATURATED_DELAY_P99_MS / 1000]);
+    expect(steps('Hub blocked time by API (share of wall time)')[1]).toBeCloseTo(
+      BLOCKED_SECONDS_PER_MINUTE / 60,
+      6,
+    );
+    expect(steps('Task wait and run p99', 'A')).toEqual([null, POOL_WAIT_P99_MS / 1000]);
+    expect(steps('Utilization')).toEqual([null, POOL_BUSY_UTILIZATION]);
+    expect(steps('Loop time by greenlet name (share of busy time)')).toEqual([null, ROUTE_LOOP_SHARE]);
   });
 
   it('the checker itself finds metric names and ignores labels, functions and ranges', () => {

@@ -2,8 +2,10 @@ import { existsSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium } from 'playwright-core';
+import client from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Event, sleep, spawn } from '../../src/index.js';
+import { collectMetrics } from '../../src/metrics/index.js';
 import { HttpServer, mountStatusPage, type StatusSnapshot } from '../../src/server/index.js';
 import { STATUS_CHARTS } from '../../src/server/status-html.js';
 import { root } from '../helpers.js';
@@ -79,6 +81,38 @@ describe('status page', () => {
       unitOf.get('queued tasks'),
       unitOf.get('pool threads'),
     ]).toEqual(['ms', '%', 'count', '%']);
+  });
+
+  it("carries greenhub advise's advice over each advice window, from the registry's greenhub metrics", async () => {
+    const register = new client.Registry();
+    const metrics = collectMetrics({ register, defaultMetrics: false });
+    cleanups.push(() => metrics.close());
+    const server = new HttpServer(0, async (_req, res) => res.end('ok'));
+    cleanups.push(() => server.stop(0));
+    const page = mountStatusPage(server, { path: '/', register, adviceWindowMs: 0 });
+    cleanups.push(() => page.close());
+    await server.start();
+    const advice = async () =>
+      ((await (await fetch(`${server.url}/status.json`)).json()) as StatusSnapshot).advice!;
+    expect(await advice()).toEqual({ windowSeconds: null, lines: [], note: 'advice after 0 s' });
+    const second = await advice();
+    expect(second.windowSeconds).toBeGreaterThan(0);
+    expect(second.lines.length).toBeGreaterThanOrEqual(1);
+    for (const line of second.lines)
+      expect(line).toEqual({ rule: expect.any(String), text: expect.any(String) });
+
+    const bare = new HttpServer(0, async (_req, res) => res.end('ok'));
+    cleanups.push(() => bare.stop(0));
+    const barePage = mountStatusPage(bare, { path: '/', register: new client.Registry() });
+    cleanups.push(() => barePage.close());
+    await bare.start();
+    const none = ((await (await fetch(`${bare.url}/status.json`)).json()) as StatusSnapshot).advice;
+    expect(none).toEqual({
+      windowSeconds: null,
+      lines: [],
+      note: 'no advice: greenhub metrics are not registered (collectMetrics())',
+    });
+    expect(() => mountStatusPage(bare, { adviceWindowMs: -1 })).toThrow(/adviceWindowMs/);
   });
 
   it("serves a favicon; the page and its files are not counted among the application's routes", async () => {
@@ -172,6 +206,7 @@ describe('status page', () => {
       expect(layout.table).toBeLessThan(layout.firstChart);
       expect(layout.table).toBeLessThan(900 / 2);
       expect(layout.icon).toBe(`${server.url}/favicon.ico`);
+      expect(await page.locator('#advice h2').textContent()).toMatch(/^What to change/);
       // Without hovering, every legend shows its series' latest value (uPlot shows '--' for none).
       await page.mouse.move(0, 0);
       const legends =
