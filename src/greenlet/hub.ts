@@ -356,6 +356,9 @@ export class Hub {
   private stepStart = 0;
   private chunk = 1;
   private lastChunk = 1;
+  /** When the previous turn began and how many items it had (see drainReady). */
+  private lastTurnAt = 0;
+  private lastTurnItems = 0;
   private switchMs = 5;
   private reporting: readonly Greenlet[] = NO_FAILURES;
   private drainQueued = false;
@@ -572,7 +575,8 @@ export class Hub {
    * chunk's slices: when the batch has used `switchIntervalMs`, the rest waits for the next turn
    * and the poll phase runs first (gevent's switch interval: I/O is not starved by a busy run
    * queue). The chunk adapts to the measured cost per item, so cheap batches (100k trivial spawns)
-   * pay one clock read per chunk of 256, not one microtask per greenlet.
+   * pay one clock read per chunk of 256, not one microtask per greenlet, and a small cheap turn
+   * pays one clock read.
    */
   private readonly drainReady = (): void => {
     this.drainQueued = false;
@@ -581,14 +585,27 @@ export class Hub {
       this.reporting = this.failed;
       this.failed = [];
     }
-    this.batch = this.ready;
+    const batch = this.ready;
+    this.batch = batch;
     this.ready = this.readySpare;
     this.batchAt = 0;
-    // Each turn starts with one item, then sizes its chunks by what the first ones cost.
-    this.chunk = 1;
-    this.sliceStart = this.stepStart = now();
-    this.stepChunk(this.sliceStart);
+    // The first chunk's size comes from the time since the previous turn began per item it ran (its
+    // slices, and whatever else the loop did meanwhile: an overestimate, on the safe side). A
+    // turn of cheap items (two greenlets trading sleep(0)s) runs in one go: one clock read and no
+    // microtask more than a plain loop; a turn of heavy ones starts in small chunks.
+    const t = now();
+    if (this.lastTurnItems !== 0) this.chunk = this.chunkFor((t - this.lastTurnAt) / this.lastTurnItems);
+    this.lastTurnAt = t;
+    this.lastTurnItems = 0; // set when the turn ends: the items it ran
+    this.sliceStart = this.stepStart = t;
+    this.stepChunk(t);
   };
+
+  /** How many items fit in a quarter of the switch interval at `perItemMs` each. */
+  private chunkFor(perItemMs: number): number {
+    if (perItemMs <= 0) return MAX_CHUNK;
+    return Math.max(1, Math.min(MAX_CHUNK, Math.floor(this.switchMs / 4 / perItemMs)));
+  }
 
   private readonly step = (): void => {
     const t = now();
@@ -596,6 +613,7 @@ export class Hub {
     const at = this.batchAt;
     if (t - this.sliceStart >= this.switchMs) {
       // Out of time: the rest runs next turn, before anything queued since (FIFO), after I/O.
+      this.lastTurnItems = at;
       const rest = batch.slice(at);
       const newer = this.ready;
       for (let i = 0; i < newer.length; i++) rest.push(newer[i]!);
@@ -612,9 +630,7 @@ export class Hub {
       return;
     }
     // The next chunk: as many items as fit in a quarter of the interval at the last chunk's cost.
-    const perItem = (t - this.stepStart) / this.lastChunk;
-    this.chunk =
-      perItem <= 0 ? MAX_CHUNK : Math.max(1, Math.min(MAX_CHUNK, Math.floor(this.switchMs / 4 / perItem)));
+    this.chunk = this.chunkFor((t - this.stepStart) / this.lastChunk);
     this.stepStart = t;
     this.stepChunk(t);
   };
@@ -640,6 +656,7 @@ export class Hub {
       nativeQueueMicrotask(this.step);
       return;
     }
+    this.lastTurnItems = batch.length;
     batch.length = 0;
     this.readySpare = batch;
     this.batch = NO_RUNNABLES;
