@@ -30,7 +30,7 @@ import type { ThreadPool } from '../threadpool/pool.js';
 import { findDeadlock, hasBlockers, mayBeWokenByGreenlet } from './deadlock.js';
 import type { Greenlet } from './greenlet.js';
 import { formatRunInfo, type RunInfo, runInfo } from './run-info.js';
-import { Refusal, type Waiter, type WaitList, type WaitTarget } from './waiter.js';
+import { Refusal, Waiter, type WaitList, type WaitTarget } from './waiter.js';
 
 /** Who a parked waiter belongs to: a greenlet, or the hub's top-level owner. */
 export interface WaitOwner {
@@ -612,20 +612,36 @@ export class Hub {
     const batch = this.batch;
     const at = this.batchAt;
     if (t - this.sliceStart >= this.switchMs) {
-      // Out of time: the rest runs next turn, before anything queued since (FIFO), after I/O.
+      // Out of time: the `sleep(0)` resumptions left run next turn, after I/O, before anything
+      // queued since. Greenlet starts left still run in this turn, in order: a request's handler
+      // must not start after the next poll of its socket (its client's FIN, a pipelined request's
+      // successor) when plain Node would have run it at once — the transparency rule outranks the
+      // interval for starts, as it does not for a greenlet that itself asked to yield.
       this.lastTurnItems = at;
-      const rest = batch.slice(at);
+      const deferred: Runnable[] = [];
+      const starts: Runnable[] = [];
+      for (let i = at; i < batch.length; i++) {
+        const item = batch[i]!;
+        (item instanceof Waiter ? deferred : starts).push(item);
+      }
       const newer = this.ready;
-      for (let i = 0; i < newer.length; i++) rest.push(newer[i]!);
+      for (let i = 0; i < newer.length; i++) deferred.push(newer[i]!);
       newer.length = 0;
-      this.ready = rest;
+      this.ready = deferred;
       this.readySpare = newer;
       batch.length = 0;
-      this.batch = NO_RUNNABLES;
-      if (!this.drainQueued) {
+      if (deferred.length !== 0 && !this.drainQueued) {
         this.drainQueued = true;
         nativeSetImmediate(this.drainReady);
       }
+      if (starts.length !== 0) {
+        this.batch = starts;
+        this.batchAt = 0;
+        this.chunk = starts.length;
+        this.stepChunk(t);
+        return;
+      }
+      this.batch = NO_RUNNABLES;
       this.reportFailures();
       return;
     }

@@ -327,7 +327,7 @@ describe('switch interval', () => {
     expect(slicesBeforeTimer).toBeLessThan(25);
   });
 
-  it('greenlets still run in FIFO order across the turns a long run queue is split into', async () => {
+  it('greenlet starts are never deferred past the poll phase by the interval, and run in FIFO order', async () => {
     const hub = getHub();
     const before = hub.switchIntervalMs;
     hub.switchIntervalMs = 1;

@@ -357,4 +357,36 @@ describe.concurrent('patchHttp: request metrics', () => {
     expect(code).toBe(0);
     expect((result as { spawned: number }).spawned).toBe(1);
   });
+
+  it('pipelined requests on a connection the client half-closes are all answered, however short the switch interval', async () => {
+    // The handlers start on the run queue. A switch interval that ran out after the first one must
+    // not push the second one's start past the next poll of the socket (its FIN): plain Node runs
+    // both at once, and Koa's own suite checks that both responses arrive.
+    const { code, result } = await scenario(`${SERVER()}
+      import net from 'node:net';
+      import { once } from 'node:events';
+      getHub().switchIntervalMs = 0.001; // every turn runs out of time after its first item
+      let count = 0;
+      const server = await serve((req, res) => {
+        count++;
+        const end = performance.now() + 2; // a handler that takes a while
+        while (performance.now() < end);
+        res.end('request ' + count);
+      });
+      const buf = Buffer.from('GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: keep-alive\\r\\n\\r\\n');
+      const client = net.connect(server.address().port, '127.0.0.1');
+      const chunks = [];
+      client.on('data', (d) => chunks.push(d));
+      await once(client, 'connect');
+      client.write(buf);
+      client.write(buf);
+      client.end();
+      await once(client, 'end');
+      client.destroy();
+      server.close();
+      report({ count, answers: Buffer.concat(chunks).toString().match(/request \\d/g) });
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({ count: 2, answers: ['request 1', 'request 2'] });
+  });
 });
