@@ -25,6 +25,7 @@ import { isMainThread } from 'node:worker_threads';
 import { startMetricsServer } from '../metrics/server.js';
 import { WORKER_ENV } from './cluster/protocol.js';
 import { serveMetricsToPrimary } from './cluster/worker.js';
+import { serveMetricsOrExit } from './metrics-spec.js';
 import { watchParent } from './orphan-watch.js';
 
 const spec = process.env.GREENHUB_METRICS;
@@ -42,17 +43,5 @@ if (isMainThread && supervised) {
 if (isMainThread && cluster.isWorker && process.env[WORKER_ENV.slot] !== undefined) serveMetricsToPrimary();
 
 if (isMainThread && spec !== undefined && spec !== '') {
-  const colon = spec.lastIndexOf(':');
-  const host = spec.slice(0, colon).replace(/^\[|\]$/g, '');
-  const port = Number(spec.slice(colon + 1));
-  try {
-    const server = await startMetricsServer({ host, port, unref: true });
-    process.stderr.write(`greenhub: metrics on ${server.url}/metrics\n`);
-  } catch (error) {
-    process.stderr.write(
-      `greenhub run: cannot serve metrics on ${spec}: ${(error as Error).message}; ` +
-        'choose another --metrics-port, or --no-metrics\n',
-    );
-    process.exit(1);
-  }
+  await serveMetricsOrExit(spec, (host, port) => startMetricsServer({ host, port, unref: true }));
 }

@@ -5,6 +5,7 @@
  * `/metrics` when `GREENHUB_METRICS` says where, watches its parent like an application would, and
  * exits with the status the primary ends with.
  */
+import { serveMetricsOrExit } from '../metrics-spec.js';
 import { watchParent } from '../orphan-watch.js';
 import { serveClusterMetrics } from './metrics-server.js';
 import { type ClusterConfig, ClusterPrimary } from './primary.js';
@@ -22,22 +23,14 @@ if (config === null) {
 const primary = new ClusterPrimary(config);
 let server: Awaited<ReturnType<typeof serveClusterMetrics>> | undefined;
 if (spec !== undefined && spec !== '') {
-  const colon = spec.lastIndexOf(':');
-  try {
-    server = await serveClusterMetrics(
-      spec.slice(0, colon).replace(/^\[|\]$/g, ''),
-      Number(spec.slice(colon + 1)),
+  server = await serveMetricsOrExit(spec, (host, port) =>
+    serveClusterMetrics(
+      host,
+      port,
       () => primary.scrape(),
       () => primary.listening > 0,
-    );
-    process.stderr.write(`greenhub: metrics on ${server.url}/metrics\n`);
-  } catch (error) {
-    process.stderr.write(
-      `greenhub run: cannot serve metrics on ${spec}: ${(error as Error).message}; ` +
-        'choose another --metrics-port, or --no-metrics\n',
-    );
-    process.exit(1);
-  }
+    ),
+  );
 }
 const unwatch = watchParent(() => {
   process.stderr.write('greenhub: greenhub run is gone; stopping the workers\n');
