@@ -1,6 +1,7 @@
 // Shared by the benchmark areas (bench/<area>.js) and the runner (bench/run.js).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 
@@ -79,4 +80,19 @@ export function fmt(/** @type {number | null | undefined} */ value) {
   if (abs >= 1e4) return `${(value / 1e3).toFixed(0)}k`;
   if (abs >= 100) return value.toFixed(0);
   return value.toFixed(2);
+}
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago (for a server another process starts).
+ * @returns {Promise<number>}
+ */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = /** @type {import('node:net').AddressInfo} */ (srv.address());
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
 }

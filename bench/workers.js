@@ -9,11 +9,10 @@
 // Writes bench/results/workers.json (`node bench/run.js --render` puts it in RESULTS.md). Every
 // server it starts is stopped (its whole process group) at the end.
 import { execFileSync, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { calibrate } from './http/servers/work.js';
-import { fmt, median, writeResults } from './lib.js';
+import { fmt, freePort, median, writeResults } from './lib.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const arg = (/** @type {string} */ name, /** @type {string} */ fallback) => {
@@ -23,18 +22,6 @@ const arg = (/** @type {string} */ name, /** @type {string} */ fallback) => {
 const reps = Number(arg('--reps', '1'));
 const durationS = Number(arg('--duration', '5'));
 const SCRAPES = 100;
-
-/** @returns {Promise<number>} */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = /** @type {import('node:net').AddressInfo} */ (srv.address());
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 /** Start `greenhub run [flags] plain-inline.js`; resolves once /io and /metrics answer. */
 async function start(/** @type {string[]} */ flags, /** @type {number} */ iterations) {

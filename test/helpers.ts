@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type Greenlet, getHub } from '../src/index.js';
 
@@ -65,5 +66,25 @@ export function runNode(opts: {
         resolve({ code, stdout, stderr });
       },
     );
+  });
+}
+
+/** The path of `cmd` on PATH, or `null` (tests that need a Debian package skip without it). */
+export function which(cmd: string): string | null {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for a server another process starts). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+    probe.on('error', reject);
   });
 }

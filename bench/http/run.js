@@ -13,9 +13,8 @@
 // table in bench/RESULTS.md. Every server it starts is stopped (its whole process group) at the end.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { fmt, geventPython, machine, median, writeResults } from '../lib.js';
+import { fmt, freePort, geventPython, machine, median, writeResults } from '../lib.js';
 import { calibrate } from './servers/work.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -142,17 +141,6 @@ const servers = [
     }),
   })),
 ];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = /** @type {import('node:net').AddressInfo} */ (srv.address());
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 

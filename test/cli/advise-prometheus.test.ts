@@ -3,34 +3,18 @@
  * installs) scraping a service whose route burns CPU on the hub: the same advice as from the
  * service itself, read through `/api/v1/query` at both ends of `--range`.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { freePort, which } from '../helpers.js';
 import { startProcess } from '../patch/scenario.js';
 import { get, runCli } from './helpers.js';
 
-function which(cmd: string): string | null {
-  try {
-    return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || null;
-  } catch {
-    return null;
-  }
-}
 const prometheus = which('prometheus');
 if (prometheus === null) console.warn('skipping greenhub advise --prometheus: prometheus is not installed');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 describe.skipIf(prometheus === null)('greenhub advise --prometheus', () => {
   it('reads the service through a Prometheus and tells it to offload the CPU-inline route', async () => {

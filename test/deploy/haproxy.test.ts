@@ -6,25 +6,18 @@
  * exactly what its workers served; a rolling restart (SIGHUP) of one instance and a stop (SIGTERM)
  * of the other lose no request that HAProxy did not retry.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { get, startCli } from '../cli/helpers.js';
+import { which } from '../helpers.js';
 import { startProcess } from '../patch/scenario.js';
 
 const APP = 'test/cli/fixtures/cluster-app.mjs';
 const LOAD = 'test/deploy/fixtures/load.mjs';
-
-function which(cmd: string): string | null {
-  try {
-    return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || null;
-  } catch {
-    return null;
-  }
-}
 
 const haproxy = which('haproxy');
 if (haproxy === null)

@@ -6,19 +6,10 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { root } from '../helpers.js';
-
-function which(cmd: string): string | null {
-  try {
-    return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || null;
-  } catch {
-    return null;
-  }
-}
+import { freePort, root, which } from '../helpers.js';
 
 const prometheus = which('prometheus');
 const promtool = which('promtool');
@@ -32,16 +23,6 @@ const dashboard = JSON.parse(readFileSync(`${root}grafana/dashboards/greenhub.js
 };
 
 /** A free loopback port: Prometheus takes its listen address on the command line. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-    probe.on('error', reject);
-  });
-}
-
 /** Resolves with the first stdout line of `child` that parses as JSON. */
 function firstJsonLine(child: ChildProcess): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
