@@ -352,12 +352,12 @@ export class Hub {
   /** The batch being drained (see drainReady), and how far. */
   private batch: Runnable[] = NO_RUNNABLES;
   private batchAt = 0;
+  /** When this turn (until the next drainReady: the previous one) began. */
   private sliceStart = 0;
   private stepStart = 0;
   private chunk = 1;
   private lastChunk = 1;
-  /** When the previous turn began and how many items it had (see drainReady). */
-  private lastTurnAt = 0;
+  /** How many items the previous turn ran (see drainReady). */
   private lastTurnItems = 0;
   private switchMs = 5;
   private reporting: readonly Greenlet[] = NO_FAILURES;
@@ -594,8 +594,7 @@ export class Hub {
     // turn of cheap items (two greenlets trading sleep(0)s) runs in one go: one clock read and no
     // microtask more than a plain loop; a turn of heavy ones starts in small chunks.
     const t = now();
-    if (this.lastTurnItems !== 0) this.chunk = this.chunkFor((t - this.lastTurnAt) / this.lastTurnItems);
-    this.lastTurnAt = t;
+    if (this.lastTurnItems !== 0) this.chunk = this.chunkFor((t - this.sliceStart) / this.lastTurnItems);
     this.lastTurnItems = 0; // set when the turn ends: the items it ran
     this.sliceStart = this.stepStart = t;
     this.stepChunk(t);
