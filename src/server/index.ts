@@ -15,14 +15,6 @@ export { disconnectSignal } from './disconnect-signal.js';
 export { type HttpHandler, HttpServer, type HttpServerOptions, type MountOptions } from './http-server.js';
 export { HTTP_BUCKETS_SECONDS, type HttpStats } from './http-stats.js';
 export type { Listener } from './listener.js';
-export {
-  generateLoad,
-  type LoadOptions,
-  type LoadProgress,
-  type LoadReport,
-  type LoadRoute,
-  type RouteLoad,
-} from './loadgen.js';
 export { defaultRoute } from './route.js';
 export {
   type MountedStatusPage,

@@ -360,15 +360,6 @@ const SERVER: Record<string, Row> = {
   ],
   defaultRoute: [['defaultRoute(5)', () => server.defaultRoute(5 as never), 'type', 'url']],
   disconnectSignal: [['disconnectSignal({})', () => server.disconnectSignal({} as never), 'type', 'req']],
-  generateLoad: [
-    ['generateLoad({ url: 5 })', () => server.generateLoad({ url: 5 } as never), 'type', 'url'],
-    [
-      'generateLoad({ url, concurrency: 0 })',
-      () => server.generateLoad({ url: 'http://127.0.0.1:1/', concurrency: 0 } as never),
-      'range',
-      'concurrency',
-    ],
-  ],
   mountStatusPage: [['mountStatusPage(5)', () => server.mountStatusPage(5 as never), 'type', 'server']],
 };
 

@@ -23,7 +23,8 @@
 // Any violation exits 1 with a message saying which bound and by how much.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { generateLoad } from 'greenhub/server';
+// The demo's own load generator (internal to the CLI, not a public API).
+import { generateLoad } from '../../dist/cli/demo/loadgen.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SECONDS = Number(process.env.GREENHUB_SOAK_SECONDS ?? 60);

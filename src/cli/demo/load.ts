@@ -4,8 +4,8 @@
  * over the run, and pool utilization.
  */
 import { openLoopWindow } from '../../metrics/loop.js';
-import { generateLoad, type LoadReport } from '../../server/loadgen.js';
 import type { ThreadPool } from '../../threadpool/pool.js';
+import { generateLoad, type LoadReport } from './loadgen.js';
 
 /** The mix `--load` sends: mostly I/O, some CPU, some hybrid. */
 export const LOAD_ROUTES = [

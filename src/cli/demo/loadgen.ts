@@ -1,15 +1,16 @@
 /**
- * A small, bounded HTTP load generator for demos and tests (`greenhub demo --load`): a fixed number
+ * The demo's load generator (`greenhub demo --load`), internal to the CLI: a fixed number
  * of keep-alive connections on the loopback interface, each sending one request after another,
  * for at most `durationMs` and at most `maxRequests`, with per-route latency percentiles.
  *
  * Deliberately limited: it refuses any target that is not a loopback address, and its bounds are
- * capped (10 minutes, 1,000 connections). For load tests against other hosts use autocannon or k6.
+ * capped (10 minutes, 1,000 connections). It is not part of the public API: for load tests use
+ * autocannon or k6.
  * It runs on plain promises (no greenlets), so it does not show up in the hub's own metrics.
  */
 import type { Agent, IncomingMessage } from 'node:http';
-import { nativeClearInterval, nativeSetInterval, now } from '../internal/natives.js';
-import { isLoopbackHost, NativeHttpAgent, nativeHttpRequest } from '../internal/net-natives.js';
+import { nativeClearInterval, nativeSetInterval, now } from '../../internal/natives.js';
+import { isLoopbackHost, NativeHttpAgent, nativeHttpRequest } from '../../internal/net-natives.js';
 import {
   checkFunction,
   checkInteger,
@@ -17,7 +18,7 @@ import {
   checkString,
   rangeError,
   typeError,
-} from '../internal/validate.js';
+} from '../../internal/validate.js';
 
 /** One route to request; weights set how often (default 1). */
 export interface LoadRoute {
@@ -121,19 +122,6 @@ interface RouteState {
 /**
  * Drive `url` with `concurrency` keep-alive connections until `durationMs` passes, `maxRequests`
  * were sent, or `signal` aborts; resolve with requests/s, errors and latency percentiles by route.
- *
- * @example
- * ```ts
- * import { generateLoad } from 'greenhub/server';
- * const report = await generateLoad({
- *   url: 'http://127.0.0.1:8080',
- *   routes: ['/io', { path: '/cpu', weight: 2 }],
- *   concurrency: 32,
- *   durationMs: 10_000,
- *   onProgress: (p) => process.stdout.write(`\r${p.requests} requests, ${p.currentRps.toFixed(0)}/s`),
- * });
- * console.table(report.routes);
- * ```
  */
 export async function generateLoad(opts: LoadOptions): Promise<LoadReport> {
   const where = 'generateLoad()';

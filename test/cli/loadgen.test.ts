@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { generateLoad, type LoadProgress } from '../../src/cli/demo/loadgen.js';
 import { sleep } from '../../src/index.js';
-import { generateLoad, HttpServer, type LoadProgress } from '../../src/server/index.js';
+import { HttpServer } from '../../src/server/index.js';
 
 let server: HttpServer | undefined;
 afterEach(async () => {
