@@ -1,13 +1,13 @@
 /**
- * The status page's advice: `greenhub advise`'s rules (cli/advise/rules.ts) on the service's own
+ * The status page's advice: `greenhub advise`'s rules (metrics/advice/rules.ts) on the service's own
  * metrics text, read from its prom-client registry, over windows of about `windowMs`. The page
  * polls every second; a window's advice stands until the next window closes, so that one busy
  * second does not flip it.
  */
 import { availableParallelism } from 'node:os';
-import { has, parsePrometheusText, type Scrape } from '../cli/advise/parse.js';
-import { type Advice, advise } from '../cli/advise/rules.js';
 import { now } from '../internal/natives.js';
+import { has, parsePrometheusText, type Scrape } from '../metrics/advice/parse.js';
+import { type Advice, advise } from '../metrics/advice/rules.js';
 import { hasCollection } from '../metrics/collect.js';
 import { metricNames } from '../metrics/names.js';
 import type { RegistryLike } from '../metrics/registry.js';

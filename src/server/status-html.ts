@@ -4,6 +4,8 @@
  * `%CHARTS%` are filled in when mounted. `window.greenhubStatus` exposes the update count and the charts, for
  * tests and for curious operators.
  */
+import { OPERATION_KINDS } from '../metrics/collect.js';
+
 /** The page's icon (served as `favicon.ico`, in SVG: browsers read the content type): a green hub. */
 export const FAVICON_SVG =
   '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><circle cx="16" cy="16" r="14" fill="#1e8e3e"/>' +
@@ -16,7 +18,7 @@ export const FAVICON_SVG =
 export const STATUS_CHARTS: readonly {
   id: string;
   title: string;
-  unit: 'count' | 'ms' | '%';
+  unit: 'count' | 'ms' | '%' | '/s';
   series: string[];
 }[] = [
   {
@@ -24,6 +26,14 @@ export const STATUS_CHARTS: readonly {
     title: 'Greenlets by state',
     unit: 'count',
     series: ['running', 'waiting', 'scheduled'],
+  },
+  { id: 'spawned', title: 'Greenlets spawned', unit: '/s', series: ['spawned'] },
+  {
+    id: 'operations',
+    title: 'Pending patched operations by kind',
+    unit: 'count',
+    // Every kind greenhub_patched_operations always exports, then any other kind summed.
+    series: [...OPERATION_KINDS, 'other'],
   },
   { id: 'loop', title: 'Event loop delay', unit: 'ms', series: ['delay p99', 'delay max'] },
   {
@@ -73,6 +83,8 @@ export const STATUS_PAGE_HTML = `<!doctype html>
   <div class="card" id="rate"></div>
   <div class="card" id="latency"></div>
   <div class="card" id="greenlets"></div>
+  <div class="card" id="spawned"></div>
+  <div class="card" id="operations"></div>
   <div class="card" id="loop"></div>
   <div class="card" id="utilization"></div>
   <div class="card" id="pool"></div>
@@ -94,7 +106,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
   const width = (el) => Math.max(300, el.clientWidth - 16);
 
   // One unit per chart (CHARTS below): a count and a percentage never share an axis.
-  const show = (v, unit) => v == null ? '–' : (+v.toFixed(v < 10 ? 2 : 0)) + (unit === 'count' ? '' : unit === '%' ? '%' : ' ' + unit);
+  const show = (v, unit) => v == null ? '–' : (+v.toFixed(v < 10 ? 2 : 0)) + (unit === 'count' ? '' : unit === '%' || unit === '/s' ? unit : ' ' + unit);
 
   // The legend shows the latest values unless the cursor is over the chart (then: the hovered ones).
   const latest = (u) => {
@@ -109,7 +121,9 @@ export const STATUS_PAGE_HTML = `<!doctype html>
     if (old) old.plot.destroy();
     const opts = {
       title: title + ' (' + unit + ')', width: width(el), height: 200,
-      scales: { x: { time: true } },
+      // Counts and rates start at 0 and end just above the largest value: 2 busy threads fill the
+      // chart rather than hug the floor of uPlot's default 0–100 for flat data.
+      scales: { x: { time: true }, y: unit === 'count' || unit === '/s' || unit === 'req/s' ? { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } : {} },
       axes: [{}, { values: (u, vals) => vals.map((v) => v == null ? '' : show(v, unit)), size: 70 }],
       series: [{}, ...labels.map((label, i) => ({
         label, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true, value: (u, v) => show(v, unit),
@@ -145,6 +159,11 @@ export const STATUS_PAGE_HTML = `<!doctype html>
     push('running', s.greenlets.running);
     push('waiting', s.greenlets.waiting);
     push('scheduled', s.greenlets.scheduled);
+    push('spawned', s.spawnedPerSec);
+    const kinds = CHARTS.find((c) => c.id === 'operations').series;
+    let other = 0;
+    for (const [kind, n] of Object.entries(s.operations)) if (!kinds.includes(kind)) other += n;
+    for (const kind of kinds) push(kind, kind === 'other' ? other : (s.operations[kind] ?? 0));
     push('delay p99', s.loop.delayP99Ms);
     push('delay max', s.loop.delayMaxMs);
     push('loop', s.loop.utilization * 100);

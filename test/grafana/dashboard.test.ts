@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import client from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { clusterMetricNames } from '../../src/cli/cluster/primary.js';
 import {
   BLOCKED_SECONDS_PER_MINUTE,
   LOOP_SATURATED_DELAY_P99_MS,
@@ -9,8 +10,7 @@ import {
   POOL_WAIT_P99_MS,
   ROUTE_BUSY_UTILIZATION,
   ROUTE_LOOP_SHARE,
-} from '../../src/cli/advise/rules.js';
-import { clusterMetricNames } from '../../src/cli/cluster/primary.js';
+} from '../../src/metrics/advice/rules.js';
 import { metricNames } from '../../src/metrics/index.js';
 import { root } from '../helpers.js';
 

@@ -467,6 +467,45 @@ describe('collectMetrics(): options and life cycle', () => {
     }
   });
 
+  it("renders the same samples through prom-client 15's shared labels as through get() (prom-client 14, JSON), default labels included", async () => {
+    fakePool('images');
+    const { register } = collect();
+    const named = spawn(async () => {});
+    named.name = 'render "x"';
+    await named.join();
+    const older = new client14.Registry();
+    for (const reg of [register, older]) reg.setDefaultLabels({ service: 'api' });
+    const stable = [
+      metricNames.greenletDuration,
+      metricNames.threadpoolWait,
+      metricNames.threadpoolRun,
+      metricNames.threadpoolThreads,
+      metricNames.threadpoolQueueSize,
+      metricNames.hybridEstimate,
+    ];
+    for (const name of stable) older.registerMetric(register.getSingleMetric(name) as never);
+    for (const name of stable) {
+      // Label order within a line may differ (a bucket's `le` first); the samples may not.
+      const text = await register.getSingleMetricAsString(name);
+      const samples = parsePrometheusText(text).get(name)!.samples;
+      expect(samples.length).toBeGreaterThan(0);
+      expect(samples).toEqual(
+        parsePrometheusText(await older.getSingleMetricAsString(name)).get(name)!.samples,
+      );
+      expect(samples.every((s) => s.labels.service === 'api')).toBe(true);
+    }
+    const json = await register.getMetricsAsJSON();
+    const wait = json.find((m) => m.name === metricNames.threadpoolWait)!;
+    expect(wait.values.every((v) => !('sharedLabels' in v))).toBe(true);
+    expect(wait.values).toContainEqual(
+      expect.objectContaining({
+        metricName: `${metricNames.threadpoolWait}_bucket`,
+        labels: { pool: 'images', task: 'other', le: 0.005, service: 'api' },
+        value: 2,
+      }),
+    );
+  });
+
   it('refuses bad options with messages naming them', () => {
     expect(() => collectMetrics({ register: {} as never })).toThrow(
       /collectMetrics\(\): expected `opts.register` to be a prom-client Registry \(any version: .*\), got an object without registerMetric\(\)/,

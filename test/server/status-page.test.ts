@@ -5,7 +5,7 @@ import { chromium } from 'playwright-core';
 import client from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Event, sleep, spawn } from '../../src/index.js';
-import { collectMetrics } from '../../src/metrics/index.js';
+import { collectMetrics, OPERATION_KINDS } from '../../src/metrics/index.js';
 import { HttpServer, mountStatusPage, type StatusSnapshot } from '../../src/server/index.js';
 import { STATUS_CHARTS } from '../../src/server/status-html.js';
 import { root } from '../helpers.js';
@@ -73,7 +73,7 @@ describe('status page', () => {
   });
 
   it('no chart mixes units: counts, milliseconds and percentages each have their own charts', () => {
-    for (const chart of STATUS_CHARTS) expect(['count', 'ms', '%'], chart.id).toContain(chart.unit);
+    for (const chart of STATUS_CHARTS) expect(['count', 'ms', '%', '/s'], chart.id).toContain(chart.unit);
     const unitOf = new Map(STATUS_CHARTS.flatMap((c) => c.series.map((name) => [name, c.unit] as const)));
     expect([
       unitOf.get('delay p99'),
@@ -81,6 +81,12 @@ describe('status page', () => {
       unitOf.get('queued tasks'),
       unitOf.get('pool threads'),
     ]).toEqual(['ms', '%', 'count', '%']);
+    // What the README promises besides: spawned per second, pending patched operations by kind.
+    expect(STATUS_CHARTS.find((c) => c.id === 'spawned')).toMatchObject({ unit: '/s', series: ['spawned'] });
+    expect(STATUS_CHARTS.find((c) => c.id === 'operations')).toMatchObject({
+      unit: 'count',
+      series: [...OPERATION_KINDS, 'other'],
+    });
   });
 
   it("carries greenhub advise's advice over each advice window, from the registry's greenhub metrics", async () => {
@@ -182,7 +188,7 @@ describe('status page', () => {
         points: window.greenhubStatus.charts.rate.plot.data[0].length,
         canvases: document.querySelectorAll('canvas').length,
       })`)) as { keys: string[]; points: number; canvases: number };
-      expect(first.canvases).toBeGreaterThanOrEqual(5);
+      expect(first.canvases).toBeGreaterThanOrEqual(8);
       expect(first.keys).toContain('GET /slow');
       await page.waitForFunction(
         `window.greenhubStatus.charts.rate.plot.data[0].length >= ${first.points + 2}`,
@@ -217,6 +223,18 @@ describe('status page', () => {
         >;
       expect(legends.greenlets).toHaveLength(3);
       for (const value of legends.greenlets!) expect(value).toMatch(/^\d+$/);
+      // Each request of the load spawns its handler's greenlet: some every second.
+      expect(legends.spawned).toEqual([expect.stringMatching(/^[\d.]+\/s$/)]);
+      expect(Number.parseFloat(legends.spawned![0]!)).toBeGreaterThan(0);
+      // Count axes start at 0 and end just above their largest value: this app's pool chart, all
+      // zeros, spans 0–1 (not uPlot's 0–100 for flat data, which would flatten 2 busy threads).
+      expect(
+        await page.evaluate(
+          `(({ min, max }) => [min, max])(window.greenhubStatus.charts.pool.plot.scales.y)`,
+        ),
+      ).toEqual([0, 1]);
+      expect(legends.operations).toHaveLength(OPERATION_KINDS.length + 1);
+      for (const value of legends.operations!) expect(value).toMatch(/^\d+$/);
       expect(
         legends.loop!.every((v) => / ms$/.test(v)),
         JSON.stringify(legends.loop),

@@ -6,12 +6,12 @@
  * for a bad command line.
  */
 import { availableParallelism } from 'node:os';
+import { has, parsePrometheusText, type Scrape } from '../../metrics/advice/parse.js';
+import { advise as runRules } from '../../metrics/advice/rules.js';
 import { metricNames } from '../../metrics/names.js';
 import { type FlagSpec, helpText, parseFlags } from '../flags.js';
 import { UsageError } from '../usage-error.js';
-import { has, parsePrometheusText, type Scrape } from './parse.js';
 import { readPrometheus } from './prometheus.js';
-import { advise as runRules } from './rules.js';
 import { Unreadable } from './unreadable.js';
 
 const DEFAULT_INTERVAL_MS = 5_000;

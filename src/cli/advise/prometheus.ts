@@ -6,9 +6,10 @@
  * Prometheus actually holds (`timestamp()`), not the requested range. A counter reset inside the
  * range (a restart) counts from zero, not as `rate()` would piece it together.
  */
+
+import type { Sample, Scrape } from '../../metrics/advice/parse.js';
 import { metricNames } from '../../metrics/names.js';
 import { UsageError } from '../usage-error.js';
-import type { Sample, Scrape } from './parse.js';
 import { Unreadable } from './unreadable.js';
 
 interface VectorResult {

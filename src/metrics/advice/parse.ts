@@ -1,5 +1,5 @@
 /**
- * The Prometheus text exposition format, as far as `greenhub advise` reads it: one sample per line
+ * The Prometheus text exposition format, as far as the advice rules read it: one sample per line
  * (`name{label="value",…} value [timestamp]`, an OpenMetrics exemplar after it ignored), `#` lines
  * skipped. Then the two questions the rules
  * ask of two scrapes of the same service: how much a counter grew between them, and the quantile of

@@ -1,5 +1,7 @@
 /**
- * What to change in a greenhub service, from two scrapes of its `/metrics`: each rule is a pure
+ * What to change in a greenhub service, from two scrapes of its `/metrics` — the one rule engine
+ * behind `greenhub advise` (cli/advise: fetching, Prometheus range queries, printing) and the status
+ * page (server/status-advice.ts: the service's own registry). Each rule is a pure
  * function of the two scrapes (and the window between them, and the core count), returning zero or
  * more lines of advice, each with the numbers it rests on. `advise()` runs them all; a service no
  * rule fires on gets one "nothing to change" line with the numbers that say why.
@@ -8,7 +10,7 @@
  * name a problem worth a change, not to find one in every service: a loop busy less than
  * {@link ROUTE_BUSY_UTILIZATION} of the time has room, whichever route uses it.
  */
-import { metricNames as n } from '../../metrics/names.js';
+import { metricNames as n } from '../names.js';
 import {
   addWindows,
   counterDelta,

@@ -3,7 +3,7 @@
  * that has not done anything yet; "after" is the same service `SECONDS` later.
  */
 import { describe, expect, it } from 'vitest';
-import { parsePrometheusText } from '../../../src/cli/advise/parse.js';
+import { parsePrometheusText } from '../../../src/metrics/advice/parse.js';
 import {
   type AdviceInput,
   advise,
@@ -11,7 +11,7 @@ import {
   loopSaturated,
   poolWait,
   routeHoldsLoop,
-} from '../../../src/cli/advise/rules.js';
+} from '../../../src/metrics/advice/rules.js';
 import { LOOP_DELAY_BUCKETS_SECONDS } from '../../../src/metrics/loop.js';
 import { DEFAULT_DURATION_BUCKETS_SECONDS } from '../../../src/metrics/recorder.js';
 

@@ -5,7 +5,7 @@ import {
   histogramDelta,
   parsePrometheusText,
   quantileSeconds,
-} from '../../../src/cli/advise/parse.js';
+} from '../../../src/metrics/advice/parse.js';
 
 describe('parsePrometheusText()', () => {
   it('reads samples with labels (escapes included), skips comments, keeps +Inf', () => {
