@@ -5,22 +5,33 @@
 // the time other processes take on a shared machine. A case's ratio is the median of the per-round
 // ratios (a patched round over the original round next to it); the times shown are medians too.
 //
-//   npm run build && node bench/patch.js      (about 30 s)
+// Then the preload as a whole, each case a pair of fresh processes, plain Node and
+// `node --import greenhub/register`, interleaved: start-up of a program that does nothing (CPU time
+// and peak RSS of the process), and a hello-world `node:http` server (its CPU time per request under
+// the same bounded keep-alive load, and the requests/s the client saw).
+//
+//   npm run build && node bench/patch.js      (about 60 s)
 //
 // Writes bench/results/patch.json.
+
+import { spawn as spawnProcess } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
+import readline from 'node:readline';
 import { setTimeout as delayPatched } from 'node:timers/promises';
 import { spawn } from 'greenhub';
 import { getOriginal, patchAll } from 'greenhub/patch';
-import { writeResults } from './lib.js';
+import { benchDir, writeResults } from './lib.js';
 
 patchAll({ signal: false, blocking: 'count' });
 
 const ROUNDS = 21;
 const BUDGET_MS = 45_000;
+// Every case gets this many rounds even past the budget (a loaded machine used to leave the last
+// cases none: a NaN row).
+const MIN_ROUNDS = 3;
 const started = performance.now();
 
 /**
@@ -50,7 +61,11 @@ async function compare(ops, patched, original, rounds = ROUNDS) {
   /** @type {number[]} */ const greenhub = [];
   /** @type {number[]} */ const baseline = [];
   /** @type {number[]} */ const ratios = [];
-  for (let round = 0; round < rounds && performance.now() - started < BUDGET_MS; round++) {
+  for (
+    let round = 0;
+    round < rounds && (round < MIN_ROUNDS || performance.now() - started < BUDGET_MS);
+    round++
+  ) {
     const first = round % 2 === 0;
     const a = await time(first ? original : patched);
     const b = await time(first ? patched : original);
@@ -191,6 +206,137 @@ for (const workload of workloads) {
 }
 
 server.close();
+
+// The preload as a whole: fresh processes, plain and preloaded, interleaved.
+const ROOT = new URL('..', import.meta.url);
+const PRELOAD = ['--import', 'greenhub/register'];
+/** @param {string[]} args */
+const node = (args) =>
+  spawnProcess(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, NODE_OPTIONS: '', GREENHUB_PATCH: '' },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+/** The JSON lines a child prints, one at a time. @param {import('node:child_process').ChildProcess} child */
+const jsonLines = (child) => {
+  const lines = readline
+    .createInterface({ input: /** @type {import('node:stream').Readable} */ (child.stdout) })
+    [Symbol.asyncIterator]();
+  return async () => JSON.parse((await lines.next()).value);
+};
+
+{
+  const STARTS = 15;
+  const hello = `${benchDir}fixtures/hello.mjs`;
+  /** @param {string[]} preload @returns {Promise<{ cpuMs: number, maxRssKb: number, wallMs: number }>} */
+  const start = async (preload) => {
+    const t = performance.now();
+    const child = node([...preload, hello]);
+    const figures = await jsonLines(child)();
+    await new Promise((resolve) => child.on('close', resolve));
+    return { ...figures, wallMs: performance.now() - t };
+  };
+  /** @type {{ cpuMs: number, maxRssKb: number, wallMs: number }[][]} */
+  const runs = [[], []];
+  for (let i = 0; i < STARTS; i++) {
+    const first = i % 2;
+    runs[first]?.push(await start(first === 0 ? [] : PRELOAD));
+    runs[1 - first]?.push(await start(first === 0 ? PRELOAD : []));
+  }
+  const [plain = [], preloaded = []] = runs;
+  /** @param {(r: { cpuMs: number, maxRssKb: number, wallMs: number }) => number} pick */
+  const extra = (pick) => median(preloaded.map(pick)) - median(plain.map(pick));
+  const cpuMs = extra((r) => r.cpuMs);
+  const wallMs = extra((r) => r.wallMs);
+  const rssMb = extra((r) => r.maxRssKb) / 1024;
+  cases.push({
+    name: `preload start-up: a program that does nothing, extra CPU time (wall ${round(wallMs, 0)} ms extra)`,
+    unit: 'ms CPU',
+    greenhub: round(median(preloaded.map((r) => r.cpuMs)), 1),
+    baseline: round(median(plain.map((r) => r.cpuMs)), 1),
+    baselineName: 'plain node, same program',
+    ratio: round(median(preloaded.map((r) => r.cpuMs)) / median(plain.map((r) => r.cpuMs)), 3),
+    target: 'extra ≤ 15 ms',
+    met: cpuMs <= 15,
+  });
+  cases.push({
+    name: 'preload start-up: extra peak RSS',
+    unit: 'MB',
+    greenhub: round(median(preloaded.map((r) => r.maxRssKb)) / 1024, 1),
+    baseline: round(median(plain.map((r) => r.maxRssKb)) / 1024, 1),
+    baselineName: 'plain node, same program',
+    ratio: round(median(preloaded.map((r) => r.maxRssKb)) / median(plain.map((r) => r.maxRssKb)), 3),
+    target: 'extra ≤ 5 MB',
+    met: rssMb <= 5,
+  });
+}
+
+{
+  const ROUNDS_HTTP = 6;
+  const CONNECTIONS = 16;
+  const PER_CONNECTION = 500;
+  const helloServer = `${benchDir}fixtures/hello-server.mjs`;
+  /** @param {string[]} preload @returns {Promise<{ cpuUsPerRequest: number, rps: number }>} */
+  const serve = async (preload) => {
+    const child = node([...preload, helloServer]);
+    const next = jsonLines(child);
+    const { port } = await next();
+    const warm = new http.Agent({ keepAlive: true });
+    /** @param {http.Agent} agent @param {number} n */
+    const client = async (agent, n) => {
+      for (let i = 0; i < n; i++)
+        await new Promise((resolve, reject) => {
+          http
+            .get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+              res.resume();
+              res.on('end', resolve);
+            })
+            .on('error', reject);
+        });
+    };
+    await Promise.all(Array.from({ length: CONNECTIONS }, () => client(warm, 50)));
+    child.stdin?.write('start\n');
+    await next();
+    const agents = Array.from(
+      { length: CONNECTIONS },
+      () => new http.Agent({ keepAlive: true, maxSockets: 1 }),
+    );
+    const t = performance.now();
+    await Promise.all(agents.map((agent) => client(agent, PER_CONNECTION)));
+    const seconds = (performance.now() - t) / 1000;
+    child.stdin?.write('stop\n');
+    const { cpuUs } = await next();
+    for (const agent of [warm, ...agents]) agent.destroy();
+    await new Promise((resolve) => child.on('close', resolve));
+    const requests = CONNECTIONS * PER_CONNECTION;
+    return { cpuUsPerRequest: cpuUs / requests, rps: requests / seconds };
+  };
+  /** @type {number[]} */ const cpuRatios = [];
+  /** @type {number[]} */ const rpsRatios = [];
+  /** @type {number[]} */ const plainCpu = [];
+  /** @type {number[]} */ const preloadCpu = [];
+  for (let i = 0; i < ROUNDS_HTTP; i++) {
+    const first = i % 2 === 0;
+    const a = await serve(first ? [] : PRELOAD);
+    const b = await serve(first ? PRELOAD : []);
+    const [plain, preloaded] = first ? [a, b] : [b, a];
+    plainCpu.push(plain.cpuUsPerRequest);
+    preloadCpu.push(preloaded.cpuUsPerRequest);
+    cpuRatios.push(plain.cpuUsPerRequest / preloaded.cpuUsPerRequest);
+    rpsRatios.push(preloaded.rps / plain.rps);
+  }
+  const spread = (/** @type {number[]} */ xs) => `${round(Math.min(...xs))}–${round(Math.max(...xs))}`;
+  cases.push({
+    name: `hello-world node:http under the preload: server CPU per request, as throughput (per-round ratios ${spread(cpuRatios)}; client-seen requests/s ratio ${round(median(rpsRatios))}, ${spread(rpsRatios)})`,
+    unit: 'µs CPU/request',
+    greenhub: round(median(preloadCpu)),
+    baseline: round(median(plainCpu)),
+    baselineName: 'plain node, same server',
+    ratio: round(median(cpuRatios), 3),
+    target: '≥ 0.95× (plain/preloaded CPU per request)',
+    met: median(cpuRatios) >= 0.95,
+  });
+}
 
 writeResults('patch', { command: 'node bench/patch.js', cases });
 

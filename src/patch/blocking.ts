@@ -26,14 +26,13 @@
  *
  * Only the main thread is patched: a worker thread exists to block.
  */
-import { isMainThread } from 'node:worker_threads';
 import { BlockingCallError } from '../errors.js';
 import { currentGreenlet, formatMs } from '../greenlet/hub.js';
 import { countBlock, getBlockingMonitor, setBlockingApi } from '../greenlet/monitor.js';
 import { now } from '../internal/natives.js';
 import { checkFunction } from '../internal/validate.js';
 import { dressAs, type Fn, wrapFunctions } from './call.js';
-import { builtin, markPatched, replace } from './registry.js';
+import { builtin, replace } from './registry.js';
 
 /**
  * What happens to a call that blocked longer than `maxBlockingTime`.
@@ -160,8 +159,14 @@ export const BLOCKING_FUNCTIONS = {
   Atomics: ['wait'],
 } as const;
 
-let mode: BlockingMode = 'warn';
-let limitMs = 100;
+/** The mode and threshold until configured, and after `unpatchAll()`. */
+export const BLOCKING_DEFAULTS = { mode: 'warn', maxBlockingTime: 100 } as const satisfies {
+  mode: BlockingMode;
+  maxBlockingTime: number;
+};
+
+let mode: BlockingMode = BLOCKING_DEFAULTS.mode;
+let limitMs: number = BLOCKING_DEFAULTS.maxBlockingTime;
 const warned = new Set<string>();
 /** `'throw'` mode: sites whose next call is refused. */
 const refused = new Map<string, BlockingReport>();
@@ -301,10 +306,8 @@ function timed(api: string, original: Fn): Fn {
   return wrapper;
 }
 
-/** Patch blocking calls (see the module comment). Returns what it replaced. */
+/** Patch blocking calls (see the module comment; main thread only). Returns what it replaced. */
 export function patchBlocking(): string[] {
-  markPatched('blocking');
-  if (!isMainThread) return [];
   const done: string[] = [];
   for (const label of ['fs', 'child_process', 'crypto', 'zlib'] as const) {
     for (const name of wrapFunctions('blocking', builtin(label), BLOCKING_FUNCTIONS[label], (original, fn) =>

@@ -32,7 +32,8 @@ import type { EventEmitter } from 'node:events';
 import type { Greenlet } from '../greenlet/greenlet.js';
 import { currentOwner, getHub, runAs } from '../greenlet/hub.js';
 import { Operation, registerOperation } from '../greenlet/operation.js';
-import { isReplaced, type PatchTarget, replace } from './registry.js';
+import { isReplaced, replace } from './registry.js';
+import type { PatchTarget } from './table.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: wrappers forward any signature unchanged
 export type Fn = (this: any, ...args: any[]) => any;

@@ -32,7 +32,7 @@ import type { ChildProcess } from 'node:child_process';
 import type fsModule from 'node:fs';
 import { promisify } from 'node:util';
 import { callbackApi, dressAs, type Fn, liveGreenlet, trackEmitter, wrapFunctions } from './call.js';
-import { builtin, markPatched, originalOf, replace } from './registry.js';
+import { builtin, originalOf, replace } from './registry.js';
 
 /**
  * What `patchChildProcess()` replaces.
@@ -189,7 +189,6 @@ function wrapChild(original: Fn): Fn {
 
 /** Patch child_process (see the module comment). Returns what it replaced. */
 export function patchChildProcess(): string[] {
-  markPatched('childProcess');
   const cp = builtin<typeof import('node:child_process')>('child_process');
   const done = wrapFunctions('childProcess', cp, CHILD_PROCESS_FUNCTIONS.child_process, wrapChild).map(
     (name) => `child_process.${name}`,

@@ -18,7 +18,7 @@
  */
 import type { Resolver as CallbackResolver } from 'node:dns';
 import { type CallSpec, callbackApi, dressAs, type Fn, promiseApi, wrapFunctions } from './call.js';
-import { builtin, isTargetPatched, markPatched, rereplace } from './registry.js';
+import { builtin, isTargetPatched, rereplace } from './registry.js';
 
 const QUERIES = [
   'resolve',
@@ -129,7 +129,6 @@ export function patchDns(): string[] {
     ))
       done.push(`${label}.Resolver.prototype.${name}`);
   }
-  markPatched('dns');
   return done;
 }
 

@@ -20,7 +20,7 @@
  *   node --import greenhub/register app.js
  * ```
  */
-import type { PatchOptions } from './patch-all.js';
+import type { PatchOptions } from './table.js';
 
 const OFF = new Set(['off', '0', 'false', 'none']);
 

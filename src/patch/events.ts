@@ -7,7 +7,7 @@
  * left alone. Outside a greenlet they are the originals.
  */
 import { iteratorApi, promiseApi, wrapFunctions } from './call.js';
-import { builtin, markPatched } from './registry.js';
+import { builtin } from './registry.js';
 
 /**
  * What `patchEvents()` replaces.
@@ -21,7 +21,6 @@ export const EVENTS_FUNCTIONS = { events: ['once', 'on'] } as const;
 
 /** Patch events (see the module comment). Returns what it replaced. */
 export function patchEvents(): string[] {
-  markPatched('events');
   return wrapFunctions('events', builtin('events'), EVENTS_FUNCTIONS.events, (original, name) =>
     name === 'on'
       ? iteratorApi({ kind: 'event', signalAt: 2 }, original)

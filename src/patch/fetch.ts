@@ -11,7 +11,7 @@
  * that patching does not load undici (~20 ms) in applications that never fetch.
  */
 import { type Call, type Fn, promiseApi, wrapFunctions } from './call.js';
-import { isTargetPatched, markPatched } from './registry.js';
+import { isTargetPatched } from './registry.js';
 
 /**
  * What `patchFetch()` replaces.
@@ -68,7 +68,6 @@ function fetched(response: unknown, call: Call): void {
 
 /** Patch `fetch` (see the module comment). Returns what it replaced. */
 export function patchFetch(): string[] {
-  markPatched('fetch');
   bodiesPatched = false;
   return wrapFunctions('fetch', globalThis, FETCH_FUNCTIONS.global, (original) =>
     promiseApi({ kind: 'fetch', signalAt: 1, followSignal: requestSignal, resolved: fetched }, original),

@@ -16,7 +16,7 @@
 import type { Dir } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { type CallSpec, callbackApi, promiseApi, wrapFunctions } from './call.js';
-import { builtin, markPatched } from './registry.js';
+import { builtin } from './registry.js';
 
 const PATH_FUNCTIONS = [
   'access',
@@ -91,6 +91,5 @@ export function patchFs(): string[] {
     ))
       done.push(`${label}.${name}`);
   }
-  markPatched('fs');
   return done;
 }

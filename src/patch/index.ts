@@ -39,10 +39,10 @@ export type { LateCapture } from './late.js';
 export { NET_FUNCTIONS } from './net.js';
 export { type PatchOptions, patchAll, unpatchAll } from './patch-all.js';
 export { getOriginal, isModulePatched, isObjectPatched } from './queries.js';
-export type { PatchTarget } from './registry.js';
 export type { PatchReport } from './report.js';
 export { type ShutdownOptions, SIGNAL_FUNCTIONS, type SignalOptions, shutdown } from './signal.js';
 export { STREAM_FUNCTIONS } from './stream.js';
+export type { BlockingOptions, PatchTarget } from './table.js';
 export {
   patchBlocking,
   patchChildProcess,

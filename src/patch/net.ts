@@ -13,7 +13,7 @@
  */
 import type { Socket } from 'node:net';
 import { type Fn, liveGreenlet, trackEmitter, wrapFunctions } from './call.js';
-import { builtin, markPatched } from './registry.js';
+import { builtin } from './registry.js';
 
 /**
  * What `patchNet()` replaces.
@@ -34,7 +34,6 @@ export function destroyWith(emitter: { destroy(error?: Error): unknown }, reason
 export function patchNet(): string[] {
   const net = builtin<typeof import('node:net')>('net');
   const tls = builtin<typeof import('node:tls')>('tls');
-  markPatched('net');
   return wrapFunctions(
     'net',
     net.Socket.prototype,

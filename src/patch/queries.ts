@@ -3,29 +3,8 @@
  * there before.
  */
 import { checkString, rangeError, typeError } from '../internal/validate.js';
-import { builtin, isReplaced, isTargetPatched, originalOf, type PatchTarget } from './registry.js';
-
-const MODULE_TARGETS: Record<string, PatchTarget> = {
-  timers: 'timers',
-  'timers/promises': 'timers',
-  fetch: 'fetch',
-  net: 'net',
-  tls: 'net',
-  http: 'http',
-  https: 'http',
-  dns: 'dns',
-  'dns/promises': 'dns',
-  fs: 'fs',
-  'fs/promises': 'fs',
-  child_process: 'childProcess',
-  childProcess: 'childProcess',
-  events: 'events',
-  stream: 'stream',
-  'stream/promises': 'stream',
-  signal: 'signal',
-  thread: 'thread',
-  blocking: 'blocking',
-};
+import { builtin, isReplaced, isTargetPatched, originalOf } from './registry.js';
+import { MODULE_TARGETS } from './table.js';
 
 /**
  * Whether a module (a builtin name, with or without `node:`) or a target (`fetch`, `signal`,
@@ -38,7 +17,7 @@ const MODULE_TARGETS: Record<string, PatchTarget> = {
  */
 export function isModulePatched(name: string): boolean {
   checkString('isModulePatched()', 'name', name);
-  const target = MODULE_TARGETS[name.startsWith('node:') ? name.slice(5) : name];
+  const target = MODULE_TARGETS.get(name.startsWith('node:') ? name.slice(5) : name);
   return target !== undefined && isTargetPatched(target);
 }
 

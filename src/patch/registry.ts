@@ -1,5 +1,6 @@
 /**
- * The one registry of originals (STYLE habit 6; gevent's `monkey/_state.py`).
+ * The one registry of originals (gevent's `monkey/_state.py`): patch modules declare what they
+ * replace, and the originals live here.
  *
  * Every property a patch replaces goes through {@link replace}, which records the property's
  * original descriptor (or its absence, for a method the patch defines on a prototype that only
@@ -12,43 +13,7 @@
  * 'node:fs/promises'`, live bindings) see the same functions.
  */
 import module from 'node:module';
-
-/**
- * The patchable targets, one `patchX()` each.
- *
- * @example
- * ```ts
- * const targets: PatchTarget[] = patchAll().patched; // ['timers', 'fetch', …]
- * ```
- */
-export type PatchTarget =
-  | 'timers'
-  | 'fetch'
-  | 'net'
-  | 'http'
-  | 'dns'
-  | 'fs'
-  | 'childProcess'
-  | 'events'
-  | 'stream'
-  | 'signal'
-  | 'thread'
-  | 'blocking';
-
-export const PATCH_TARGETS: readonly PatchTarget[] = [
-  'timers',
-  'fetch',
-  'net',
-  'http',
-  'dns',
-  'fs',
-  'childProcess',
-  'events',
-  'stream',
-  'signal',
-  'thread',
-  'blocking',
-];
+import type { PatchTarget } from './table.js';
 
 interface Saved {
   readonly object: object;

@@ -1,9 +1,10 @@
 /**
- * PatchReport: what a patch call did, and the steps every patch call shares (skip what is already
- * patched, record what was replaced, carry the result to ESM named imports).
+ * PatchReport: what a patch call did; every patch call ends by carrying its changes to ESM named
+ * imports.
  */
 import type { LateCapture } from './late.js';
-import { isTargetPatched, type PatchTarget, syncEsm } from './registry.js';
+import { syncEsm } from './registry.js';
+import type { PatchTarget } from './table.js';
 
 /**
  * What a patch call did.
@@ -34,31 +35,7 @@ export function newReport(): PatchReport {
   return { patched: [], alreadyPatched: [], skipped: [], functions: [], unreachable: [] };
 }
 
-export type Patcher = () => string[];
-
-export function apply(report: PatchReport, target: PatchTarget, patcher: Patcher): void {
-  if (isTargetPatched(target)) {
-    patcher(); // idempotent: updates settings, replaces nothing twice
-    report.alreadyPatched.push(target);
-    return;
-  }
-  report.functions.push(...patcher());
-  report.patched.push(target);
-}
-
 export function finish(report: PatchReport): PatchReport {
   syncEsm();
   return report;
-}
-
-export function single(target: PatchTarget, patcher: Patcher): PatchReport {
-  const report = newReport();
-  apply(report, target, patcher);
-  return finish(report);
-}
-
-export function moveToSkipped(report: PatchReport, target: PatchTarget): void {
-  report.patched = report.patched.filter((t) => t !== target);
-  report.alreadyPatched = report.alreadyPatched.filter((t) => t !== target);
-  report.skipped.push(target);
 }

@@ -26,10 +26,9 @@
  *
  * `shutdown()` runs the same sequence on demand (an admin route, a test), and `onShutdown()` works
  * without the signal patch. Signal handlers are not installed in worker threads (Node does not
- * deliver signals to them).
+ * deliver signals to them): the target is main-thread only (table.ts).
  */
 import { constants } from 'node:os';
-import { isMainThread } from 'node:worker_threads';
 import { GreenletExit } from '../errors.js';
 import type { Greenlet } from '../greenlet/greenlet.js';
 import { getHub, runOutside } from '../greenlet/hub.js';
@@ -46,7 +45,7 @@ import {
 } from '../internal/validate.js';
 import { type Fn, wrapFunctions } from './call.js';
 import { connectionsAwaitingRequest, drainHttpServer, nextRequestArrival } from './http-server.js';
-import { builtin, markPatched, restore } from './registry.js';
+import { builtin } from './registry.js';
 import { trackedServers, trackServer } from './servers.js';
 
 /**
@@ -282,8 +281,7 @@ export function checkSignalOptions(
  */
 export function installSignal(settings: SignalSettings): string[] {
   timings = settings.timings;
-  markPatched('signal');
-  if (!isMainThread || installed !== null) return [];
+  if (installed !== null) return [];
   const { signals } = settings;
   installed = { signals, handler: onSignal };
   for (const s of signals) process.on(s, onSignal);
@@ -301,12 +299,11 @@ export function installSignal(settings: SignalSettings): string[] {
   return [...signals.map((s) => `process.on('${s}')`), ...done.map((fn) => `net.Server.prototype.${fn}`)];
 }
 
-/** Remove the signal handlers and restore `listen` (the `unpatchAll()` half of this file). */
+/** Remove the signal handlers (the `unpatchAll()` half of this file; `listen` is restored with the rest). */
 export function unpatchSignal(): void {
   if (installed !== null) {
     for (const s of installed.signals) process.removeListener(s, installed.handler);
     installed = null;
   }
   timings = DEFAULT_TIMINGS;
-  restore('signal');
 }

@@ -6,7 +6,7 @@
  * the call rejects with the kill's exception. Outside a greenlet they are the originals.
  */
 import { promiseApi, wrapFunctions } from './call.js';
-import { builtin, markPatched } from './registry.js';
+import { builtin } from './registry.js';
 
 /**
  * What `patchStream()` replaces.
@@ -20,7 +20,6 @@ export const STREAM_FUNCTIONS = { 'stream/promises': ['pipeline', 'finished'] } 
 
 /** Patch stream/promises (see the module comment). Returns what it replaced. */
 export function patchStream(): string[] {
-  markPatched('stream');
   return wrapFunctions(
     'stream',
     builtin('stream/promises'),

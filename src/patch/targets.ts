@@ -1,41 +1,25 @@
 /**
  * The one-target patch functions (`patchTimers()`, `patchHttp(opts)`…), each returning a report of
- * its own. `patchAll()` (patch-all.ts) runs the same patchers.
+ * its own: made from the table (table.ts), as `patchAll()` is.
  */
-import { isMainThread } from 'node:worker_threads';
-import { checkDelay, checkOptions, rangeError, typeError } from '../internal/validate.js';
-import { type BlockingMode, configureBlocking, patchBlocking as patchBlockingCalls } from './blocking.js';
-import { patchChildProcess as patchChildProcessModule } from './child-process.js';
-import { patchDns as patchDnsModule } from './dns.js';
-import { patchEvents as patchEventsModule } from './events.js';
-import { patchFetch as patchFetchGlobal } from './fetch.js';
-import { patchFs as patchFsModule } from './fs.js';
-import { patchHttpClient } from './http.js';
-import {
-  checkHttpServerOptions,
-  configureHttpServer,
-  type HttpServerOptions,
-  patchHttpServer,
-} from './http-server.js';
-import { patchNet as patchNetModule } from './net.js';
-import { markPatched } from './registry.js';
-import { moveToSkipped, type PatchReport, single } from './report.js';
-import { checkSignalOptions, installSignal, type SignalOptions } from './signal.js';
-import { patchStream as patchStreamModule } from './stream.js';
-import { patchThread as setThreadMode } from './thread.js';
-import { patchTimers as patchTimersModule } from './timers.js';
+import { finish, newReport, type PatchReport } from './report.js';
+import { checkTargetArg, type PatchTarget, patchTarget, type TargetArg, takesOptions } from './table.js';
 
-const BLOCKING_MODES: readonly (BlockingMode | false)[] = ['warn', 'count', 'throw', false];
+type OneTarget<T extends PatchTarget> =
+  TargetArg<T> extends undefined ? () => PatchReport : (opts?: TargetArg<T>) => PatchReport;
 
-export function checkBlockingMode(where: string, name: string, mode: unknown): BlockingMode | false {
-  if (!BLOCKING_MODES.includes(mode as BlockingMode | false))
-    throw (typeof mode === 'string' || typeof mode === 'boolean' ? rangeError : typeError)(
-      where,
-      name,
-      "'warn', 'count', 'throw' or false",
-      mode,
-    );
-  return mode as BlockingMode | false;
+/** `patchX(opts?)` for target `t`: check the argument, patch, report. */
+function one<T extends PatchTarget>(t: T): OneTarget<T> {
+  const name = `patch${t[0]!.toUpperCase()}${t.slice(1)}`;
+  const where = `${name}()`;
+  const run = (opts: unknown): PatchReport => {
+    const settings = checkTargetArg(where, t, opts);
+    const report = newReport();
+    patchTarget(report, t, settings);
+    return finish(report);
+  };
+  const fn = takesOptions(t) ? (opts?: unknown) => run(opts) : () => run(undefined);
+  return Object.defineProperty(fn, 'name', { value: name }) as unknown as OneTarget<T>;
 }
 
 /**
@@ -51,9 +35,7 @@ export function checkBlockingMode(where: string, name: string, mode: unknown): B
  * await g.kill(); // the 60 s timer is cleared at once
  * ```
  */
-export function patchTimers(): PatchReport {
-  return single('timers', patchTimersModule);
-}
+export const patchTimers = one('timers');
 
 /**
  * Patch the global `fetch` and the body readers of its responses.
@@ -64,9 +46,7 @@ export function patchTimers(): PatchReport {
  * await withTimeout(2_000, () => fetch(url).then((r) => r.json())); // the request is aborted on timeout
  * ```
  */
-export function patchFetch(): PatchReport {
-  return single('fetch', patchFetchGlobal);
-}
+export const patchFetch = one('fetch');
 
 /**
  * Patch socket connection (`net.Socket.prototype.connect`, reached by `net.connect`, `tls.connect`
@@ -79,9 +59,7 @@ export function patchFetch(): PatchReport {
  * await g.kill(); // the connecting socket is destroyed
  * ```
  */
-export function patchNet(): PatchReport {
-  return single('net', patchNetModule);
-}
+export const patchNet = one('net');
 
 /**
  * Patch the `http`/`https` clients and servers: requests made in a greenlet are cancellable, and
@@ -93,15 +71,7 @@ export function patchNet(): PatchReport {
  * http.createServer(handler).listen(8080); // a greenlet per request; 503 beyond 256, 504 after 30 s
  * ```
  */
-export function patchHttp(opts?: HttpServerOptions): PatchReport {
-  configureHttpServer(checkHttpServerOptions('patchHttp()', 'opts', opts));
-  return single('http', patchHttpParts);
-}
-
-export function patchHttpParts(): string[] {
-  markPatched('http');
-  return [...patchHttpClient(), ...patchHttpServer()];
-}
+export const patchHttp = one('http');
 
 /**
  * Patch `dns` and `dns/promises` queries.
@@ -112,9 +82,7 @@ export function patchHttpParts(): string[] {
  * await withTimeout(500, () => dns.promises.resolve4('example.com')); // the query is cancelled on timeout
  * ```
  */
-export function patchDns(): PatchReport {
-  return single('dns', patchDnsModule);
-}
+export const patchDns = one('dns');
 
 /**
  * Patch the path-level functions of `fs` and `fs/promises`.
@@ -126,9 +94,7 @@ export function patchDns(): PatchReport {
  * await g.kill(); // released at once, even though the FIFO has no writer
  * ```
  */
-export function patchFs(): PatchReport {
-  return single('fs', patchFsModule);
-}
+export const patchFs = one('fs');
 
 /**
  * Patch `child_process.spawn`, `fork`, `exec`, `execFile`: a killed greenlet kills its children.
@@ -139,9 +105,7 @@ export function patchFs(): PatchReport {
  * await withTimeout(5_000, () => promisify(execFile)('ffmpeg', args)); // ffmpeg is killed on timeout
  * ```
  */
-export function patchChildProcess(): PatchReport {
-  return single('childProcess', patchChildProcessModule);
-}
+export const patchChildProcess = one('childProcess');
 
 /**
  * Patch `events.once` and `events.on`.
@@ -152,9 +116,7 @@ export function patchChildProcess(): PatchReport {
  * const msg = await withTimeout(1_000, () => once(socket, 'message'), { fallback: null });
  * ```
  */
-export function patchEvents(): PatchReport {
-  return single('events', patchEventsModule);
-}
+export const patchEvents = one('events');
 
 /**
  * Patch `stream/promises` (`pipeline`, `finished`).
@@ -166,9 +128,7 @@ export function patchEvents(): PatchReport {
  * await g.kill(); // every stream of the pipeline is destroyed
  * ```
  */
-export function patchStream(): PatchReport {
-  return single('stream', patchStreamModule);
-}
+export const patchStream = one('stream');
 
 /**
  * Install graceful shutdown on SIGTERM/SIGINT (see {@link SignalOptions} and {@link shutdown}).
@@ -179,12 +139,7 @@ export function patchStream(): PatchReport {
  * onShutdown(() => db.end());
  * ```
  */
-export function patchSignal(opts?: SignalOptions): PatchReport {
-  const settings = checkSignalOptions('patchSignal()', 'opts', opts);
-  const report = single('signal', () => installSignal(settings));
-  if (!isMainThread) moveToSkipped(report, 'signal');
-  return report;
-}
+export const patchSignal = one('signal');
 
 /**
  * Make `Thread`s run as greenlets (gevent's `patch_thread`). `patchAll({ thread: false })` keeps
@@ -196,9 +151,7 @@ export function patchSignal(opts?: SignalOptions): PatchReport {
  * new Thread({ target: poll }).start(); // a greenlet
  * ```
  */
-export function patchThread(): PatchReport {
-  return single('thread', setThreadMode);
-}
+export const patchThread = one('thread');
 
 /**
  * Time synchronous blocking calls (see `BLOCKING_FUNCTIONS`): `mode` `'warn'` (default), `'count'`
@@ -209,17 +162,4 @@ export function patchThread(): PatchReport {
  * patchBlocking({ mode: 'throw', maxBlockingTime: 50 }); // in a test suite
  * ```
  */
-export function patchBlocking(opts?: { mode?: BlockingMode; maxBlockingTime?: number }): PatchReport {
-  checkOptions('patchBlocking()', 'opts', opts, ['mode', 'maxBlockingTime']);
-  const mode =
-    opts?.mode === undefined ? 'warn' : checkBlockingMode('patchBlocking()', 'opts.mode', opts.mode);
-  if (mode === false) throw rangeError('patchBlocking()', 'opts.mode', "'warn', 'count' or 'throw'", mode);
-  const limit =
-    opts?.maxBlockingTime === undefined
-      ? 100
-      : checkDelay('patchBlocking()', 'opts.maxBlockingTime', opts.maxBlockingTime);
-  configureBlocking(mode, limit);
-  const report = single('blocking', patchBlockingCalls);
-  if (!isMainThread) moveToSkipped(report, 'blocking');
-  return report;
-}
+export const patchBlocking = one('blocking');

@@ -4,11 +4,9 @@
  * keeps real worker threads, tracked by the hub.
  */
 import { setThreadPatched } from '../internal/thread-mode.js';
-import { markPatched, restore } from './registry.js';
 
 /** Make `Thread`s started from now on run as greenlets. Returns what it changed. */
 export function patchThread(): string[] {
-  markPatched('thread');
   setThreadPatched(true);
   return ['Thread: greenlet mode'];
 }
@@ -16,5 +14,4 @@ export function patchThread(): string[] {
 /** Back to real worker threads. */
 export function unpatchThread(): void {
   setThreadPatched(false);
-  restore('thread');
 }

@@ -22,7 +22,7 @@ import type { Greenlet } from '../greenlet/greenlet.js';
 import { getHub } from '../greenlet/hub.js';
 import { Operation, registerOperation } from '../greenlet/operation.js';
 import { dressAs, type Fn, iteratorApi, liveGreenlet, promiseApi, wrapFunctions } from './call.js';
-import { builtin, markPatched, replace } from './registry.js';
+import { builtin, replace } from './registry.js';
 
 /**
  * What `patchTimers()` replaces, per object.
@@ -286,6 +286,5 @@ export function patchTimers(): string[] {
   const toPrimitive = proto[Symbol.toPrimitive] as Fn | undefined;
   if (toPrimitive !== undefined && replace('timers', proto, Symbol.toPrimitive, makeToPrimitive(toPrimitive)))
     done.push('Timeout[Symbol.toPrimitive]');
-  markPatched('timers');
   return done;
 }

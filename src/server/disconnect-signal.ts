@@ -3,7 +3,12 @@
  * before its response is complete — the opt-in half of "a disconnect does not kill the request"
  * (gevent's pywsgi does not kill either). The servers greenhub handles (a patched `http.Server`,
  * `HttpServer`) remember each request's response; the signal itself, and its `'close'` listener,
- * are created only when a handler asks, so a request that never asks pays one `WeakMap.set`.
+ * are created only when a handler asks, so a request that never asks pays one property store.
+ *
+ * The response is kept on the request under a symbol, not in a `WeakMap`: a `WeakMap` entry per
+ * request, whose value (the response) points back at its key, outlived V8's young-generation
+ * collections until a full one ran — every request object was promoted, and a hello-world server
+ * under the preload spent several times plain Node's time in GC.
  *
  * The reason is a {@link GreenletExit} (`'client disconnected'`): the same exception a server with
  * `cancelOnDisconnect: true` kills the request with, so an operation aborted by it (a `fetch`, a
@@ -14,12 +19,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GreenletExit } from '../errors.js';
 import { typeError } from '../internal/validate.js';
 
-const responses = new WeakMap<IncomingMessage, ServerResponse>();
+const kResponse = Symbol('greenhub response');
 const signals = new WeakMap<IncomingMessage, AbortSignal>();
 
 /** @internal a server greenhub handles calls this for each request it serves */
 export function rememberResponse(req: IncomingMessage, res: ServerResponse): void {
-  responses.set(req, res);
+  (req as unknown as Record<symbol, ServerResponse>)[kResponse] = res;
 }
 
 function disconnected(): GreenletExit {
@@ -46,7 +51,10 @@ function disconnected(): GreenletExit {
 export function disconnectSignal(req: IncomingMessage): AbortSignal {
   const known = typeof req === 'object' && req !== null ? signals.get(req) : undefined;
   if (known !== undefined) return known;
-  const res = typeof req === 'object' && req !== null ? responses.get(req) : undefined;
+  const res =
+    typeof req === 'object' && req !== null
+      ? (req as unknown as Record<symbol, ServerResponse | undefined>)[kResponse]
+      : undefined;
   if (res === undefined)
     throw typeError(
       'disconnectSignal()',

@@ -179,6 +179,21 @@ describe.concurrent('patchAll(), unpatchAll() and the registry of originals', ()
       },
     });
   });
+  it('in a worker thread, signal and blocking are skipped and left unpatched, by patchAll() and by their own functions alike', async () => {
+    const { code, result, stderr } = await runNode(['test/patch/fixtures/worker-targets.mjs']);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(result).toEqual({
+      one: {
+        signal: { patched: [], skipped: ['signal'] },
+        blocking: { patched: [], skipped: ['blocking'] },
+      },
+      afterOne: { signal: false, blocking: false },
+      all: { skipped: ['signal', 'blocking'], patchedTimers: true },
+      afterAll: { signal: false, blocking: false, fs: true },
+      sigtermListeners: 0,
+    });
+  });
 });
 
 describe.concurrent('GREENHUB_PATCH configures greenhub/register', () => {
