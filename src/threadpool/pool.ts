@@ -34,7 +34,7 @@ import { PlacementRecorder } from '../metrics/placements.js';
 import { DurationRecorder } from '../metrics/recorder.js';
 import { registerMetricsSource, type ThreadPoolMetricsSnapshot } from '../metrics/sources.js';
 import { TaskDurations } from '../metrics/task-durations.js';
-import { SlotTable, STATE_QUEUED, STATE_RUNNING } from './cells.js';
+import { SlotTable } from './cells.js';
 import { typeName } from './clone-check.js';
 import { checkCrossing, markThreadBound } from './cross-mode.js';
 import { explainFailure } from './failures.js';
@@ -59,7 +59,7 @@ import {
   type TaskOptions,
   type ViewHost,
 } from './pool-view.js';
-import { MSG_NOOP, type PoolWorkerData, type TaskMessage } from './protocol.js';
+import { MSG_NOOP, type PoolWorkerData, STATE_QUEUED, STATE_RUNNING, type TaskMessage } from './protocol.js';
 import { reportThreadFailure } from './report.js';
 import { type CallOptions, Submission, type SubmissionHost } from './submission.js';
 import { type AnyTaskRef, TaskRef } from './task.js';

@@ -30,9 +30,8 @@ import { currentGreenlet } from '../greenlet/hub.js';
 import { beginOperation, type Operation } from '../greenlet/operation.js';
 import { Timeout } from '../greenlet/timeout.js';
 import { nativeClearTimeout, nativeSetTimeout, now } from '../internal/natives.js';
-import { CANCEL_CLOSE, CANCEL_KILL, CANCEL_TIMEOUT } from '../worker/context.js';
-import { STATE_QUEUED } from './cells.js';
 import type { Lane } from './lanes.js';
+import { CANCEL_CLOSE, CANCEL_KILL, CANCEL_TIMEOUT, STATE_QUEUED } from './protocol.js';
 import type { AnyTaskRef } from './task.js';
 
 /** Per-call options, validated (see pool-view.ts): what cancels the task besides its caller. */
@@ -179,13 +178,7 @@ export class Submission<R = unknown> {
     }
     if (this.finished || this.cancelledWith !== undefined) return;
     this.cancelledWith = reason ?? new GreenletExit();
-    const code =
-      reason instanceof Timeout || isTimeoutError(reason)
-        ? CANCEL_TIMEOUT
-        : reason instanceof PoolClosedError
-          ? CANCEL_CLOSE
-          : CANCEL_KILL;
-    this.host._askToStop(this.slot, code);
+    this.host._askToStop(this.slot, cancelCodeOf(reason));
     if (this.host._taskState(this.slot) === STATE_QUEUED) {
       this.abort();
     } else {
@@ -224,7 +217,13 @@ export class Submission<R = unknown> {
 
 function ignore(): void {}
 
-/** The reason of `AbortSignal.timeout()`: a DOMException named `TimeoutError`. */
-function isTimeoutError(reason: unknown): boolean {
-  return reason instanceof DOMException && reason.name === 'TimeoutError';
+/**
+ * The cancellation code a task sees (its `TaskCancelledError.reason`) for what its caller was
+ * cancelled with: a `Timeout` or the reason of `AbortSignal.timeout()` (a DOMException named
+ * `TimeoutError`) is a timeout, a closing pool is a close, anything else a kill.
+ */
+export function cancelCodeOf(reason: unknown): number {
+  if (reason instanceof Timeout || (reason instanceof DOMException && reason.name === 'TimeoutError'))
+    return CANCEL_TIMEOUT;
+  return reason instanceof PoolClosedError ? CANCEL_CLOSE : CANCEL_KILL;
 }

@@ -6,15 +6,12 @@
 import { pathToFileURL } from 'node:url';
 import { ClosureError, InvalidArgumentTypeError } from '../errors.js';
 import { checkString, typeError } from '../internal/validate.js';
+import { MSG_MODULE, MSG_SOURCE } from './protocol.js';
 
 let refCount = 0;
 
 /** Any TaskRef, whatever its function's type (internal signatures). */
 export type AnyTaskRef = TaskRef<(...args: never[]) => unknown>;
-
-/** What a TaskRef points at. */
-export const KIND_MODULE = 0;
-export const KIND_SOURCE = 1;
 
 /**
  * A function that runs on the pool's threads: an export of a module, or a self-contained function
@@ -28,7 +25,7 @@ export const KIND_SOURCE = 1;
  * ```
  */
 export class TaskRef<F extends (...args: never[]) => unknown = (...args: unknown[]) => unknown> {
-  /** @internal {@link KIND_MODULE} or {@link KIND_SOURCE} */
+  /** @internal the message kind it is sent as (protocol.ts): {@link MSG_MODULE}, {@link MSG_SOURCE} or `MSG_COMLINK` */
   readonly _kind: number;
   /** @internal unique per TaskRef of this thread: the workers' cache key */
   readonly _id: number = ++refCount;
@@ -53,7 +50,7 @@ export class TaskRef<F extends (...args: never[]) => unknown = (...args: unknown
 
   /** The module's URL (`file:` or `data:`), or `undefined` for a function sent by source. */
   get module(): string | undefined {
-    return this._kind === KIND_MODULE ? this._target : undefined;
+    return this._kind === MSG_MODULE ? this._target : undefined;
   }
 
   toString(): string {
@@ -68,7 +65,7 @@ export class TaskRef<F extends (...args: never[]) => unknown = (...args: unknown
 }
 
 async function loadLocal<F>(ref: AnyTaskRef): Promise<F> {
-  if (ref._kind === KIND_SOURCE) return compileSource(ref._target) as F;
+  if (ref._kind === MSG_SOURCE) return compileSource(ref._target) as F;
   const namespace = (await import(ref._target)) as Record<string, unknown>;
   return exportOf(namespace, ref._target, ref.exportName) as F;
 }
@@ -143,7 +140,7 @@ export function task<F extends (...args: never[]) => unknown = (...args: unknown
     );
   const file = basename(url);
   return new TaskRef<F>(
-    KIND_MODULE,
+    MSG_MODULE,
     url,
     exportName,
     exportName === 'default' ? file : `${exportName} (${file})`,
@@ -184,7 +181,7 @@ export function sourceRef(where: string, fn: unknown): AnyTaskRef {
       refuse(`\`${fn.name || 'anonymous'}\`, whose source text does not compile on its own`);
     }
   }
-  const ref = new TaskRef(KIND_SOURCE, source, 'default', fn.name ? `${fn.name}()` : '(anonymous function)');
+  const ref = new TaskRef(MSG_SOURCE, source, 'default', fn.name ? `${fn.name}()` : '(anonymous function)');
   sourceRefs.set(fn as () => unknown, ref);
   return ref;
 }
@@ -195,7 +192,7 @@ export function sourceRef(where: string, fn: unknown): AnyTaskRef {
  * `fix` shows how to pass it instead (`NAME` stands for the variable).
  */
 export function explainClosure(error: unknown, ref: AnyTaskRef, where: string, fix: string): unknown {
-  if (ref._kind !== KIND_SOURCE || !(error instanceof ReferenceError)) return error;
+  if (ref._kind !== MSG_SOURCE || !(error instanceof ReferenceError)) return error;
   const match = /^(\S+) is not defined$/.exec(error.message);
   if (match === null) return error;
   const name = match[1]!;

@@ -13,17 +13,22 @@
 import { performance } from 'node:perf_hooks';
 import { workerData } from 'node:worker_threads';
 import { TaskCancelledError, UncloneableError } from '../errors.js';
-import { CANCEL_NONE, CellTaskContext, reasonOf, registry } from '../worker/context.js';
-import { STATE_FINISHED, STATE_RUNNING, TaskCells, tagged } from './cells.js';
+import { CellTaskContext, registry } from '../worker/context.js';
 import { describeUncloneable, findUncloneable } from './clone-check.js';
 import {
+  CANCEL_NONE,
   FLAG_MEASURE,
   MSG_COMLINK,
   MSG_MODULE,
   MSG_NOOP,
   type PoolWorkerData,
+  reasonOf,
   SHARED_BRAND,
+  STATE_FINISHED,
+  STATE_RUNNING,
+  TaskCells,
   type TaskMessage,
+  tagged,
 } from './protocol.js';
 import { compileSource, exportOf } from './task.js';
 import { toWire } from './wire-errors.js';
