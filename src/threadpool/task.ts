@@ -112,25 +112,46 @@ function basename(url: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
+/** Any function a task can be: what `task<F>` accepts as `F`. */
+type TaskFunction = (...args: never[]) => unknown;
+
+/**
+ * The names of the functions a module exports (`M` is the module's type, `typeof import('./m.js')`):
+ * what `task<M, K>` accepts as the export name.
+ */
+export type TaskExport<M> = {
+  [K in keyof M]: M[K] extends TaskFunction ? K : never;
+}[keyof M] &
+  string;
+
 /**
  * A reference to the function `exportName` (default: `default`) of the module at `module`, to run
  * in a thread pool. The module is loaded by each worker thread on first use; it must not depend
  * on state of the calling thread. Type it with the function's type to have arguments checked and
- * results inferred.
+ * results inferred; or with the module's type (and the export's name, for the exact function type)
+ * to have the export name checked too: a name the module does not export as a function does not
+ * compile.
  *
  * @example
  * ```ts
  * // tasks.js:  export function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }
  * import { task, ThreadPool } from 'greenhub/threadpool';
- * const fib = task<typeof import('./tasks.js').fib>(new URL('./tasks.js', import.meta.url), 'fib');
+ * const url = new URL('./tasks.js', import.meta.url);
+ * const fib = task<typeof import('./tasks.js').fib>(url, 'fib');
+ * const checked = task<typeof import('./tasks.js'), 'fib'>(url, 'fib'); // 'fibb' would not compile
  * await using pool = new ThreadPool({ maxThreads: 4 });
- * console.log(await pool.apply(fib, 35));
+ * console.log(await pool.apply(fib, 35), await pool.apply(checked, 30));
  * ```
  */
-export function task<F extends (...args: never[]) => unknown = (...args: unknown[]) => unknown>(
+export function task<F extends TaskFunction = (...args: unknown[]) => unknown>(
   module: URL | string,
-  exportName = 'default',
-): TaskRef<F> {
+  exportName?: string,
+): TaskRef<F>;
+export function task<M extends object, K extends TaskExport<M> = TaskExport<M>>(
+  module: URL | string,
+  exportName: K,
+): TaskRef<Extract<M[K], TaskFunction>>;
+export function task(module: URL | string, exportName = 'default'): AnyTaskRef {
   const url = moduleUrl('task()', 'module', module);
   checkString('task()', 'exportName', exportName);
   if (exportName === '')
@@ -139,12 +160,7 @@ export function task<F extends (...args: never[]) => unknown = (...args: unknown
       'exportName',
     );
   const file = basename(url);
-  return new TaskRef<F>(
-    MSG_MODULE,
-    url,
-    exportName,
-    exportName === 'default' ? file : `${exportName} (${file})`,
-  );
+  return new TaskRef(MSG_MODULE, url, exportName, exportName === 'default' ? file : `${exportName} (${file})`);
 }
 
 const sourceRefs = new WeakMap<(...args: never[]) => unknown, AnyTaskRef>();
