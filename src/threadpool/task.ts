@@ -160,7 +160,12 @@ export function task(module: URL | string, exportName = 'default'): AnyTaskRef {
       'exportName',
     );
   const file = basename(url);
-  return new TaskRef(MSG_MODULE, url, exportName, exportName === 'default' ? file : `${exportName} (${file})`);
+  return new TaskRef(
+    MSG_MODULE,
+    url,
+    exportName,
+    exportName === 'default' ? file : `${exportName} (${file})`,
+  );
 }
 
 const sourceRefs = new WeakMap<(...args: never[]) => unknown, AnyTaskRef>();
