@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { ClosureError, InvalidArgumentTypeError } from '../errors.js';
 import { checkString, typeError } from '../internal/validate.js';
 import { MSG_MODULE, MSG_SOURCE } from './protocol.js';
+import { compileSource, exportOf } from './task-loader.js';
 
 let refCount = 0;
 
@@ -68,23 +69,6 @@ async function loadLocal<F>(ref: AnyTaskRef): Promise<F> {
   if (ref._kind === MSG_SOURCE) return compileSource(ref._target) as F;
   const namespace = (await import(ref._target)) as Record<string, unknown>;
   return exportOf(namespace, ref._target, ref.exportName) as F;
-}
-
-/** The function `name` of a loaded module, or a TypeError listing what the module does export. */
-export function exportOf(namespace: Record<string, unknown>, url: string, name: string): unknown {
-  const fn = namespace[name];
-  if (typeof fn === 'function') return fn;
-  const functions = Object.keys(namespace).filter((key) => typeof namespace[key] === 'function');
-  throw new TypeError(
-    fn === undefined
-      ? `task(): module ${url} has no export \`${name}\`; its exported functions: ${functions.join(', ') || '(none)'}`
-      : `task(): export \`${name}\` of module ${url} is not a function (it is ${typeof fn})`,
-  );
-}
-
-/** Compile a function from its source, in strict mode like the module it came from. */
-export function compileSource(source: string): (...args: unknown[]) => unknown {
-  return new Function(`"use strict"; return (${source});`)() as (...args: unknown[]) => unknown;
 }
 
 /**

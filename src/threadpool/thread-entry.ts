@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { MSG_MODULE, SHARED_BRAND, type ThreadOutcome, type ThreadWorkerData } from './protocol.js';
-import { compileSource, exportOf } from './task.js';
+import { compileSource, exportOf } from './task-loader.js';
 import { toWire } from './wire-errors.js';
 
 const { kind, target, exportName, args } = (workerData as ThreadWorkerData).greenhubThread;
