@@ -428,27 +428,35 @@ export class ThreadPool implements SubmissionHost, ViewHost {
       flags,
       task._id,
     ];
-    const dispatch = (): Promise<unknown> =>
-      piscina
-        .run(
-          message,
-          transferList === undefined
-            ? { signal: submission }
-            : { signal: submission, transferList: transferList as never },
-        )
-        .then(
-          (value: unknown) => this.finished(submission as Submission, value, false),
-          (error: unknown) => this.finished(submission as Submission, error, true),
-        );
-    if (options.lane === undefined) dispatch();
+    if (options.lane === undefined) this.post(piscina, submission as Submission, message, transferList);
     else
       options.lane.admit({
         submission: submission as Submission,
-        dispatch,
+        dispatch: () => this.post(piscina, submission as Submission, message, transferList),
         drop: (reason) => this.finished(submission as Submission, reason, true),
       });
     if (options !== NO_OPTIONS) submission.watch(options);
     return submission;
+  }
+
+  /** Hand the task to piscina; `finished` runs when piscina settles it. */
+  private post(
+    piscina: Piscina,
+    submission: Submission,
+    message: TaskMessage,
+    transferList: unknown[] | undefined,
+  ): Promise<void> {
+    return piscina
+      .run(
+        message,
+        transferList === undefined
+          ? { signal: submission }
+          : { signal: submission, transferList: transferList as never },
+      )
+      .then(
+        (value: unknown) => this.finished(submission, value, false),
+        (error: unknown) => this.finished(submission, error, true),
+      );
   }
 
   /**
