@@ -451,8 +451,16 @@ for (const c of cases) {
       `${fmt(c.baseline)} ${c.unit}  → ratio ${c.ratio.toFixed(2)} (target ${c.target})`,
   );
 }
+/** What bounds the dispatch cases, from `node --cpu-prof` of the dispatch loop (see RESULTS.md). */
+const BOUNDS = [
+  "Dispatch with 100 tasks in flight is bound by the main thread: each task is one postMessage and one reply, and the two threads mostly wait (`atomicsWaitLoop`). What greenhub adds per task on that thread is its Submission (the caller's promise, the cancellation cell, the kill/timeout hooks), the slot bookkeeping and the run/wait-time metrics: about 2 µs of its own JavaScript per task in `node --cpu-prof`, plus the garbage of those objects, against piscina's own 20–30 µs. Throughput on this shared two-core machine is bimodal (whether a worker shares the main thread's core), so the ratios swing between rounds; the median of 5 runs and the range are given. A Greenlet per task (spawn + get) adds the greenlet's own cost on top.",
+  '',
+  "The pool keeps its queue in front of piscina (at most maxThreads tasks in piscina at a time): piscina treats a queued task that carries an abort signal on a slow path (the balancer runs over all threads for each one), which tripled piscina's own time per task when all 100 waited in it.",
+  '',
+];
+
 const command = `node bench/threadpool.js${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}`;
-writeResults(OUT, { command, cases, notes: otherNode() });
+writeResults(OUT, { command, cases, notes: [...BOUNDS, ...otherNode()] });
 
 /**
  * The same cases measured on another Node (`--out threadpool-node24`, run with that Node first), as
