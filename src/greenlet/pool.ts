@@ -6,10 +6,8 @@
  * backpressure); `applyAsync` never waits — its greenlet exists at once and starts when a slot is
  * free (killing it first cancels the reservation).
  *
- * `imap`/`imapUnordered` run a producer greenlet that spawns one greenlet per input item (with the
- * pool's backpressure) and hand results to the consumer in input or completion order. An error is
- * thrown at its position; a consumer that stops early (break, kill, error) kills the producer and
- * every task still running, so nothing keeps running unobserved.
+ * `imap`/`imapUnordered` spawn one greenlet per input item (with the pool's backpressure) through
+ * the map engine (map.ts) that the ThreadPool shares.
  */
 import { PoolFull } from '../errors.js';
 import { now } from '../internal/natives.js';
@@ -27,7 +25,7 @@ import { type BlockingTarget, kBlockers } from './deadlock.js';
 import { Greenlet, type KillOptions } from './greenlet.js';
 import { currentGreenlet, getHub } from './hub.js';
 import { LinkKind, UserLink } from './linkable.js';
-import { Queue } from './queue.js';
+import { mapItems } from './map.js';
 import { Semaphore } from './semaphore.js';
 import { killAll } from './wait.js';
 import { CallbackLink, checkpointed, FireMode, type Link, park, WaitList } from './waiter.js';
@@ -265,66 +263,29 @@ abstract class GreenletSet implements Iterable<Greenlet>, BlockingTarget {
     checkOptions(where, 'opts', opts, ['maxsize']);
     if (opts?.maxsize !== undefined)
       checkInteger(where, 'opts.maxsize', opts.maxsize, 1, 'a positive integer');
-    return this.results(fn, items, opts?.maxsize, ordered);
+    return mapItems(
+      {
+        producerName: `${this.constructor.name} map producer`,
+        start: (item) => this.spawnIn(fn, [item as I]),
+        onEnd: (g, callback) => g._addLink(new CallbackLink(callback)),
+        result: greenletResult<Awaited<R>>,
+        stop: (gs) => killAll(gs),
+      },
+      items,
+      opts?.maxsize,
+      ordered,
+    );
   }
+}
 
-  private async *results<I, R>(
-    fn: Task<I, R>,
-    items: Iterable<I> | AsyncIterable<I>,
-    maxsize: number | undefined,
-    ordered: boolean,
-  ) {
-    const results = new Queue<Greenlet<Awaited<R>>>();
-    const budget = maxsize === undefined ? null : new Semaphore(maxsize);
-    const running = new Set<Greenlet>();
-    let producing = true;
-    const closeIfDone = (): void => {
-      if (!producing && running.size === 0) results.shutdown();
-    };
-    const onDone = (g: Greenlet<Awaited<R>>): void => {
-      running.delete(g);
-      if (!ordered) {
-        results.putNowait(g);
-        closeIfDone();
-      }
-    };
-    const producer = new Greenlet(async () => {
-      try {
-        for await (const item of items) {
-          if (budget !== null) await budget.acquire();
-          const g = await this.spawnIn(fn, [item] as [I]);
-          running.add(g);
-          g._addLink(new CallbackLink(onDone));
-          if (ordered) results.putNowait(g);
-        }
-      } finally {
-        producing = false;
-        if (ordered) results.shutdown();
-        else closeIfDone();
-      }
-    });
-    producer.name = `${this.constructor.name} map producer`;
-    producer._observed = true; // its failure is rethrown to the consumer below
-    producer.start();
-    try {
-      for await (const g of results) {
-        await g.join();
-        budget?.release();
-        if (g._failed) {
-          g._errorDelivered = true;
-          throw g.exception;
-        }
-        yield g.value as Awaited<R>;
-      }
-      await producer.join();
-      if (producer._failed) {
-        producer._errorDelivered = true;
-        throw producer.exception;
-      }
-    } finally {
-      if (!producer.dead || running.size > 0) await killAll([producer, ...running]);
-    }
+/** A map task's value, or its exception (counted as observed), once it has ended. */
+async function greenletResult<R>(g: Greenlet<R>): Promise<R> {
+  await g.join();
+  if (g._failed) {
+    g._errorDelivered = true;
+    throw g.exception;
   }
+  return g.value as R;
 }
 
 /**

@@ -1,66 +1,13 @@
 /**
- * The pool's shared cells: one SharedArrayBuffer per pool, handed to every worker once (through
- * `workerData`), holding four Int32 cells per task *slot*:
- *
- * - `cancel[slot]`: 0 while the caller wants the result, else why it does not (kill, timeout,
- *   close). The caller writes it and `Atomics.notify`s; the task reads it in `checkpoint()` and
- *   waits on it in `currentSignal()`.
- * - `state[slot]`: queued → running → finished, written by the worker, so that the caller knows
- *   whether a cancelled task must be removed from the queue or asked to stop, and whether a crash
- *   happened while sending the result back.
- * - `micros[slot]`: the synchronous run time of the call, in microseconds, for `hybrid()`'s cost
- *   model (only when asked).
- * - `runMicros[slot]`: the task's whole run on its thread (from taking it to settling it, awaits
- *   included), in microseconds, for the pool's run-time and wait-time metrics.
- *
- * Each task in flight owns one slot, taken from a free list when it is submitted and given back when
- * piscina settles it, so two live tasks never share cells. There are `maxThreads + maxQueue` slots:
- * exactly what `maxQueue` admits. A worker being terminated may still write for a moment after
- * piscina settled its task, so every value carries the slot's *generation* (bumped at each reuse):
- * `generation << 2 | code`. A write or a read with another generation is recognised as stale.
+ * The calling thread's side of the pool's shared cells (their layout is in protocol.ts): each task
+ * in flight owns one slot, taken from a free list when it is submitted and given back when piscina
+ * settles it, so two live tasks never share cells. There are `maxThreads + maxQueue` slots: exactly
+ * what `maxQueue` admits. Each reuse bumps the slot's generation, so that a late write of a
+ * terminated worker is recognised as stale.
  */
-export const STATE_QUEUED = 0;
-export const STATE_RUNNING = 1;
-export const STATE_FINISHED = 2;
+import { codeFor, STATE_QUEUED, TaskCells, tagged } from './protocol.js';
 
 const GENERATION_MASK = 0x0fffffff;
-
-/** A cell value: `generation << 2 | code` (code < 4). */
-export function tagged(generation: number, code: number): number {
-  return (generation << 2) | code;
-}
-
-/** The code of `value` if it carries `generation`, else -1. */
-export function codeFor(value: number, generation: number): number {
-  return value >> 2 === generation ? value & 3 : -1;
-}
-
-/** The cells' layout; the same arithmetic on both sides of the thread boundary. */
-export class TaskCells {
-  readonly int32: Int32Array;
-  constructor(
-    readonly capacity: number,
-    buffer: SharedArrayBuffer = new SharedArrayBuffer(capacity * 4 * 4),
-  ) {
-    this.int32 = new Int32Array(buffer);
-  }
-
-  get buffer(): SharedArrayBuffer {
-    return this.int32.buffer as SharedArrayBuffer;
-  }
-
-  stateIndex(slot: number): number {
-    return this.capacity + slot;
-  }
-
-  microsIndex(slot: number): number {
-    return 2 * this.capacity + slot;
-  }
-
-  runIndex(slot: number): number {
-    return 3 * this.capacity + slot;
-  }
-}
 
 /** The calling thread's side: slot allocation. */
 export class SlotTable {

@@ -7,8 +7,8 @@
  */
 import type { ResourceLimits } from 'node:worker_threads';
 import { PoolClosedError, UncloneableError, WorkerCrashError } from '../errors.js';
-import { STATE_FINISHED, STATE_QUEUED } from './cells.js';
 import { describeUncloneable, locateUncloneable } from './clone-check.js';
+import { STATE_FINISHED, STATE_QUEUED } from './protocol.js';
 import { fromWire, isWireError } from './wire-errors.js';
 
 /** What the pool knows about the failed task. */

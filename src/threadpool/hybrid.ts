@@ -24,21 +24,14 @@ import { TaskCancelledError } from '../errors.js';
 import { currentGreenlet, getHub } from '../greenlet/hub.js';
 import { beginOperation } from '../greenlet/operation.js';
 import { sleep } from '../greenlet/sleep.js';
-import { Timeout } from '../greenlet/timeout.js';
 import { nativeSetImmediate, now } from '../internal/natives.js';
 import { checkFunction, checkOptions, checkString, rangeError, typeError } from '../internal/validate.js';
 import type { PlacementRecorder } from '../metrics/placements.js';
-import {
-  CANCEL_KILL,
-  CANCEL_NONE,
-  CANCEL_TIMEOUT,
-  reasonOf,
-  registry,
-  type TaskContext,
-} from '../worker/context.js';
-import { type ThreadPool, unmove } from './pool.js';
+import { registry, type TaskContext } from '../worker/context.js';
+import { ThreadPool, unmove } from './pool.js';
 import type { HybridPlacements } from './pool-options.js';
-import { FLAG_MEASURE } from './protocol.js';
+import { CANCEL_NONE, FLAG_MEASURE, reasonOf } from './protocol.js';
+import { cancelCodeOf } from './submission.js';
 import { sourceRef, TaskRef } from './task.js';
 
 type Fn = (...args: never[]) => unknown;
@@ -72,7 +65,7 @@ export interface HybridClass {
   samples: number;
 }
 
-/** A snapshot of a hybrid function (STYLE habit 9). */
+/** A snapshot of a hybrid function: plain data, safe to log or serialise. */
 export interface HybridStats {
   name: string;
   thresholdMs: number;
@@ -136,7 +129,7 @@ class InlineContext implements TaskContext {
   cancel(reason: unknown): void {
     if (this.code !== CANCEL_NONE) return;
     this.reason = reason;
-    this.code = reason instanceof Timeout ? CANCEL_TIMEOUT : CANCEL_KILL;
+    this.code = cancelCodeOf(reason);
     this.controller?.abort(new TaskCancelledError(reasonOf(this.code)));
   }
 }
@@ -203,98 +196,152 @@ class CostModel {
  * ```
  */
 export function hybrid<F extends Fn>(task: TaskRef<F> | F, opts?: HybridOptions<F>): Hybrid<F> {
-  const where = 'hybrid()';
-  checkOptions(where, 'opts', opts, ['pool', 'thresholdMs', 'size', 'name']);
-  let ref: TaskRef<F>;
-  if (task instanceof TaskRef) ref = task;
-  else if (typeof task === 'function') {
-    ref = sourceRef(where, task) as unknown as TaskRef<F>;
-    ref._local ??= Promise.resolve(task);
-  } else throw typeError(where, 'task', 'a TaskRef or a self-contained function', task);
-  const thresholdMs = opts?.thresholdMs ?? 0.5;
-  if (typeof thresholdMs !== 'number') throw typeError(where, 'opts.thresholdMs', 'a number', thresholdMs);
-  if (!(thresholdMs >= 0) || !Number.isFinite(thresholdMs))
-    throw rangeError(where, 'opts.thresholdMs', 'a finite, non-negative number of milliseconds', thresholdMs);
-  const sizeOf = opts?.size;
-  if (sizeOf !== undefined) checkFunction(where, 'opts.size', sizeOf);
-  if (opts?.name !== undefined) checkString(where, 'opts.name', opts.name);
-  if (
-    opts?.pool !== undefined &&
-    (typeof opts.pool !== 'object' || opts.pool === null || !('_submit' in opts.pool))
-  )
-    throw typeError(where, 'opts.pool', 'a ThreadPool', opts.pool);
-  const name = opts?.name ?? ref.label;
-  const model = new CostModel();
-  let local: ((...args: unknown[]) => unknown) | undefined;
-  const placed: HybridPlacements = { inline: 0, thread: 0 };
-  // The pool is resolved at the first call (the hub's pool is created on first use); its counter
-  // for this name carries the placements to that pool's metrics.
-  let pool: ThreadPool | undefined;
-  let pooled: PlacementRecorder | undefined;
-  const count = (placement: keyof HybridPlacements, estimateMs: number | null): ThreadPool => {
-    if (pool === undefined) {
-      pool = opts?.pool ?? getHub().threadpool;
-      pooled = pool._placements(name);
-    }
-    placed[placement]++;
-    pooled!.count(placement, estimateMs);
-    return pool;
-  };
+  const placer = new Placer(task, opts);
+  const call = ((...args: Parameters<F>) => placer.call(args)) as Hybrid<F>;
+  call.place = (...args: Parameters<F>): Placement => placer.place(args);
+  call.stats = (): HybridStats => placer.stats();
+  Object.defineProperty(call, 'name', { value: placer.name });
+  return call;
+}
 
-  const load = (): void => {
-    ref._load().then(
+const WHERE = 'hybrid()';
+
+/** The state and the rule behind one hybrid function: its cost model, its pool, its counts. */
+class Placer<F extends Fn> {
+  readonly name: string;
+  private readonly ref: TaskRef<F>;
+  private readonly thresholdMs: number;
+  private readonly sizeOf: ((...args: Parameters<F>) => number) | undefined;
+  private readonly givenPool: ThreadPool | undefined;
+  private readonly model = new CostModel();
+  private readonly placed: HybridPlacements = { inline: 0, thread: 0 };
+  /** The function, once loaded on this thread. */
+  private local: ((...args: unknown[]) => unknown) | undefined = undefined;
+  /**
+   * The pool, resolved at the first call (the hub's pool is created on first use), and its counter
+   * for this name, which carries the placements to that pool's metrics.
+   */
+  private pool: ThreadPool | undefined = undefined;
+  private pooled: PlacementRecorder | undefined = undefined;
+
+  constructor(task: TaskRef<F> | F, opts: HybridOptions<F> | undefined) {
+    checkOptions(WHERE, 'opts', opts, ['pool', 'thresholdMs', 'size', 'name']);
+    if (task instanceof TaskRef) this.ref = task;
+    else if (typeof task === 'function') {
+      this.ref = sourceRef(WHERE, task) as unknown as TaskRef<F>;
+      this.ref._local ??= Promise.resolve(task);
+    } else throw typeError(WHERE, 'task', 'a TaskRef or a self-contained function', task);
+    const thresholdMs = opts?.thresholdMs ?? 0.5;
+    if (typeof thresholdMs !== 'number') throw typeError(WHERE, 'opts.thresholdMs', 'a number', thresholdMs);
+    if (!(thresholdMs >= 0) || !Number.isFinite(thresholdMs))
+      throw rangeError(
+        WHERE,
+        'opts.thresholdMs',
+        'a finite, non-negative number of milliseconds',
+        thresholdMs,
+      );
+    this.thresholdMs = thresholdMs;
+    this.sizeOf = opts?.size;
+    if (this.sizeOf !== undefined) checkFunction(WHERE, 'opts.size', this.sizeOf);
+    if (opts?.name !== undefined) checkString(WHERE, 'opts.name', opts.name);
+    if (opts?.pool !== undefined && !(opts.pool instanceof ThreadPool))
+      throw typeError(WHERE, 'opts.pool', 'a ThreadPool', opts.pool);
+    this.givenPool = opts?.pool;
+    this.name = opts?.name ?? this.ref.label;
+  }
+
+  call(args: Parameters<F>): Promise<Awaited<ReturnType<F>>> {
+    try {
+      const size = this.sizeFor(args);
+      if (this.local === undefined) this.load();
+      const placement = this.decide(size);
+      return placement.placement === 'inline'
+        ? this.inline(this.local!, args, size, placement.estimateMs)
+        : this.onThread(args, size, placement.estimateMs);
+    } catch (error) {
+      return Promise.reject(error); // a bad size, a closed or full pool: the promise carries it
+    }
+  }
+
+  place(args: Parameters<F>): Placement {
+    return this.decide(this.sizeFor(args));
+  }
+
+  stats(): HybridStats {
+    return {
+      name: this.name,
+      thresholdMs: this.thresholdMs,
+      inline: this.placed.inline,
+      thread: this.placed.thread,
+      classes: this.model.snapshot(),
+    };
+  }
+
+  private count(placement: keyof HybridPlacements, estimateMs: number | null): ThreadPool {
+    if (this.pool === undefined) {
+      this.pool = this.givenPool ?? getHub().threadpool;
+      this.pooled = this.pool._placements(this.name);
+    }
+    this.placed[placement]++;
+    this.pooled!.count(placement, estimateMs);
+    return this.pool;
+  }
+
+  private load(): void {
+    this.ref._load().then(
       (fn) => {
-        local = fn as unknown as (...args: unknown[]) => unknown;
+        this.local = fn as unknown as (...args: unknown[]) => unknown;
       },
       () => {
         // Not loadable here: every call stays on threads, where the error (if any) is reported.
       },
     );
-  };
+  }
 
-  const sizeFor = (args: Parameters<F>): number => {
-    if (sizeOf === undefined) return 0;
-    const size = sizeOf(...args);
+  private sizeFor(args: Parameters<F>): number {
+    if (this.sizeOf === undefined) return 0;
+    const size = this.sizeOf(...args);
     if (typeof size !== 'number' || !(size >= 0) || !Number.isFinite(size))
-      throw rangeError(where, 'opts.size(...args)', 'a finite, non-negative number', size);
+      throw rangeError(WHERE, 'opts.size(...args)', 'a finite, non-negative number', size);
     return size;
-  };
+  }
 
-  const decide = (size: number): Placement => {
-    const estimateMs = model.estimate(size);
-    if (local === undefined)
+  private decide(size: number): Placement {
+    const estimateMs = this.model.estimate(size);
+    const thresholdMs = this.thresholdMs;
+    if (this.local === undefined)
       return { placement: 'thread', estimateMs, reason: 'the function is not loaded on this thread yet' };
     if (estimateMs === null) return { placement: 'thread', estimateMs, reason: 'no measurement yet' };
     return estimateMs <= thresholdMs
       ? { placement: 'inline', estimateMs, reason: `estimate ≤ thresholdMs (${thresholdMs} ms)` }
       : { placement: 'thread', estimateMs, reason: `estimate > thresholdMs (${thresholdMs} ms)` };
-  };
+  }
 
-  const onThread = (
+  private onThread(
     args: Parameters<F>,
     size: number,
     estimateMs: number | null,
-  ): Promise<Awaited<ReturnType<F>>> => {
-    const submission = count('thread', estimateMs)._submit<Awaited<ReturnType<F>>>(
-      'hybrid()',
-      ref,
+  ): Promise<Awaited<ReturnType<F>>> {
+    const submission = this.count('thread', estimateMs)._submit<Awaited<ReturnType<F>>>(
+      WHERE,
+      this.ref,
       args as unknown[],
       FLAG_MEASURE,
     );
-    submission.onRunMs = (ms) => model.record(size, ms);
+    submission.onRunMs = (ms) => this.model.record(size, ms);
     return submission.wait();
-  };
+  }
 
-  const inline = async (
+  private async inline(
     fn: (...args: unknown[]) => unknown,
     args: Parameters<F>,
     size: number,
     estimateMs: number | null,
-  ): Promise<Awaited<ReturnType<F>>> => {
-    if (turnSpentMs >= 2 * thresholdMs) await sleep(0);
+  ): Promise<Awaited<ReturnType<F>>> {
+    if (turnSpentMs >= 2 * this.thresholdMs) await sleep(0);
     const pending = getHub()._checkpoint();
     if (pending !== undefined) throw pending.error;
-    count('inline', estimateMs);
+    this.count('inline', estimateMs);
     const context = new InlineContext();
     registry.inline ??= new AsyncLocalStorage<TaskContext>();
     const start = now();
@@ -304,7 +351,7 @@ export function hybrid<F extends Fn>(task: TaskRef<F> | F, opts?: HybridOptions<
     } finally {
       const ms = now() - start;
       spend(ms);
-      model.record(size, ms);
+      this.model.record(size, ms);
     }
     if (
       typeof (result as PromiseLike<unknown> | null)?.then !== 'function' ||
@@ -318,30 +365,7 @@ export function hybrid<F extends Fn>(task: TaskRef<F> | F, opts?: HybridOptions<
     } finally {
       operation.end();
     }
-  };
-
-  const call = ((...args: Parameters<F>): Promise<Awaited<ReturnType<F>>> => {
-    try {
-      const size = sizeFor(args);
-      if (local === undefined) load();
-      const placement = decide(size);
-      return placement.placement === 'inline'
-        ? inline(local!, args, size, placement.estimateMs)
-        : onThread(args, size, placement.estimateMs);
-    } catch (error) {
-      return Promise.reject(error); // a bad size, a closed or full pool: the promise carries it
-    }
-  }) as Hybrid<F>;
-  call.place = (...args: Parameters<F>): Placement => decide(sizeFor(args));
-  call.stats = (): HybridStats => ({
-    name,
-    thresholdMs,
-    inline: placed.inline,
-    thread: placed.thread,
-    classes: model.snapshot(),
-  });
-  Object.defineProperty(call, 'name', { value: name });
-  return call;
+  }
 }
 
 /** `promise`, or a rejection as soon as the inline call is cancelled (the kill returns promptly). */

@@ -42,5 +42,5 @@ export type { PoolImapOptions } from './pool-map.js';
 export type { CloseOptions, ThreadPoolOptions, ThreadPoolStats, TimingSummary } from './pool-options.js';
 export type { PoolView, TaskOptions } from './pool-view.js';
 export { type SharedAcquireOptions, SharedEvent, SharedLock, SharedSemaphore } from './shared.js';
-export { TaskRef, task } from './task.js';
+export { type TaskExport, TaskRef, task } from './task.js';
 export { Thread, type ThreadOptions } from './thread.js';

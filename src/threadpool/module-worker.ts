@@ -7,7 +7,7 @@
  * `stack`); comlink passes a non-Error through unchanged, and the calling side rebuilds it.
  */
 import { createRequire } from 'node:module';
-import { exportOf } from './task.js';
+import { exportOf } from './task-loader.js';
 import { toWire } from './wire-errors.js';
 
 export interface ComlinkRequest {

@@ -1,14 +1,16 @@
 /**
- * The map family of ThreadPool (`map`, `imap`, `imapUnordered`): one task per item, at most
- * `maxsize` in flight (results buffered included), in input or completion order. The first error
- * is thrown at its position; a consumer that stops early (break, error, kill) cancels the tasks
- * still in flight, and the source iterator is closed.
+ * The map family of ThreadPool (`map`, `imap`, `imapUnordered`): one task per item, on the map
+ * engine the greenlet Pool shares (greenlet/map.ts): at most `maxsize` in flight (results buffered
+ * included), in input or completion order; the first error is thrown at its position; a consumer
+ * that stops early (break, error, kill) cancels the tasks still in flight, and the source iterator
+ * is closed. With per-call options, an aborted signal stops the reading of items.
  *
  * Submitting never waits: when the pool's queue is full because of other callers, the map waits for
  * its own tasks before it tries again, and fails with `PoolFull` only when it has none in flight.
  */
 import { GreenletExit, PoolFull } from '../errors.js';
-import { Queue } from '../greenlet/queue.js';
+import { Event } from '../greenlet/event.js';
+import { mapItems } from '../greenlet/map.js';
 import { checkAnyIterable, checkInteger, checkOptions, typeError } from '../internal/validate.js';
 import type { CallOptions, Submission } from './submission.js';
 import { type AnyTaskRef, TaskRef } from './task.js';
@@ -47,63 +49,64 @@ export function mapped<R>(
   checkAnyIterable(where, 'items', items);
   checkOptions(where, 'opts', opts, ['maxsize']);
   if (opts?.maxsize !== undefined) checkInteger(where, 'opts.maxsize', opts.maxsize, 1, 'a positive integer');
-  return results<R>(pool, where, task, items, opts?.maxsize ?? 2 * pool.maxThreads, ordered, options);
+  return mapItems(
+    new TaskSubmitter<R>(pool, where, task, options),
+    items,
+    opts?.maxsize ?? 2 * pool.maxThreads,
+    ordered,
+  );
 }
 
-async function* results<R>(
-  pool: MapHost,
-  where: string,
-  task: AnyTaskRef,
-  items: Iterable<unknown> | AsyncIterable<unknown>,
-  window: number,
-  ordered: boolean,
-  options: CallOptions,
-): AsyncGenerator<R> {
-  const iterator =
-    Symbol.asyncIterator in items
-      ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]()
-      : (items as Iterable<unknown>)[Symbol.iterator]();
-  const inFlight: Submission<R>[] = [];
-  const done = ordered ? null : new Queue<Submission<R>>();
-  let exhausted = false;
-  /** An item taken from the iterator but not submitted yet (the pool's queue was full). */
-  let held: { value: unknown } | null = null;
-  try {
+/** The map engine's view of a ThreadPool: an item's task is a Submission. */
+class TaskSubmitter<R> {
+  readonly producerName: string;
+  /** The map's own tasks in flight, and an event set whenever one of them ends. */
+  private readonly live = new Set<Submission<R>>();
+  private readonly ended = new Event();
+
+  constructor(
+    private readonly pool: MapHost,
+    private readonly where: string,
+    private readonly task: AnyTaskRef,
+    private readonly options: CallOptions,
+  ) {
+    this.producerName = `${where} producer`;
+  }
+
+  beforeItem(): void {
+    this.options.signal?.throwIfAborted(); // the tasks in flight were cancelled by it
+  }
+
+  async start(item: unknown): Promise<Submission<R>> {
     for (;;) {
-      while (!exhausted && inFlight.length < window) {
-        if (held === null) {
-          // An aborted signal: no more items are read (the tasks in flight were cancelled by it).
-          options.signal?.throwIfAborted();
-          const next = await iterator.next();
-          if (next.done) {
-            exhausted = true;
-            break;
-          }
-          held = { value: next.value };
-        }
-        let submission: Submission<R>;
-        try {
-          submission = pool._submit(where, task, [held.value], 0, undefined, options);
-        } catch (error) {
-          // A queue filled by others: wait for our own tasks before failing.
-          if (!(error instanceof PoolFull) || inFlight.length === 0) throw error;
-          break;
-        }
-        held = null;
-        inFlight.push(submission);
-        if (done !== null) {
-          const report = (): void => done.putNowait(submission);
-          submission.promise.then(report, report);
-        }
+      this.ended.clear();
+      try {
+        const submission = this.pool._submit<R>(this.where, this.task, [item], 0, undefined, this.options);
+        this.live.add(submission);
+        return submission;
+      } catch (error) {
+        // A queue filled by others: wait for one of our own tasks before trying again.
+        if (!(error instanceof PoolFull) || this.live.size === 0) throw error;
       }
-      if (inFlight.length === 0) return;
-      const submission = done === null ? inFlight[0]! : await done.get();
-      inFlight.splice(inFlight.indexOf(submission), 1);
-      yield await submission.wait();
+      await this.ended.wait();
     }
-  } finally {
-    const stop = new GreenletExit(`${where}: the consumer stopped`);
-    for (const submission of inFlight) submission.cancel(stop);
-    if (!exhausted) await iterator.return?.();
+  }
+
+  onEnd(submission: Submission<R>, callback: () => void): void {
+    const ended = (): void => {
+      this.live.delete(submission);
+      this.ended.set();
+      callback();
+    };
+    submission.promise.then(ended, ended);
+  }
+
+  result(submission: Submission<R>): Promise<R> {
+    return submission.wait();
+  }
+
+  stop(submissions: Submission<R>[]): void {
+    const stop = new GreenletExit(`${this.where}: the consumer stopped`);
+    for (const submission of submissions) submission.cancel(stop);
   }
 }

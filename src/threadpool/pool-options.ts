@@ -59,7 +59,7 @@ export interface TimingSummary {
   max: number;
 }
 
-/** A snapshot of a pool (STYLE habit 9), read by metrics at scrape time. */
+/** A snapshot of a pool: plain data, read by metrics at scrape time. */
 export interface ThreadPoolStats {
   name: string;
   closed: boolean;

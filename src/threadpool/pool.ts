@@ -11,8 +11,11 @@
  * - Failures that say which and why (failures.ts), errors rebuilt whole (wire-errors.ts), arguments
  *   checked before they leave (cross-mode.ts, clone-check.ts).
  * - `LoopExit` accounting: while a task is in flight the pool holds a hub waker.
- * - Its own `maxQueue`: piscina does not apply `maxQueue` to tasks that carry an abort signal
- *   (they wait in its "skip queue"), and every task here does.
+ * - Its own queue in front of piscina's, and its own `maxQueue`: every task here carries an abort
+ *   signal (cancellation), and piscina handles a queued abortable task on its slow path (each one
+ *   that finds no free thread re-runs the balancer over all threads and waits in its "skip queue",
+ *   outside `maxQueue`). So the pool hands piscina at most `maxThreads` tasks at a time and keeps the
+ *   rest in a FIFO of its own, where cancelling a queued task is just dropping it.
  * - Work never stalls after a crash: piscina replaces a dead thread only up to `minThreads`, so with
  *   `minThreads: 0` queued tasks would wait forever; the pool then asks piscina for a thread.
  *
@@ -27,6 +30,7 @@ import type { Piscina } from 'piscina';
 import { PoolClosedError, PoolFull, UncloneableError, WorkerCrashError } from '../errors.js';
 import type { Greenlet } from '../greenlet/greenlet.js';
 import { getHub } from '../greenlet/hub.js';
+import { Deque } from '../internal/deque.js';
 import { nativeClearTimeout, nativeSetImmediate, nativeSetTimeout, now } from '../internal/natives.js';
 import { onShutdown } from '../internal/shutdown-hooks.js';
 import { checkOptions, checkTimeout, typeError } from '../internal/validate.js';
@@ -34,7 +38,7 @@ import { PlacementRecorder } from '../metrics/placements.js';
 import { DurationRecorder } from '../metrics/recorder.js';
 import { registerMetricsSource, type ThreadPoolMetricsSnapshot } from '../metrics/sources.js';
 import { TaskDurations } from '../metrics/task-durations.js';
-import { SlotTable, STATE_QUEUED, STATE_RUNNING } from './cells.js';
+import { SlotTable } from './cells.js';
 import { typeName } from './clone-check.js';
 import { checkCrossing, markThreadBound } from './cross-mode.js';
 import { explainFailure } from './failures.js';
@@ -59,7 +63,7 @@ import {
   type TaskOptions,
   type ViewHost,
 } from './pool-view.js';
-import { MSG_NOOP, type PoolWorkerData, type TaskMessage } from './protocol.js';
+import { MSG_NOOP, type PoolWorkerData, STATE_QUEUED, STATE_RUNNING, type TaskMessage } from './protocol.js';
 import { reportThreadFailure } from './report.js';
 import { type CallOptions, Submission, type SubmissionHost } from './submission.js';
 import { type AnyTaskRef, TaskRef } from './task.js';
@@ -125,6 +129,11 @@ export class ThreadPool implements SubmissionHost, ViewHost {
   private readonly taskTimes = new TaskDurations();
   /** Placements of the `hybrid()` functions that use this pool, by function name, for metrics. */
   private readonly hybrids = new Map<string, PlacementRecorder>();
+  /** Tasks handed to piscina and not settled yet. */
+  private posted = 0;
+  /** Tasks waiting for one of those to settle (a dropped one stays until shifted, finished). */
+  private readonly waiting = new Deque<Waiting>();
+  private waitingCount = 0;
   /** Priority lanes (lanes.ts), created by the first `lane()`. */
   private lanes: LaneScheduler | null = null;
 
@@ -319,7 +328,7 @@ export class ThreadPool implements SubmissionHost, ViewHost {
    */
   stats(): ThreadPoolStats {
     const piscina = this.piscina;
-    const queued = (piscina === null ? 0 : piscina.queueSize) + (this.lanes?.queued ?? 0);
+    const queued = (piscina === null ? 0 : piscina.queueSize) + this.waitingCount + (this.lanes?.queued ?? 0);
     return {
       name: this.name,
       closed: this.closed,
@@ -428,27 +437,68 @@ export class ThreadPool implements SubmissionHost, ViewHost {
       flags,
       task._id,
     ];
-    const dispatch = (): Promise<unknown> =>
-      piscina
-        .run(
-          message,
-          transferList === undefined
-            ? { signal: submission }
-            : { signal: submission, transferList: transferList as never },
-        )
-        .then(
-          (value: unknown) => this.finished(submission as Submission, value, false),
-          (error: unknown) => this.finished(submission as Submission, error, true),
-        );
-    if (options.lane === undefined) dispatch();
-    else
+    if (options.lane === undefined) {
+      if (this.posted < this.maxThreads && this.waiting.length === 0)
+        this.post(piscina, submission as Submission, message, transferList);
+      else this.enqueue(submission as Submission, message, transferList);
+    } else
       options.lane.admit({
         submission: submission as Submission,
-        dispatch,
+        dispatch: () => this.post(piscina, submission as Submission, message, transferList),
         drop: (reason) => this.finished(submission as Submission, reason, true),
       });
     if (options !== NO_OPTIONS) submission.watch(options);
     return submission;
+  }
+
+  /** Hand the task to piscina; `finished` runs when piscina settles it. */
+  private post(
+    piscina: Piscina,
+    submission: Submission,
+    message: TaskMessage,
+    transferList: unknown[] | undefined,
+  ): Promise<void> {
+    this.posted++;
+    return piscina
+      .run(
+        message,
+        transferList === undefined
+          ? { signal: submission }
+          : { signal: submission, transferList: transferList as never },
+      )
+      .then(
+        (value: unknown) => this.settled(submission, value, false),
+        (error: unknown) => this.settled(submission, error, true),
+      );
+  }
+
+  private settled(submission: Submission, outcome: unknown, failed: boolean): void {
+    this.posted--;
+    this.finished(submission, outcome, failed);
+    this.admit();
+  }
+
+  /**
+   * Queue a task until piscina has a thread for it. Cancelled while it waits (its Submission aborts,
+   * see submission.ts), it is settled at once and left in the queue as finished, to be skipped.
+   */
+  private enqueue(submission: Submission, message: TaskMessage, transferList: unknown[] | undefined): void {
+    this.waiting.push({ submission, message, transferList });
+    this.waitingCount++;
+    submission.addEventListener('abort', () => {
+      this.waitingCount--;
+      this.finished(submission, submission.reason, true);
+    });
+  }
+
+  /** Hand piscina the queued tasks it has threads for, oldest first. */
+  private admit(): void {
+    while (this.posted < this.maxThreads && this.waiting.length > 0) {
+      const next = this.waiting.shift()!;
+      if (next.submission.finished) continue;
+      this.waitingCount--;
+      this.post(this.piscina!, next.submission, next.message, next.transferList);
+    }
   }
 
   /**
@@ -676,6 +726,13 @@ export class ThreadPool implements SubmissionHost, ViewHost {
   }
 }
 markThreadBound(ThreadPool);
+
+/** A task in the pool's own queue, ready to be handed to piscina. */
+interface Waiting {
+  submission: Submission;
+  message: TaskMessage;
+  transferList: unknown[] | undefined;
+}
 
 function ignore(): void {}
 

@@ -17,10 +17,12 @@
  * A Submission is also the AbortSignal-like object piscina listens to for that second phase (one
  * allocation less per task than an AbortController).
  *
- * The caller's promise has a handler from the moment it exists: a task can fail before anyone
- * waits for it (a spawned greenlet that has not started yet, on a warm pool whose reply arrives
- * first), and that must not be an unhandled rejection. Each {@link Submission.wait} returns a promise
- * of its own, derived from it, so a caller who drops *that* promise still hears about the failure.
+ * A task can fail before anyone waits for it (a spawned greenlet that has not started yet, on a warm
+ * pool whose reply arrives first), and that must not be an unhandled rejection: a failure that
+ * comes before the first {@link Submission.wait} gives the caller's promise a handler first. The
+ * first wait gets the caller's promise itself (the common case, `apply`: no extra promise per
+ * task), later waits and waits after such a failure a promise derived from it; either way a caller
+ * who drops the promise it got still hears about the failure.
  *
  * Per-call options ({@link CallOptions}: an AbortSignal, a timeout) cancel the task exactly as a
  * kill does; the Submission owns their listener and timer and releases both when it settles.
@@ -30,9 +32,8 @@ import { currentGreenlet } from '../greenlet/hub.js';
 import { beginOperation, type Operation } from '../greenlet/operation.js';
 import { Timeout } from '../greenlet/timeout.js';
 import { nativeClearTimeout, nativeSetTimeout, now } from '../internal/natives.js';
-import { CANCEL_CLOSE, CANCEL_KILL, CANCEL_TIMEOUT } from '../worker/context.js';
-import { STATE_QUEUED } from './cells.js';
 import type { Lane } from './lanes.js';
+import { CANCEL_CLOSE, CANCEL_KILL, CANCEL_TIMEOUT, STATE_QUEUED } from './protocol.js';
 import type { AnyTaskRef } from './task.js';
 
 /** Per-call options, validated (see pool-view.ts): what cancels the task besides its caller. */
@@ -74,6 +75,9 @@ export class Submission<R = unknown> {
   onRunMs: ((ms: number) => void) | null = null;
   /** When the caller submitted the task (`performance.now()`), for the pool's wait-time metric. */
   readonly submittedAt = now();
+  /** `wait()` handed out the caller's promise itself; `guarded`: it has a handler of our own. */
+  private waited = false;
+  private guarded = false;
   private resolve!: (value: R) => void;
   private reject!: (error: unknown) => void;
   private operation: Operation | null = null;
@@ -99,7 +103,6 @@ export class Submission<R = unknown> {
       this.resolve = resolve;
       this.reject = reject;
     });
-    this.promise.catch(ignore);
   }
 
   /**
@@ -131,14 +134,17 @@ export class Submission<R = unknown> {
 
   /**
    * A promise of the caller's outcome, with the task registered as an operation of the current
-   * greenlet, so that killing it or a Timeout firing in it cancels the task at once. Each call
-   * returns a new promise: whoever drops it unsettled-and-rejected gets the unhandled rejection.
+   * greenlet, so that killing it or a Timeout firing in it cancels the task at once. The first call
+   * returns the caller's promise itself, later ones a promise derived from it (see the module
+   * comment): whoever drops the promise it got, and it rejects, gets the unhandled rejection.
    */
   wait(): Promise<R> {
     if (!this.settled && currentGreenlet() !== undefined) {
       this.operation = beginOperation('task', (reason) => this.cancel(reason));
     }
-    return this.promise.then();
+    if (this.waited || this.guarded) return this.promise.then();
+    this.waited = true;
+    return this.promise;
   }
 
   /** Settle the caller's promise with the task's outcome (unless it was cancelled already). */
@@ -151,6 +157,10 @@ export class Submission<R = unknown> {
   fail(error: unknown): void {
     if (this.settled) return;
     this.settle();
+    if (!this.waited) {
+      this.guarded = true;
+      this.promise.catch(ignore);
+    }
     this.reject(error);
   }
 
@@ -179,13 +189,7 @@ export class Submission<R = unknown> {
     }
     if (this.finished || this.cancelledWith !== undefined) return;
     this.cancelledWith = reason ?? new GreenletExit();
-    const code =
-      reason instanceof Timeout || isTimeoutError(reason)
-        ? CANCEL_TIMEOUT
-        : reason instanceof PoolClosedError
-          ? CANCEL_CLOSE
-          : CANCEL_KILL;
-    this.host._askToStop(this.slot, code);
+    this.host._askToStop(this.slot, cancelCodeOf(reason));
     if (this.host._taskState(this.slot) === STATE_QUEUED) {
       this.abort();
     } else {
@@ -224,7 +228,13 @@ export class Submission<R = unknown> {
 
 function ignore(): void {}
 
-/** The reason of `AbortSignal.timeout()`: a DOMException named `TimeoutError`. */
-function isTimeoutError(reason: unknown): boolean {
-  return reason instanceof DOMException && reason.name === 'TimeoutError';
+/**
+ * The cancellation code a task sees (its `TaskCancelledError.reason`) for what its caller was
+ * cancelled with: a `Timeout` or the reason of `AbortSignal.timeout()` (a DOMException named
+ * `TimeoutError`) is a timeout, a closing pool is a close, anything else a kill.
+ */
+export function cancelCodeOf(reason: unknown): number {
+  if (reason instanceof Timeout || (reason instanceof DOMException && reason.name === 'TimeoutError'))
+    return CANCEL_TIMEOUT;
+  return reason instanceof PoolClosedError ? CANCEL_CLOSE : CANCEL_KILL;
 }

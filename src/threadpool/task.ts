@@ -6,15 +6,13 @@
 import { pathToFileURL } from 'node:url';
 import { ClosureError, InvalidArgumentTypeError } from '../errors.js';
 import { checkString, typeError } from '../internal/validate.js';
+import { MSG_MODULE, MSG_SOURCE } from './protocol.js';
+import { compileSource, exportOf } from './task-loader.js';
 
 let refCount = 0;
 
 /** Any TaskRef, whatever its function's type (internal signatures). */
 export type AnyTaskRef = TaskRef<(...args: never[]) => unknown>;
-
-/** What a TaskRef points at. */
-export const KIND_MODULE = 0;
-export const KIND_SOURCE = 1;
 
 /**
  * A function that runs on the pool's threads: an export of a module, or a self-contained function
@@ -28,7 +26,7 @@ export const KIND_SOURCE = 1;
  * ```
  */
 export class TaskRef<F extends (...args: never[]) => unknown = (...args: unknown[]) => unknown> {
-  /** @internal {@link KIND_MODULE} or {@link KIND_SOURCE} */
+  /** @internal the message kind it is sent as (protocol.ts): {@link MSG_MODULE}, {@link MSG_SOURCE} or `MSG_COMLINK` */
   readonly _kind: number;
   /** @internal unique per TaskRef of this thread: the workers' cache key */
   readonly _id: number = ++refCount;
@@ -53,7 +51,7 @@ export class TaskRef<F extends (...args: never[]) => unknown = (...args: unknown
 
   /** The module's URL (`file:` or `data:`), or `undefined` for a function sent by source. */
   get module(): string | undefined {
-    return this._kind === KIND_MODULE ? this._target : undefined;
+    return this._kind === MSG_MODULE ? this._target : undefined;
   }
 
   toString(): string {
@@ -68,26 +66,9 @@ export class TaskRef<F extends (...args: never[]) => unknown = (...args: unknown
 }
 
 async function loadLocal<F>(ref: AnyTaskRef): Promise<F> {
-  if (ref._kind === KIND_SOURCE) return compileSource(ref._target) as F;
+  if (ref._kind === MSG_SOURCE) return compileSource(ref._target) as F;
   const namespace = (await import(ref._target)) as Record<string, unknown>;
   return exportOf(namespace, ref._target, ref.exportName) as F;
-}
-
-/** The function `name` of a loaded module, or a TypeError listing what the module does export. */
-export function exportOf(namespace: Record<string, unknown>, url: string, name: string): unknown {
-  const fn = namespace[name];
-  if (typeof fn === 'function') return fn;
-  const functions = Object.keys(namespace).filter((key) => typeof namespace[key] === 'function');
-  throw new TypeError(
-    fn === undefined
-      ? `task(): module ${url} has no export \`${name}\`; its exported functions: ${functions.join(', ') || '(none)'}`
-      : `task(): export \`${name}\` of module ${url} is not a function (it is ${typeof fn})`,
-  );
-}
-
-/** Compile a function from its source, in strict mode like the module it came from. */
-export function compileSource(source: string): (...args: unknown[]) => unknown {
-  return new Function(`"use strict"; return (${source});`)() as (...args: unknown[]) => unknown;
 }
 
 /**
@@ -115,25 +96,46 @@ function basename(url: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
+/** Any function a task can be: what `task<F>` accepts as `F`. */
+type TaskFunction = (...args: never[]) => unknown;
+
+/**
+ * The names of the functions a module exports (`M` is the module's type, `typeof import('./m.js')`):
+ * what `task<M, K>` accepts as the export name.
+ */
+export type TaskExport<M> = {
+  [K in keyof M]: M[K] extends TaskFunction ? K : never;
+}[keyof M] &
+  string;
+
 /**
  * A reference to the function `exportName` (default: `default`) of the module at `module`, to run
  * in a thread pool. The module is loaded by each worker thread on first use; it must not depend
  * on state of the calling thread. Type it with the function's type to have arguments checked and
- * results inferred.
+ * results inferred; or with the module's type (and the export's name, for the exact function type)
+ * to have the export name checked too: a name the module does not export as a function does not
+ * compile.
  *
  * @example
  * ```ts
  * // tasks.js:  export function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }
  * import { task, ThreadPool } from 'greenhub/threadpool';
- * const fib = task<typeof import('./tasks.js').fib>(new URL('./tasks.js', import.meta.url), 'fib');
+ * const url = new URL('./tasks.js', import.meta.url);
+ * const fib = task<typeof import('./tasks.js').fib>(url, 'fib');
+ * const checked = task<typeof import('./tasks.js'), 'fib'>(url, 'fib'); // 'fibb' would not compile
  * await using pool = new ThreadPool({ maxThreads: 4 });
- * console.log(await pool.apply(fib, 35));
+ * console.log(await pool.apply(fib, 35), await pool.apply(checked, 30));
  * ```
  */
-export function task<F extends (...args: never[]) => unknown = (...args: unknown[]) => unknown>(
+export function task<F extends TaskFunction = (...args: unknown[]) => unknown>(
   module: URL | string,
-  exportName = 'default',
-): TaskRef<F> {
+  exportName?: string,
+): TaskRef<F>;
+export function task<M extends object, K extends TaskExport<M> = TaskExport<M>>(
+  module: URL | string,
+  exportName: K,
+): TaskRef<Extract<M[K], TaskFunction>>;
+export function task(module: URL | string, exportName = 'default'): AnyTaskRef {
   const url = moduleUrl('task()', 'module', module);
   checkString('task()', 'exportName', exportName);
   if (exportName === '')
@@ -142,8 +144,8 @@ export function task<F extends (...args: never[]) => unknown = (...args: unknown
       'exportName',
     );
   const file = basename(url);
-  return new TaskRef<F>(
-    KIND_MODULE,
+  return new TaskRef(
+    MSG_MODULE,
     url,
     exportName,
     exportName === 'default' ? file : `${exportName} (${file})`,
@@ -184,7 +186,7 @@ export function sourceRef(where: string, fn: unknown): AnyTaskRef {
       refuse(`\`${fn.name || 'anonymous'}\`, whose source text does not compile on its own`);
     }
   }
-  const ref = new TaskRef(KIND_SOURCE, source, 'default', fn.name ? `${fn.name}()` : '(anonymous function)');
+  const ref = new TaskRef(MSG_SOURCE, source, 'default', fn.name ? `${fn.name}()` : '(anonymous function)');
   sourceRefs.set(fn as () => unknown, ref);
   return ref;
 }
@@ -195,7 +197,7 @@ export function sourceRef(where: string, fn: unknown): AnyTaskRef {
  * `fix` shows how to pass it instead (`NAME` stands for the variable).
  */
 export function explainClosure(error: unknown, ref: AnyTaskRef, where: string, fix: string): unknown {
-  if (ref._kind !== KIND_SOURCE || !(error instanceof ReferenceError)) return error;
+  if (ref._kind !== MSG_SOURCE || !(error instanceof ReferenceError)) return error;
   const match = /^(\S+) is not defined$/.exec(error.message);
   if (match === null) return error;
   const name = match[1]!;

@@ -4,9 +4,8 @@
  * target left running (timers, servers), as any Node worker does.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { MSG_MODULE, SHARED_BRAND } from './protocol.js';
-import { compileSource, exportOf } from './task.js';
-import type { ThreadOutcome, ThreadWorkerData } from './thread.js';
+import { MSG_MODULE, SHARED_BRAND, type ThreadOutcome, type ThreadWorkerData } from './protocol.js';
+import { compileSource, exportOf } from './task-loader.js';
 import { toWire } from './wire-errors.js';
 
 const { kind, target, exportName, args } = (workerData as ThreadWorkerData).greenhubThread;

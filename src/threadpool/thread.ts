@@ -32,9 +32,10 @@ import { checkBoolean, checkOptions, checkString, checkTimeout, typeError } from
 import { describeUncloneable, locateUncloneable, typeName } from './clone-check.js';
 import { checkCrossing, markThreadBound } from './cross-mode.js';
 import { threadBegan, threadEnded } from './liveness.js';
+import type { ThreadOutcome, ThreadWorkerData } from './protocol.js';
 import { reportThreadFailure } from './report.js';
 import { type AnyTaskRef, explainClosure, sourceRef, TaskRef } from './task.js';
-import { fromWire, isWireError, type WireError } from './wire-errors.js';
+import { fromWire, isWireError } from './wire-errors.js';
 
 type Fn = (...args: never[]) => unknown;
 
@@ -47,17 +48,6 @@ export interface ThreadOptions<F extends Fn> {
   name?: string;
   /** A daemon thread does not keep the process alive unless someone joins it. Default false. */
   daemon?: boolean;
-}
-
-/** What the thread entry receives (`workerData.greenhubThread`). */
-export interface ThreadWorkerData {
-  greenhubThread: { kind: number; target: string; exportName: string; args: unknown[] };
-}
-
-/** What the thread entry posts when the target returned or threw. */
-export interface ThreadOutcome {
-  ok: boolean;
-  error?: WireError;
 }
 
 const ENTRY = fileURLToPath(new URL('./thread-entry.js', import.meta.url));

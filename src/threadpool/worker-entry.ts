@@ -9,24 +9,36 @@
  * The hot path is synchronous: a cached function, arguments that need no revival, a result that
  * is not a promise. Loading a module, compiling a source, reviving Shared primitives and comlink
  * calls take the asynchronous path.
+ *
+ * Every worker loads this module's static imports before it can take its first task, so they are
+ * kept to what the hot path needs: what only a failure needs (wire-errors.ts) is imported by the
+ * first failure. Each module costs a fresh thread about
+ * 1.5 ms to resolve, read and compile (see bench/RESULTS.md, the first call on a fresh pool).
  */
 import { performance } from 'node:perf_hooks';
 import { workerData } from 'node:worker_threads';
 import { TaskCancelledError, UncloneableError } from '../errors.js';
-import { CANCEL_NONE, CellTaskContext, reasonOf, registry } from '../worker/context.js';
-import { STATE_FINISHED, STATE_RUNNING, TaskCells, tagged } from './cells.js';
+import { CellTaskContext, registry } from '../worker/context.js';
 import { describeUncloneable, findUncloneable } from './clone-check.js';
 import {
+  CANCEL_NONE,
   FLAG_MEASURE,
   MSG_COMLINK,
   MSG_MODULE,
   MSG_NOOP,
   type PoolWorkerData,
+  reasonOf,
   SHARED_BRAND,
+  STATE_FINISHED,
+  STATE_RUNNING,
+  TaskCells,
   type TaskMessage,
+  tagged,
 } from './protocol.js';
-import { compileSource, exportOf } from './task.js';
-import { toWire } from './wire-errors.js';
+import { compileSource, exportOf } from './task-loader.js';
+
+type WireErrors = typeof import('./wire-errors.js');
+let wireErrors: WireErrors | undefined;
 
 type TaskFunction = (...args: unknown[]) => unknown;
 
@@ -95,21 +107,25 @@ function finish(): void {
 function onValue(value: unknown): unknown {
   finish();
   const bad = findUncloneable(value, 'result');
-  if (bad !== null) {
-    throw toWire(
-      new UncloneableError(
-        `The task's return value cannot be sent back to the calling thread: ${describeUncloneable(bad)}`,
-        bad.path,
-        bad.type,
-      ),
-    );
-  }
-  return value;
+  if (bad === null) return value;
+  return rejectWith(
+    new UncloneableError(
+      `The task's return value cannot be sent back to the calling thread: ${describeUncloneable(bad)}`,
+      bad.path,
+      bad.type,
+    ),
+  );
 }
 
-function onError(error: unknown): never {
+function onError(error: unknown): Promise<never> {
   finish();
-  throw toWire(error);
+  return rejectWith(error);
+}
+
+/** Fail the task with `error` as a wire error (wire-errors.ts is loaded by the first failure). */
+async function rejectWith(error: unknown): Promise<never> {
+  wireErrors ??= await import('./wire-errors.js');
+  throw wireErrors.toWire(error);
 }
 
 /** Load (and cache) the function, and revive Shared primitives among the arguments. */

@@ -14,19 +14,7 @@
  */
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import { TaskCancelledError } from '../errors.js';
-import { codeFor, tagged } from '../threadpool/cells.js';
-
-/** Cancellation codes written into a task's cell by the calling thread (0: still wanted). */
-export const CANCEL_NONE = 0;
-export const CANCEL_KILL = 1;
-export const CANCEL_TIMEOUT = 2;
-export const CANCEL_CLOSE = 3;
-
-export type CancelReason = 'kill' | 'timeout' | 'close';
-
-export function reasonOf(code: number): CancelReason {
-  return code === CANCEL_TIMEOUT ? 'timeout' : code === CANCEL_CLOSE ? 'close' : 'kill';
-}
+import { CANCEL_CLOSE, CANCEL_NONE, codeFor, reasonOf, tagged } from '../threadpool/protocol.js';
 
 /** What a running task can ask about its own cancellation. */
 export interface TaskContext {
@@ -60,7 +48,7 @@ export function currentContext(): TaskContext | null {
 /**
  * A pool worker's context: one instance per worker, re-armed for each task. `cells` is the pool's
  * shared array; the task's slot holds its cancellation code, tagged with the slot's generation (see
- * `threadpool/cells.ts`; a value of another generation means the slot was given to another task,
+ * `threadpool/protocol.ts`; a value of another generation means the slot was given to another task,
  * which only happens once this task's thread is being terminated, so it reads as cancelled).
  *
  * `signal()` is lazy: a task that never asks for one costs nothing. When asked, it either aborts at

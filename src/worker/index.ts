@@ -33,7 +33,8 @@ import { createRequire } from 'node:module';
 import { MessagePort } from 'node:worker_threads';
 import { TaskCancelledError } from '../errors.js';
 import { typeError } from '../internal/validate.js';
-import { CANCEL_NONE, currentContext, neverAborted, reasonOf } from './context.js';
+import { CANCEL_NONE, reasonOf } from '../threadpool/protocol.js';
+import { currentContext, neverAborted } from './context.js';
 
 export { TaskCancelledError };
 

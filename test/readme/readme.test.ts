@@ -128,6 +128,7 @@ const CONTEXT: Record<string, Context> = {
     epilogue: 'console.log(html); await pool.close();',
     prints: /<h1>welcome<\/h1>/,
   },
+  'Thread pool#4': { prints: /^150 10$/m },
   'Inside a task: `greenhub/worker`#1': {
     driver: `
       import { ThreadPool, task } from 'greenhub/threadpool';

@@ -1,4 +1,4 @@
-import { GreenletExit, joinAll, killAll, spawn, Timeout, wait, withTimeout } from 'greenhub';
+import { GreenletExit, joinAll, killAll, PoolFull, spawn, Timeout, wait, withTimeout } from 'greenhub';
 import { ThreadPool } from 'greenhub/threadpool';
 import { describe, expect, it } from 'vitest';
 import { flags, ref, until } from './helpers.js';
@@ -19,6 +19,23 @@ describe('cancelling pool tasks', () => {
     expect(await pool.apply(ref('add'), 1, 1)).toBe(2); // the next task runs: the queue moved on
     expect(Atomics.load(queued.view, 1)).toBe(0);
     expect(pool.stats().tasks.cancelled).toBe(1);
+  });
+
+  it('a task cancelled in the queue gives its place back at once; the queue keeps its order', async () => {
+    await using pool = new ThreadPool({ maxThreads: 1, maxQueue: 2 });
+    const busy = flags();
+    const running = pool.spawn(ref('spinUntilCancelled'), busy.buffer);
+    await until(busy.view, 1);
+    const first = pool.spawn(ref('add'), 1, 0);
+    const second = pool.spawn(ref('add'), 2, 0);
+    expect(() => pool.spawn(ref('add'), 9, 0)).toThrow(PoolFull);
+    await first.kill();
+    const third = pool.spawn(ref('add'), 3, 0); // the killed task's place, free at once
+    expect(pool.stats().queued).toBe(2);
+    await running.kill();
+    const done = await joinAll([second, third]);
+    expect(done.map((g) => g.value)).toEqual([2, 3]);
+    expect(pool.stats().tasks).toMatchObject({ ok: 2, cancelled: 2 });
   });
 
   it('killing a greenlet before it even started cancels its task too', async () => {

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 // The wire format is unit-tested from the sources (the same module the workers run, built).
 import { PoolFull as SourcePoolFull } from '../../src/errors.js';
 import { fromWire, toWire } from '../../src/threadpool/wire-errors.js';
+import { runNode } from '../helpers.js';
 import { flags, ref, until } from './helpers.js';
 
 const pool = new ThreadPool({ maxThreads: 2, name: 'failures' });
@@ -293,5 +294,23 @@ describe('ThreadPool.run()', () => {
     await expect(pool.run(Math.max, 1, 2)).rejects.toBeInstanceOf(InvalidArgumentTypeError);
     await expect(pool.run(((x: number) => x).bind(null), 1)).rejects.toThrow(/a native or bound function/);
     await expect(pool.run(class Point {} as never)).rejects.toThrow(/a class/);
+  });
+});
+
+describe('who hears about a failed call', () => {
+  it('a dropped call that fails is an unhandled rejection, an awaited one is not; none is reported twice', async () => {
+    // Process-wide events: observed in a process of its own.
+    const { code, stdout, stderr } = await runNode({
+      file: 'test/threadpool/scenarios/rejections.mjs',
+      timeoutMs: 20_000,
+    });
+    expect(stdout.trim().split('\n')).toEqual([
+      'caught Error',
+      'unhandledRejection RangeError: out of range',
+      'unhandledRejection Error: aborted before the call',
+      'done',
+    ]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 });

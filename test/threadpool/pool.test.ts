@@ -1,5 +1,5 @@
 import { Greenlet, getHub, joinAll, PoolFull, spawn } from 'greenhub';
-import { PoolClosedError, TaskRef, ThreadPool, task } from 'greenhub/threadpool';
+import { PoolClosedError, TaskRef, ThreadPool, task, UncloneableError } from 'greenhub/threadpool';
 import { afterAll, describe, expect, it } from 'vitest';
 import { flags, ref, TASKS, until } from './helpers.js';
 
@@ -55,6 +55,17 @@ describe('ThreadPool', () => {
     const results: number[] = [];
     for await (const value of pool.imap(task<(x: number) => number>(TASKS), [3, 1, 2])) results.push(value);
     expect(results).toEqual([6, 2, 4]);
+  });
+
+  it('imap(): an item that cannot be sent fails the map at its position, after the results before it', async () => {
+    const results: number[] = [];
+    const reading = (async () => {
+      const items: unknown[] = [1, 2, () => 3, 4];
+      for await (const value of pool.imap(task<(x: unknown) => number>(TASKS), items as number[]))
+        results.push(value);
+    })();
+    await expect(reading).rejects.toBeInstanceOf(UncloneableError);
+    expect(results).toEqual([2, 4]);
   });
 
   it('a consumer that leaves imap() early cancels the tasks still in flight', async () => {
