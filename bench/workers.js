@@ -13,16 +13,14 @@
 //
 //   node bench/workers.js                        3 rounds of 6 s per server
 //   node bench/workers.js --rounds 5 --duration 10
-//   node bench/workers.js --iterations 30000     the /cpu work given, not calibrated (calibration
-//                                                on a busy machine asks for more than 20 ms)
+//   node bench/workers.js --iterations 73000     the /cpu work given instead of calibrated
 //
 // Every server is started first and stays up; each round then loads them one after another, in an
 // order rotated every round, so that a slow minute of this shared machine falls on all of them.
 // Writes bench/results/workers.json (`node bench/run.js --render` puts it in RESULTS.md). Every
 // server it starts is stopped (its whole process group) at the end.
 import { loadavg } from 'node:os';
-import { cpuSeconds, phases, runLoad, server, start, stop, summarise } from './http/harness.js';
-import { calibrate } from './http/servers/work.js';
+import { calibrate, cpuSeconds, phases, runLoad, server, start, stop, summarise } from './http/harness.js';
 import { fmt, median, writeResults } from './lib.js';
 
 const arg = (/** @type {string} */ name, /** @type {string} */ fallback) => {

@@ -6,6 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort, geventPython, median } from '../lib.js';
+import { cpuWork } from './servers/work.js';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -166,6 +167,24 @@ export const servers = [
     }),
   })),
 ];
+
+/**
+ * The pbkdf2 iteration count for `targetMs` of CPU time per /cpu request, measured in CPU time
+ * (process.cpuUsage), not wall time: on a machine whose cores other work shares, wall time counts
+ * the waits for a core too and would make /cpu lighter the busier the machine is.
+ */
+export function calibrate(targetMs = 20) {
+  const probe = 20_000;
+  cpuWork(probe);
+  let fastest = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 7; i++) {
+    const before = process.cpuUsage();
+    cpuWork(probe);
+    const used = process.cpuUsage(before);
+    fastest = Math.min(fastest, (used.user + used.system) / 1000);
+  }
+  return Math.max(1, Math.round(targetMs / (fastest / probe)));
+}
 
 /** The spec of server `id`. */
 export function server(/** @type {string} */ id) {

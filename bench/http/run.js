@@ -9,7 +9,7 @@
 // --nice 0); the CPU-inline app under greenhub run --workers 2; gunicorn -k gevent with 1 and 2
 // workers when Debian's python3-gevent and gunicorn are installed (skipped with the reason
 // otherwise). `--only` also runs the rows of bench/workers.js. /io waits 20 ms; /cpu runs the
-// same pbkdf2 work everywhere, calibrated once at the start to about 20 ms here.
+// same pbkdf2 work everywhere, calibrated once at the start to about 20 ms of CPU time here.
 //
 // Writes bench/results/http.json and bench/http-io-p99.svg; `node bench/run.js --render` puts the
 // table in bench/RESULTS.md. Every server it starts is stopped (its whole process group) at the end.
@@ -17,6 +17,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { fmt, machine, writeResults } from '../lib.js';
 import {
+  calibrate,
   cpuSeconds,
   gevent,
   phases as headlinePhases,
@@ -26,7 +27,6 @@ import {
   stop,
   summarise,
 } from './harness.js';
-import { calibrate } from './servers/work.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const arg = (/** @type {string} */ name, /** @type {string} */ fallback) => {
@@ -39,7 +39,7 @@ const only = arg('--only', '').split(',').filter(Boolean);
 const phases = headlinePhases(durationS);
 
 const iterations = calibrate(20);
-console.log(`pbkdf2 iterations for ~20 ms of CPU here: ${iterations}`);
+console.log(`pbkdf2 iterations for ~20 ms of CPU time here: ${iterations}`);
 /** @type {any[]} */
 const results = [];
 const live = new Set();
