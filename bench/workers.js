@@ -29,7 +29,7 @@ const arg = (/** @type {string} */ name, /** @type {string} */ fallback) => {
 };
 const rounds = Number(arg('--rounds', '3'));
 const durationS = Number(arg('--duration', '6'));
-const SCRAPES = 60;
+const SCRAPES = 100;
 const mix = /** @type {NonNullable<ReturnType<typeof phases>[number]>} */ (
   phases(durationS).find((p) => p.id === 'mix')
 );
@@ -73,6 +73,8 @@ const scrapes = new Map([
   ['run-inline', []],
   ['workers-2-inline', []],
 ]);
+/** CPU seconds the scrapes cost each server's process tree (the primary and its workers). */
+const scrapeCpuS = new Map([...scrapes.keys()].map((id) => [id, 0]));
 try {
   for (const row of rows) {
     if (row.spec.reason) {
@@ -90,7 +92,10 @@ try {
   for (let batch = 0; batch < SCRAPES / 10; batch++)
     for (const [id, times] of scrapes) {
       const r = running.get(id);
-      if (r) times.push(...(await scrapeTimes(r.metricsPort, 10)));
+      if (!r) continue;
+      const cpu0 = cpuSeconds(/** @type {number} */ (r.child.pid));
+      times.push(...(await scrapeTimes(r.metricsPort, 10)));
+      scrapeCpuS.set(id, (scrapeCpuS.get(id) ?? 0) + cpuSeconds(/** @type {number} */ (r.child.pid)) - cpu0);
     }
   const order = [...running.keys()];
   for (let round = 0; round < rounds; round++) {
@@ -184,7 +189,9 @@ writeResults('workers', {
   iterations,
   loadAverage: { before: loadBefore, after: loadAfter },
   servers: results,
-  scrapes: { 'run-inline': scrapes.get('run-inline'), 'workers-2-inline': scrapes.get('workers-2-inline') },
+  scrapes: Object.fromEntries(
+    [...scrapes].map(([id, times]) => [id, { ms: times, cpuS: scrapeCpuS.get(id) }]),
+  ),
   cases,
   notes: [
     `80/20 mix of /io (20 ms wait) and /cpu (pbkdf2 × ${iterations}, about 20 ms), 50 keep-alive connections from bench/http/load.js in a process of its own; ${rounds} rounds of ${durationS} s per server, interleaved (every server up throughout, the order rotated each round); median (min–max) over the rounds; p99 steady leaves out each run's first ${fmt(Math.min(2, durationS / 3))} s. Load average (1, 5, 15 min) before: ${loadBefore.map((l) => l.toFixed(2)).join(', ')}; after: ${loadAfter.map((l) => l.toFixed(2)).join(', ')} (other engineers' work shares these 2 cores).`,
@@ -205,7 +212,7 @@ writeResults('workers', {
       )
       .join(
         '; ',
-      )}. --threads sizes each worker's default pool; the CPU-inline rows never use theirs. Scrapes: ${SCRAPES} of each server, interleaved in batches of 10, on idle servers.`,
+      )}. --threads sizes each worker's default pool; the CPU-inline rows never use theirs. Scrapes: ${SCRAPES} of each server, interleaved in batches of 10, on idle servers; CPU time per scrape, all of the server's processes (does not count waiting for a core): ${fmt(((scrapeCpuS.get('workers-2-inline') ?? 0) * 1000) / SCRAPES)} ms with 2 workers, ${fmt(((scrapeCpuS.get('run-inline') ?? 0) * 1000) / SCRAPES)} ms for one process (/proc's 10 ms ticks, summed over ${SCRAPES} scrapes).`,
   ],
 });
 console.log('wrote bench/results/workers.json');
