@@ -55,6 +55,15 @@ export const phases = (/** @type {number} */ durationS) => [
  * of bench/workers.js only.
  */
 
+/** A node:http app of servers/ run by plain Node. */
+function plainNode(/** @type {string} */ app) {
+  return (/** @type {Ports} */ { port, iterations }) => ({
+    file: process.execPath,
+    args: [`${here}servers/${app}`],
+    env: { PORT: String(port), ITERATIONS: String(iterations) },
+  });
+}
+
 /** A node:http app under `greenhub run [flags]`, its /metrics on `metricsPort`. */
 function greenhubRun(/** @type {string} */ app, /** @type {string[]} */ flags) {
   return (/** @type {Ports} */ { port, metricsPort, iterations }) => ({
@@ -70,21 +79,13 @@ export const servers = [
     id: 'plain-inline',
     label: 'plain node:http, CPU inline',
     reason: null,
-    command: ({ port, iterations }) => ({
-      file: process.execPath,
-      args: [`${here}servers/plain-inline.js`],
-      env: { PORT: String(port), ITERATIONS: String(iterations) },
-    }),
+    command: plainNode('plain-inline.js'),
   },
   {
     id: 'plain-piscina',
     label: 'plain node:http + raw piscina, 2 threads',
     reason: null,
-    command: ({ port, iterations }) => ({
-      file: process.execPath,
-      args: [`${here}servers/plain-piscina.js`],
-      env: { PORT: String(port), ITERATIONS: String(iterations) },
-    }),
+    command: plainNode('plain-piscina.js'),
   },
   // The demo as shipped (pool threads at nice 10), and hybrid at the hub's priority (--nice 0) to
   // show what the lower thread priority buys.
