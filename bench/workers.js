@@ -1,181 +1,218 @@
-// `greenhub run --workers` (issue 13): an unmodified plain node:http app with the CPU inline
-// (bench/http/servers/plain-inline.js) under `--workers 2` against `--workers 1`, with
-// bench/http's load generator in a process of its own; and the time of one /metrics scrape with 2
-// workers (gathered over IPC and combined) against a single process without --workers.
+// `greenhub run --workers` (issue 13), on bench/http's workload, servers and load generator
+// (bench/http/harness.js), on the 80/20 mix of /io (a 20 ms wait) and /cpu (about 20 ms of pbkdf2):
 //
-//   node bench/workers.js                       5 s per phase, 1 repetition
-//   node bench/workers.js --duration 10 --reps 3
+// - the honest row for users who will not move code to threads: the unmodified CPU-inline app
+//   (bench/http/servers/plain-inline.js) under `greenhub run --workers 2`, against
+//   `gunicorn -k gevent -w 2` (skipped with the reason when gunicorn or python3-gevent is absent)
+//   and against the same app in one process under `greenhub run`;
+// - the layouts of two cores: `--workers 1 --threads 2` and `--workers 2 --threads 1` running an
+//   app that sends /cpu to the default pool (bench/http/servers/pool-offload.js), and
+//   `--workers 2` with no thread doing CPU work (the CPU-inline app: the row above);
+// - the time of one /metrics scrape with 2 workers (gathered over IPC and combined) against one
+//   process under `greenhub run`.
 //
+//   node bench/workers.js                        3 rounds of 6 s per server
+//   node bench/workers.js --rounds 5 --duration 10
+//   node bench/workers.js --iterations 73000     the /cpu work given instead of calibrated
+//
+// Every server is started first and stays up; each round then loads them one after another, in an
+// order rotated every round, so that a slow minute of this shared machine falls on all of them.
 // Writes bench/results/workers.json (`node bench/run.js --render` puts it in RESULTS.md). Every
 // server it starts is stopped (its whole process group) at the end.
-import { execFileSync, spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { calibrate } from './http/servers/work.js';
-import { fmt, freePort, median, writeResults } from './lib.js';
+import { calibrate, cpuSeconds, phases, runLoad, server, start, stop, summarise } from './http/harness.js';
+import { fmt, median, writeResults } from './lib.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const arg = (/** @type {string} */ name, /** @type {string} */ fallback) => {
   const i = process.argv.indexOf(name);
   return i === -1 ? fallback : (process.argv[i + 1] ?? fallback);
 };
-const reps = Number(arg('--reps', '1'));
-const durationS = Number(arg('--duration', '5'));
+const rounds = Number(arg('--rounds', '3'));
+const durationS = Number(arg('--duration', '6'));
 const SCRAPES = 100;
+const mix = /** @type {NonNullable<ReturnType<typeof phases>[number]>} */ (
+  phases(durationS).find((p) => p.id === 'mix')
+);
 
-/** Start `greenhub run [flags] plain-inline.js`; resolves once /io and /metrics answer. */
-async function start(/** @type {string[]} */ flags, /** @type {number} */ iterations) {
-  const [port, metricsPort] = [await freePort(), await freePort()];
-  const child = spawn(
-    process.execPath,
-    [
-      `${root}dist/cli/main.js`,
-      'run',
-      '--metrics-port',
-      String(metricsPort),
-      ...flags,
-      `${root}bench/http/servers/plain-inline.js`,
-    ],
-    {
-      cwd: root,
-      env: { ...process.env, PORT: String(port), ITERATIONS: String(iterations) },
-      stdio: 'ignore',
-      detached: true,
-    },
-  );
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null)
-      throw new Error(`greenhub run ${flags.join(' ')} exited with ${child.exitCode}`);
-    if (Date.now() > deadline) throw new Error(`greenhub run ${flags.join(' ')} did not serve within 20 s`);
-    try {
-      if (
-        (await fetch(`http://127.0.0.1:${port}/io`)).ok &&
-        (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).ok
-      )
-        return { child, port, metricsPort };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** The rows, and what each runs. */
+const rows = [
+  { id: 'run-inline', app: 'CPU inline', layout: '1 process, no thread' },
+  { id: 'workers-2-inline', app: 'CPU inline', layout: '--workers 2, no thread doing CPU work' },
+  { id: 'gevent-2', app: 'CPU inline (gevent_app.py)', layout: 'gunicorn -k gevent -w 2' },
+  { id: 'workers-1-threads-2', app: '/cpu on the default pool', layout: '--workers 1 --threads 2' },
+  { id: 'workers-2-threads-1', app: '/cpu on the default pool', layout: '--workers 2 --threads 1' },
+].map((row) => ({ ...row, spec: server(row.id) }));
 
-async function stop(/** @type {import('node:child_process').ChildProcess} */ child) {
-  if (child.exitCode !== null || child.pid === undefined) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  process.kill(-child.pid, 'SIGTERM');
-  const timer = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** One load phase (bench/http/load.js): 40 connections on /io and 10 on /cpu. */
-function load(/** @type {number} */ port) {
-  const spec = {
-    url: `http://127.0.0.1:${port}`,
-    durationMs: durationS * 1000,
-    warmupMs: Math.min(2000, (durationS * 1000) / 3),
-    groups: [
-      { connections: 40, routes: { '/io': 1 } },
-      { connections: 10, routes: { '/cpu': 1 } },
-    ],
-  };
-  const out = execFileSync(process.execPath, [`${root}bench/http/load.js`, JSON.stringify(spec)], {
-    encoding: 'utf8',
-    timeout: (durationS + 60) * 1000,
-  });
-  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}');
-}
-
-/** Median ms of `SCRAPES` sequential scrapes, after 20 to warm up. */
-async function scrapeMs(/** @type {number} */ metricsPort) {
+/** Sequential scrapes of `metricsPort`: the time of each, in ms. */
+async function scrapeTimes(/** @type {number} */ metricsPort, /** @type {number} */ n) {
   const url = `http://127.0.0.1:${metricsPort}/metrics`;
-  for (let i = 0; i < 20; i++) await (await fetch(url)).text();
   const times = [];
-  for (let i = 0; i < SCRAPES; i++) {
+  for (let i = 0; i < n; i++) {
     const t0 = performance.now();
     await (await fetch(url)).text();
     times.push(performance.now() - t0);
   }
-  return median(times);
+  return times;
 }
 
-const loadBefore = loadavg()[0];
-const iterations = calibrate(20);
-console.log(`pbkdf2 iterations for ~20 ms of CPU here: ${iterations}`);
-/** @type {Record<string, { rps: number, ioP99Ms: number, cpuRps: number, errors: number, scrapeMs: number }>} */
-const rows = {};
-for (const [id, flags] of /** @type {[string, string[]][]} */ ([
-  ['single', []],
-  ['workers-1', ['--workers', '1']],
-  ['workers-2', ['--workers', '2']],
-])) {
-  const server = await start(flags, iterations);
-  try {
-    const scrape = await scrapeMs(server.metricsPort);
-    const runs = id === 'single' ? [] : Array.from({ length: reps }, () => load(server.port));
-    const m = (/** @type {(r: any) => number} */ f) => (runs.length ? median(runs.map(f)) : Number.NaN);
-    rows[id] = {
-      rps: m((r) => r.rps),
-      ioP99Ms: m((r) => r.routes['/io']?.p99SteadyMs),
-      cpuRps: m((r) => r.routes['/cpu']?.rps),
-      errors: runs.reduce(
-        (n, r) => n + Object.values(r.routes).reduce((k, x) => k + /** @type {any} */ (x).errors, 0),
-        0,
-      ),
-      scrapeMs: scrape,
-    };
-    const r = rows[id];
-    console.log(
-      `${id.padEnd(10)} req/s ${fmt(r.rps)}  /cpu req/s ${fmt(r.cpuRps)}  /io p99 steady ${fmt(r.ioP99Ms)} ms  errors ${r.errors}  scrape ${fmt(scrape)} ms`,
-    );
-  } finally {
-    await stop(server.child);
+const loadBefore = loadavg();
+const iterations = Number(arg('--iterations', '0')) || calibrate(20);
+console.log(
+  `pbkdf2 iterations for ~20 ms of CPU here: ${iterations}; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`,
+);
+/** @type {Map<string, import('./http/harness.js').Running>} */
+const running = new Map();
+process.on('SIGINT', async () => {
+  for (const r of running.values()) await stop(r.child);
+  process.exit(130);
+});
+/** @type {Map<string, any[]>} */
+const runs = new Map();
+/** @type {Map<string, number[]>} */
+const scrapes = new Map([
+  ['run-inline', []],
+  ['workers-2-inline', []],
+]);
+/** CPU seconds the scrapes cost each server's process tree (the primary and its workers). */
+const scrapeCpuS = new Map([...scrapes.keys()].map((id) => [id, 0]));
+try {
+  for (const row of rows) {
+    if (row.spec.reason) {
+      console.log(`${row.spec.label}: skipped — ${row.spec.reason}`);
+      continue;
+    }
+    running.set(row.id, await start(row.spec, iterations));
+    runs.set(row.id, []);
   }
+  // Scrapes, interleaved in batches of 10 after 20 to warm up, on idle servers.
+  for (const id of scrapes.keys()) {
+    const r = running.get(id);
+    if (r) await scrapeTimes(r.metricsPort, 20);
+  }
+  for (let batch = 0; batch < SCRAPES / 10; batch++)
+    for (const [id, times] of scrapes) {
+      const r = running.get(id);
+      if (!r) continue;
+      const cpu0 = cpuSeconds(/** @type {number} */ (r.child.pid));
+      times.push(...(await scrapeTimes(r.metricsPort, 10)));
+      scrapeCpuS.set(id, (scrapeCpuS.get(id) ?? 0) + cpuSeconds(/** @type {number} */ (r.child.pid)) - cpu0);
+    }
+  const order = [...running.keys()];
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < order.length; k++) {
+      const id = /** @type {string} */ (order[(k + round) % order.length]);
+      const r = /** @type {import('./http/harness.js').Running} */ (running.get(id));
+      const pid = /** @type {number} */ (r.child.pid);
+      const cpu0 = cpuSeconds(pid);
+      const run = runLoad(r.port, mix, Math.min(2000, (durationS * 1000) / 3));
+      run.serverCpuS = cpuSeconds(pid) - cpu0;
+      runs.get(id)?.push(run);
+      console.log(
+        `round ${round + 1} ${id.padEnd(20)} ${fmt(run.rps).padStart(6)} req/s  /io p99 steady ${fmt(run.routes['/io']?.p99SteadyMs)} ms  /cpu p99 ${fmt(run.routes['/cpu']?.p99Ms)} ms`,
+      );
+    }
+  }
+} finally {
+  for (const r of running.values()) await stop(r.child);
 }
 
-const one = /** @type {NonNullable<typeof rows[string]>} */ (rows['workers-1']);
-const two = /** @type {NonNullable<typeof rows[string]>} */ (rows['workers-2']);
-const single = /** @type {NonNullable<typeof rows[string]>} */ (rows.single);
-writeResults('workers', {
-  command: `node bench/workers.js --reps ${reps} --duration ${durationS}`,
-  iterations,
-  cases: [
+const results = rows.map((row) => {
+  const measured = runs.get(row.id);
+  return measured
+    ? { id: row.id, label: row.spec.label, app: row.app, layout: row.layout, mix: summarise(measured) }
+    : { id: row.id, label: row.spec.label, app: row.app, layout: row.layout, skipped: row.spec.reason };
+});
+const byId = (/** @type {string} */ id) => results.find((r) => r.id === id)?.mix;
+const med = (/** @type {{ median: number } | null | undefined} */ s) => s?.median ?? Number.NaN;
+const range = (/** @type {{ median: number, min: number, max: number } | null | undefined} */ s) =>
+  s ? `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})` : '—';
+
+const single = byId('run-inline');
+const two = byId('workers-2-inline');
+const gunicorn = byId('gevent-2');
+const scrapeOne = median(/** @type {number[]} */ (scrapes.get('run-inline')));
+const scrapeTwo = median(/** @type {number[]} */ (scrapes.get('workers-2-inline')));
+const layouts = ['workers-1-threads-2', 'workers-2-threads-1', 'workers-2-inline'];
+const loadAfter = loadavg();
+
+/** @type {any[]} */
+const cases = [
+  {
+    name: '80/20 mix req/s: CPU-inline app, --workers 2 against one process',
+    unit: 'req/s',
+    greenhub: med(two?.rps),
+    baseline: med(single?.rps),
+    baselineName: 'the same app, one process under greenhub run',
+    ratio: med(two?.rps) / med(single?.rps),
+    target: '> 1× with 2 cores',
+    met: med(two?.rps) > med(single?.rps),
+  },
+];
+if (gunicorn)
+  cases.push(
     {
-      name: 'req/s, 40 connections on /io + 10 on /cpu (CPU inline)',
+      name: '80/20 mix req/s: CPU-inline app, --workers 2 against gunicorn -k gevent -w 2',
       unit: 'req/s',
-      greenhub: two.rps,
-      baseline: one.rps,
-      baselineName: '--workers 1',
-      ratio: two.rps / one.rps,
-      target: '> 1× with 2 cores',
-      met: two.rps > one.rps,
+      greenhub: med(two?.rps),
+      baseline: med(gunicorn.rps),
+      baselineName: 'gunicorn -k gevent -w 2',
+      ratio: med(two?.rps) / med(gunicorn.rps),
+      target: '≥ 1×',
+      met: med(two?.rps) >= med(gunicorn.rps),
     },
     {
-      name: '/io p99 (steady), same phase',
+      name: '80/20 mix /io p99 steady: same rows',
       unit: 'ms',
-      greenhub: two.ioP99Ms,
-      baseline: one.ioP99Ms,
-      baselineName: '--workers 1',
-      ratio: one.ioP99Ms / two.ioP99Ms,
-      target: 'below --workers 1',
-      met: two.ioP99Ms < one.ioP99Ms,
+      greenhub: med(two?.io.p99SteadyMs),
+      baseline: med(gunicorn.io.p99SteadyMs),
+      baselineName: 'gunicorn -k gevent -w 2',
+      ratio: med(gunicorn.io.p99SteadyMs) / med(two?.io.p99SteadyMs),
+      target: '≤ gunicorn’s',
+      met: med(two?.io.p99SteadyMs) <= med(gunicorn.io.p99SteadyMs),
     },
-    {
-      name: 'one /metrics scrape, 2 workers combined over IPC: median',
-      unit: 'ms',
-      greenhub: two.scrapeMs,
-      baseline: single.scrapeMs,
-      baselineName: 'one process without --workers',
-      ratio: single.scrapeMs / two.scrapeMs,
-      target: '≤ 2× a single process’s',
-      met: two.scrapeMs <= 2 * single.scrapeMs,
-    },
-  ],
+  );
+cases.push({
+  name: 'one /metrics scrape, 2 workers combined over IPC: median',
+  unit: 'ms',
+  greenhub: scrapeTwo,
+  baseline: scrapeOne,
+  baselineName: 'one process under greenhub run',
+  ratio: scrapeOne / scrapeTwo,
+  target: '≤ 2× a single process’s',
+  met: scrapeTwo <= 2 * scrapeOne,
+});
+
+const label = (/** @type {string | undefined} */ id) => rows.find((r) => r.id === id)?.layout ?? id;
+const ratio = (/** @type {number} */ a, /** @type {number} */ b) => `${(a / b).toFixed(2)}×`;
+writeResults('workers', {
+  command: `node bench/workers.js --rounds ${rounds} --duration ${durationS}${process.argv.includes('--iterations') ? ` --iterations ${iterations}` : ''}`,
+  iterations,
+  loadAverage: { before: loadBefore, after: loadAfter },
+  servers: results,
+  scrapes: Object.fromEntries(
+    [...scrapes].map(([id, times]) => [id, { ms: times, cpuS: scrapeCpuS.get(id) }]),
+  ),
+  cases,
   notes: [
-    `Machine load average before the run: ${loadBefore.toFixed(2)} (1 min); with other work on the cores, what a second worker can win shrinks to nothing.`,
-    `Load: bench/http/load.js in its own process; /cpu is pbkdf2 × ${iterations} inline on the event loop; errors: ${one.errors} (1 worker), ${two.errors} (2 workers). --workers 1 serves its /metrics through the primary too (${fmt(one.scrapeMs)} ms).`,
+    `80/20 mix of /io (20 ms wait) and /cpu (pbkdf2 × ${iterations}, about 20 ms), 50 keep-alive connections from bench/http/load.js in a process of its own; ${rounds} rounds of ${durationS} s per server, interleaved (every server up throughout, the order rotated each round); median (min–max) over the rounds; p99 steady leaves out each run's first ${fmt(Math.min(2, durationS / 3))} s. Load average (1, 5, 15 min) before: ${loadBefore.map((l) => l.toFixed(2)).join(', ')}; after: ${loadAfter.map((l) => l.toFixed(2)).join(', ')} (other engineers' work shares these 2 cores).`,
+    '',
+    '| server | app | req/s | /io p99 steady ms | /cpu p99 ms | errors | server CPU s |',
+    '|---|---|---|---|---|---|---|',
+    ...results.map((r) =>
+      r.mix
+        ? `| ${r.layout} | ${r.app} | ${range(r.mix.rps)} | ${range(r.mix.io.p99SteadyMs)} | ${range(r.mix.cpu.p99Ms)} | ${r.mix.errors} | ${range(r.mix.serverCpuS)} |`
+        : `| ${r.layout} | ${r.app} | skipped: ${r.skipped} | | | | |`,
+    ),
+    '',
+    `Layouts of 2 cores, against ${label(layouts[0])}: ${layouts
+      .slice(1)
+      .map(
+        (id) =>
+          `${label(id)} ${ratio(med(byId(id)?.rps), med(byId(layouts[0])?.rps))} the req/s and ${ratio(med(byId(id)?.io.p99SteadyMs), med(byId(layouts[0])?.io.p99SteadyMs))} the /io p99 steady`,
+      )
+      .join(
+        '; ',
+      )}. --threads sizes each worker's default pool; the CPU-inline rows never use theirs. Scrapes: ${SCRAPES} of each server, interleaved in batches of 10, on idle servers; CPU time per scrape, all of the server's processes (does not count waiting for a core): ${fmt(((scrapeCpuS.get('workers-2-inline') ?? 0) * 1000) / SCRAPES)} ms with 2 workers, ${fmt(((scrapeCpuS.get('run-inline') ?? 0) * 1000) / SCRAPES)} ms for one process (/proc's 10 ms ticks, summed over ${SCRAPES} scrapes).`,
   ],
 });
 console.log('wrote bench/results/workers.json');

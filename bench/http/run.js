@@ -4,20 +4,30 @@
 //   node bench/http/run.js --reps 1 --duration 3     a quick sanity run
 //   node bench/http/run.js --only plain-inline,greenhub-offload
 //
-// Servers: plain node:http with the CPU inline; plain node:http with raw piscina (2 threads);
-// greenhub demo --mode offload and --mode hybrid (2 threads; and hybrid with --nice 0); gunicorn -k gevent with 1 and 2
-// workers when Debian's python3-gevent and gunicorn are installed. /io waits 20 ms; /cpu runs the
-// same pbkdf2 work everywhere, calibrated once at the start to about 20 ms here.
+// Servers (bench/http/harness.js): plain node:http with the CPU inline; plain node:http with raw
+// piscina (2 threads); greenhub demo --mode offload and --mode hybrid (2 threads; and hybrid with
+// --nice 0); the CPU-inline app under greenhub run --workers 2; gunicorn -k gevent with 1 and 2
+// workers when Debian's python3-gevent and gunicorn are installed (skipped with the reason
+// otherwise). `--only` also runs the rows of bench/workers.js. /io waits 20 ms; /cpu runs the
+// same pbkdf2 work everywhere, calibrated once at the start to about 20 ms of CPU time here.
 //
 // Writes bench/results/http.json and bench/http-io-p99.svg; `node bench/run.js --render` puts the
 // table in bench/RESULTS.md. Every server it starts is stopped (its whole process group) at the end.
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { fmt, freePort, geventPython, machine, median, writeResults } from '../lib.js';
-import { calibrate } from './servers/work.js';
+import { fmt, machine, writeResults } from '../lib.js';
+import {
+  calibrate,
+  cpuSeconds,
+  gevent,
+  phases as headlinePhases,
+  runLoad,
+  servers,
+  start,
+  stop,
+  summarise,
+} from './harness.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const here = fileURLToPath(new URL('.', import.meta.url));
 const arg = (/** @type {string} */ name, /** @type {string} */ fallback) => {
   const i = process.argv.indexOf(name);
@@ -26,201 +36,10 @@ const arg = (/** @type {string} */ name, /** @type {string} */ fallback) => {
 const reps = Number(arg('--reps', '3'));
 const durationS = Number(arg('--duration', '10'));
 const only = arg('--only', '').split(',').filter(Boolean);
-
-/** Phases: connection groups, duration, and what they measure. */
-const phases = [
-  { id: 'io', title: '/io alone', groups: [{ connections: 50, routes: { '/io': 1 } }], durationS },
-  {
-    id: 'io+cpu',
-    title: '40 connections on /io + 10 on /cpu',
-    groups: [
-      { connections: 40, routes: { '/io': 1 } },
-      { connections: 10, routes: { '/cpu': 1 } },
-    ],
-    durationS,
-  },
-  {
-    id: 'mix',
-    title: '80/20 mix of /io and /cpu',
-    groups: [{ connections: 50, routes: { '/io': 80, '/cpu': 20 } }],
-    durationS,
-  },
-  {
-    id: 'fairness',
-    title: '2 keep-alive clients on /cpu',
-    groups: [{ connections: 2, routes: { '/cpu': 1 } }],
-    durationS: Math.max(1, durationS / 2),
-  },
-];
-
-const cli = `${root}dist/cli/main.js`;
-const gevent = geventPython();
-const gunicorn = ['/usr/bin/gunicorn', '/usr/local/bin/gunicorn'].find((p) => existsSync(p));
-const geventReason = !gevent.python
-  ? gevent.label
-  : !gunicorn
-    ? 'gunicorn not installed (apt-get install gunicorn)'
-    : null;
-
-/**
- * @typedef {{ id: string, label: string, reason: string | null, command: (port: number, iterations: number) => { file: string, args: string[], env?: Record<string, string> } }} ServerSpec
- * @type {ServerSpec[]}
- */
-const servers = [
-  {
-    id: 'plain-inline',
-    label: 'plain node:http, CPU inline',
-    reason: null,
-    command: (port, iterations) => ({
-      file: process.execPath,
-      args: [`${here}servers/plain-inline.js`],
-      env: { PORT: String(port), ITERATIONS: String(iterations) },
-    }),
-  },
-  {
-    id: 'plain-piscina',
-    label: 'plain node:http + raw piscina, 2 threads',
-    reason: null,
-    command: (port, iterations) => ({
-      file: process.execPath,
-      args: [`${here}servers/plain-piscina.js`],
-      env: { PORT: String(port), ITERATIONS: String(iterations) },
-    }),
-  },
-  // The demo as shipped (pool threads at nice 10), and hybrid at the hub's priority (--nice 0) to
-  // show what the lower thread priority buys.
-  ...[
-    { mode: 'offload', nice: 10 },
-    { mode: 'hybrid', nice: 10 },
-    { mode: 'hybrid', nice: 0 },
-  ].map(({ mode, nice }) => ({
-    id: `greenhub-${mode}${nice === 10 ? '' : `-nice${nice}`}`,
-    label: `greenhub demo --mode ${mode}${nice === 10 ? '' : ` --nice ${nice}`}, 2 threads`,
-    reason: existsSync(cli) ? null : 'the greenhub CLI is not built (npm run build)',
-    command: (/** @type {number} */ port, /** @type {number} */ iterations) => ({
-      file: process.execPath,
-      args: [
-        cli,
-        'demo',
-        '--mode',
-        mode,
-        '--nice',
-        String(nice),
-        '--threads',
-        '2',
-        '--port',
-        String(port),
-        '--io',
-        'timer',
-        '--cpu-iterations',
-        String(iterations),
-        '--quiet',
-      ],
-    }),
-  })),
-  ...[1, 2].map((workers) => ({
-    id: `gevent-${workers}`,
-    label: `gunicorn -k gevent, ${workers} worker${workers > 1 ? 's' : ''}`,
-    reason: geventReason,
-    command: (/** @type {number} */ port, /** @type {number} */ iterations) => ({
-      file: /** @type {string} */ (gunicorn),
-      args: [
-        '-k',
-        'gevent',
-        '-w',
-        String(workers),
-        '-b',
-        `127.0.0.1:${port}`,
-        '--chdir',
-        `${here}servers`,
-        '--log-level',
-        'warning',
-        'gevent_app:app',
-      ],
-      env: { ITERATIONS: String(iterations) },
-    }),
-  })),
-];
-
-const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-/** CPU seconds (user + system) used so far by `pid` and all its descendants. */
-function cpuSeconds(/** @type {number} */ pid) {
-  /** @type {Map<number, number[]>} */
-  const children = new Map();
-  /** @type {Map<number, number>} */
-  const cpu = new Map();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ppid = Number(fields[1]);
-      cpu.set(Number(entry), (Number(fields[11]) + Number(fields[12])) / ticks);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  let total = 0;
-  const stack = [pid];
-  while (stack.length) {
-    const p = /** @type {number} */ (stack.pop());
-    total += cpu.get(p) ?? 0;
-    stack.push(...(children.get(p) ?? []));
-  }
-  return total;
-}
-
-async function waitUntilServing(
-  /** @type {number} */ port,
-  /** @type {import('node:child_process').ChildProcess} */ child,
-) {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode} before serving`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/io`);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('server did not answer /io within 20 s');
-}
-
-async function stop(/** @type {import('node:child_process').ChildProcess} */ child) {
-  if (child.exitCode !== null || child.pid === undefined) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  process.kill(-child.pid, 'SIGTERM');
-  const timer = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
-function runLoad(/** @type {number} */ port, /** @type {typeof phases[number]} */ phase) {
-  const spec = {
-    url: `http://127.0.0.1:${port}`,
-    durationMs: phase.durationS * 1000,
-    warmupMs: 2000,
-    groups: phase.groups,
-  };
-  const out = execFileSync(process.execPath, [`${here}load.js`, JSON.stringify(spec)], {
-    encoding: 'utf8',
-    timeout: (phase.durationS + 60) * 1000,
-  });
-  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}');
-}
-
-/** Median with min–max of a figure over the repetitions. */
-function spread(/** @type {(number | null)[]} */ values) {
-  const v = /** @type {number[]} */ (values.filter((x) => x !== null && x !== undefined));
-  return v.length ? { median: median(v), min: Math.min(...v), max: Math.max(...v) } : null;
-}
+const phases = headlinePhases(durationS);
 
 const iterations = calibrate(20);
-console.log(`pbkdf2 iterations for ~20 ms of CPU here: ${iterations}`);
+console.log(`pbkdf2 iterations for ~20 ms of CPU time here: ${iterations}`);
 /** @type {any[]} */
 const results = [];
 const live = new Set();
@@ -230,58 +49,32 @@ process.on('SIGINT', async () => {
 });
 
 for (const server of servers) {
-  if (only.length && !only.includes(server.id)) continue;
+  if (only.length ? !only.includes(server.id) : server.headline === false) continue;
   if (server.reason) {
     console.log(`\n== ${server.label}: skipped — ${server.reason}`);
     results.push({ id: server.id, label: server.label, skipped: server.reason });
     continue;
   }
   console.log(`\n== ${server.label}`);
-  const port = /** @type {number} */ (await freePort());
-  const { file, args, env } = server.command(port, iterations);
-  const child = spawn(file, args, {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-    detached: true,
-  });
-  live.add(child);
   /** @type {Record<string, any>} */
   const byPhase = {};
+  /** @type {import('./harness.js').Running | undefined} */
+  let running;
   try {
-    await waitUntilServing(port, child);
+    running = await start(server, iterations);
+    live.add(running.child);
+    const pid = /** @type {number} */ (running.child.pid);
     for (const phase of phases) {
       /** @type {any[]} */
       const runs = [];
       for (let rep = 0; rep < reps; rep++) {
-        const cpu0 = cpuSeconds(/** @type {number} */ (child.pid));
-        const run = runLoad(port, phase);
-        run.serverCpuS = cpuSeconds(/** @type {number} */ (child.pid)) - cpu0;
+        const cpu0 = cpuSeconds(pid);
+        const run = runLoad(running.port, phase);
+        run.serverCpuS = cpuSeconds(pid) - cpu0;
         runs.push(run);
       }
-      const route = (/** @type {string} */ r, /** @type {string} */ k) =>
-        spread(runs.map((run) => run.routes[r]?.[k] ?? null));
-      byPhase[phase.id] = {
-        rps: spread(runs.map((r) => r.rps)),
-        io: {
-          rps: route('/io', 'rps'),
-          p50Ms: route('/io', 'p50Ms'),
-          p99Ms: route('/io', 'p99Ms'),
-          p99SteadyMs: route('/io', 'p99SteadyMs'),
-        },
-        cpu: {
-          rps: route('/cpu', 'rps'),
-          p50Ms: route('/cpu', 'p50Ms'),
-          p99Ms: route('/cpu', 'p99Ms'),
-          p99SteadyMs: route('/cpu', 'p99SteadyMs'),
-        },
-        errors: runs.reduce(
-          (n, r) => n + Object.values(r.routes).reduce((m, x) => m + /** @type {any} */ (x).errors, 0),
-          0,
-        ),
-        serverCpuS: spread(runs.map((r) => r.serverCpuS)),
-      };
-      const p = byPhase[phase.id];
+      const p = summarise(runs);
+      byPhase[phase.id] = p;
       console.log(
         `  ${phase.title.padEnd(38)} ${fmt(p.rps?.median).padStart(6)} req/s  /io p99 ${fmt(p.io.p99Ms?.median)} ms (steady ${fmt(p.io.p99SteadyMs?.median)})  /cpu p99 ${fmt(p.cpu.p99Ms?.median)} ms  cpu ${fmt(p.serverCpuS?.median)} s`,
       );
@@ -290,8 +83,10 @@ for (const server of servers) {
     console.log(`  failed: ${/** @type {Error} */ (error).message}`);
     byPhase.failed = /** @type {Error} */ (error).message;
   } finally {
-    await stop(child);
-    live.delete(child);
+    if (running) {
+      await stop(running.child);
+      live.delete(running.child);
+    }
   }
   results.push({ id: server.id, label: server.label, phases: byPhase });
 }

@@ -4,7 +4,10 @@
  * deploy/haproxy/haproxy.cfg with its addresses moved to loopback, under a bounded load from a
  * process of its own. The balancer spreads the requests; each instance's one /metrics counts
  * exactly what its workers served; a rolling restart (SIGHUP) of one instance and a stop (SIGTERM)
- * of the other lose no request that HAProxy did not retry.
+ * of the other lose no request that HAProxy did not retry. A real Prometheus (Debian's
+ * `prometheus`) runs the shipped deploy/prometheus/prometheus.yml, static targets and file-based
+ * discovery both pointed at the two instances: it scrapes each with its own `instance` label, and
+ * each instance's request counter there is what that instance served.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +18,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { get, startCli } from '../cli/helpers.js';
 import { which } from '../helpers.js';
 import { startProcess } from '../patch/scenario.js';
+import { prometheus, startPrometheus, until } from '../prometheus.js';
 
 const APP = 'test/cli/fixtures/cluster-app.mjs';
 const LOAD = 'test/deploy/fixtures/load.mjs';
@@ -22,6 +26,31 @@ const LOAD = 'test/deploy/fixtures/load.mjs';
 const haproxy = which('haproxy');
 if (haproxy === null)
   console.warn('skipping the HAProxy test: haproxy not installed (.ci/run installs Debian haproxy)');
+else if (prometheus === null)
+  console.warn(
+    'the HAProxy test runs without its Prometheus part: prometheus not installed (.ci/run installs Debian prometheus)',
+  );
+
+/**
+ * The shipped deploy/prometheus files with the example machines' addresses moved to the two
+ * instances' metrics ports (static app1, app2; file-discovered app3, app4) and a 1 s scrape.
+ */
+function prometheusFiles(m1: number, m2: number) {
+  const local = (text: string) =>
+    text
+      .replaceAll('10.0.0.11:9464', `127.0.0.1:${m1}`)
+      .replaceAll('10.0.0.12:9464', `127.0.0.1:${m2}`)
+      .replaceAll('10.0.0.21:9464', `127.0.0.1:${m1}`)
+      .replaceAll('10.0.0.22:9464', `127.0.0.1:${m2}`);
+  const config = local(readFileSync('deploy/prometheus/prometheus.yml', 'utf8')).replace(
+    'scrape_interval: 15s',
+    'scrape_interval: 1s',
+  );
+  const targets = local(readFileSync('deploy/prometheus/targets/greenhub.json', 'utf8'));
+  for (const text of [config, targets]) expect(text.replace(/^\s*#.*$/gm, '')).not.toMatch(/10\.0\.0\./);
+  expect(config).toContain('scrape_interval: 1s');
+  return { config, targets };
+}
 
 /** `n` distinct free loopback ports (held open together, then released). */
 async function freePorts(n: number): Promise<number[]> {
@@ -97,7 +126,7 @@ function byPid(result: LoadResult): Map<number, number> {
 }
 
 describe.skipIf(haproxy === null)('several greenhub instances behind HAProxy (deploy/haproxy)', () => {
-  it('spreads requests, each instance’s /metrics counts what its workers served, and a SIGHUP / SIGTERM loses no request', async () => {
+  it('spreads requests, each instance’s /metrics counts what its workers served, Prometheus scrapes each instance under its own label, and a SIGHUP / SIGTERM loses no request', async () => {
     const [front, p1, p2, m1, m2] = await freePorts(5);
     const one = startInstance(p1, m1);
     const two = startInstance(p2, m2);
@@ -110,6 +139,12 @@ describe.skipIf(haproxy === null)('several greenhub instances behind HAProxy (de
         pids.push(Number((await instance.until(new RegExp(`worker ${slot} \\(pid (\\d+)\\) listening`)))[1]));
       return pids;
     };
+    const files = prometheusFiles(m1, m2);
+    const prom =
+      prometheus === null
+        ? null
+        : await startPrometheus(files.config, { 'targets/greenhub.json': files.targets });
+    if (prom) onTestFinished(() => prom.stop());
     const [pidsOne, pidsTwo] = await Promise.all([workerPids(one, 2), workerPids(two, 2)]);
 
     const dir = mkdtempSync(join(tmpdir(), 'greenhub-haproxy-'));
@@ -147,6 +182,39 @@ describe.skipIf(haproxy === null)('several greenhub instances behind HAProxy (de
     expect(served((await get(m1, '/metrics')).body ?? '', '/load')).toBe(servedBy(pidsOne));
     expect(served((await get(m2, '/metrics')).body ?? '', '/load')).toBe(servedBy(pidsTwo));
 
+    // Prometheus scrapes both instances, each with its own `instance` label, through the static
+    // targets and the file-discovered ones; its request counter per instance is what that instance
+    // served (once a scrape after the load has landed: asked until then, 20 s at most).
+    if (prom) {
+      const expected = { app1: servedBy(pidsOne), app2: servedBy(pidsTwo) };
+      const perInstance = await until(
+        () => prom.query('sum by (instance) (greenhub_http_requests_total{job="greenhub", route="/load"})'),
+        (r) =>
+          r.status === 'success' &&
+          JSON.stringify(
+            Object.fromEntries(r.data.result.map((x) => [x.metric.instance, Number(x.value[1])]).sort()),
+          ) === JSON.stringify(expected),
+        20_000,
+        `Prometheus to see ${JSON.stringify(expected)} /load requests by instance`,
+      );
+      expect(perInstance.data.result).toHaveLength(2);
+      const targets = (list: Awaited<ReturnType<typeof prom.targets>>) =>
+        list.map((t) => [t.labels.job, t.labels.instance, t.health, t.lastError]).sort();
+      const expectedTargets = [
+        ['greenhub', 'app1', 'up', ''],
+        ['greenhub', 'app2', 'up', ''],
+        ['greenhub-file-sd', 'app3', 'up', ''],
+        ['greenhub-file-sd', 'app4', 'up', ''],
+      ];
+      const scraped = await until(
+        () => prom.targets(),
+        (list) => JSON.stringify(targets(list)) === JSON.stringify(expectedTargets),
+        20_000,
+        'the four targets (two static, two file-discovered) to be scraped',
+      );
+      expect(targets(scraped)).toEqual(expectedTargets);
+    }
+
     // 2. Under load: a rolling restart of one instance, then a stop of the other. Every request
     //    the client made succeeds (HAProxy retries a refused connection on the other instance).
     const load = startLoad(front, 20_000);
@@ -170,5 +238,5 @@ describe.skipIf(haproxy === null)('several greenhub instances behind HAProxy (de
     expect(served((await get(m1, '/metrics')).body ?? '', '/load')).toBe(servedByOne);
     one.child().kill('SIGTERM');
     expect((await one.exited).code).toBe(0);
-  });
+  }, 60_000);
 });

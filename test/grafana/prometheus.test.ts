@@ -5,14 +5,11 @@
  * PromQL that Prometheus evaluates, the panels of a busy service returning data.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, root, which } from '../helpers.js';
+import { root } from '../helpers.js';
+import { prometheus, promtool, startPrometheus, until } from '../prometheus.js';
 
-const prometheus = which('prometheus');
-const promtool = which('promtool');
 const missing =
   prometheus && promtool ? null : 'prometheus/promtool not installed (.ci/run installs Debian prometheus)';
 if (missing) console.warn(`skipping the real-Prometheus test: ${missing}`);
@@ -22,7 +19,6 @@ const dashboard = JSON.parse(readFileSync(`${root}grafana/dashboards/greenhub.js
   panels: { title: string; targets?: { expr: string }[] }[];
 };
 
-/** A free loopback port: Prometheus takes its listen address on the command line. */
 /** Resolves with the first stdout line of `child` that parses as JSON. */
 function firstJsonLine(child: ChildProcess): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
@@ -36,42 +32,11 @@ function firstJsonLine(child: ChildProcess): Promise<Record<string, number>> {
   });
 }
 
-/**
- * Asks Prometheus until `accept` holds for the answer, at most `timeoutMs`. Prometheus has no push
- * notification for "scraped": its API is the event source, asked every 250 ms.
- */
-async function until<T>(ask: () => Promise<T>, accept: (v: T) => boolean, timeoutMs: number, what: string) {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    try {
-      last = await ask();
-      if (accept(last)) return last;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}; last answer: ${JSON.stringify(last)?.slice(0, 500)}`);
-}
-
 describe.skipIf(missing !== null)('the Grafana setup against a real Prometheus', () => {
-  let dir: string;
   let workload: ChildProcess;
-  let server: ChildProcess;
-  let api: string;
-
-  const query = async (expr: string) => {
-    const res = await fetch(`${api}/api/v1/query?query=${encodeURIComponent(expr)}`);
-    return (await res.json()) as {
-      status: string;
-      error?: string;
-      data: { result: { metric: Record<string, string>; value: [number, string] }[] };
-    };
-  };
+  let prom: Awaited<ReturnType<typeof startPrometheus>>;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'greenhub-prom-'));
     workload = spawn(process.execPath, [`${root}test/grafana/fixtures/workload.mjs`], {
       cwd: root,
       stdio: ['pipe', 'pipe', 'inherit'],
@@ -84,32 +49,20 @@ describe.skipIf(missing !== null)('the Grafana setup against a real Prometheus',
       .replace('scrape_interval: 5s', 'scrape_interval: 1s');
     expect(config).toContain(`127.0.0.1:${ports.metrics}`);
     expect(config).toContain('scrape_interval: 1s');
-    writeFileSync(join(dir, 'prometheus.yml'), config);
-    const port = await freePort();
-    api = `http://127.0.0.1:${port}`;
-    server = spawn(
-      prometheus as string,
-      [
-        `--config.file=${join(dir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-      ],
-      { stdio: 'ignore' },
-    );
+    prom = await startPrometheus(config);
     // Enough scrapes for rate() over the busy series.
     await until(
-      () => query('count_over_time(greenhub_http_requests_total[1m])'),
+      () => prom.query('count_over_time(greenhub_http_requests_total[1m])'),
       (r) => r.status === 'success' && r.data.result.length > 0 && Number(r.data.result[0]!.value[1]) >= 4,
       40_000,
       'four scrapes of the workload',
     );
   }, 60_000);
 
-  afterAll(() => {
+  afterAll(async () => {
     workload?.stdin?.end();
     workload?.kill();
-    server?.kill();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await prom?.stop();
   });
 
   it('promtool accepts the shipped prometheus.yml', () => {
@@ -118,10 +71,8 @@ describe.skipIf(missing !== null)('the Grafana setup against a real Prometheus',
   });
 
   it('scrapes the service with the shipped job: the target is up', async () => {
-    const res = (await (await fetch(`${api}/api/v1/targets`)).json()) as {
-      data: { activeTargets: { labels: { job: string }; health: string }[] };
-    };
-    expect(res.data.activeTargets.map((t) => [t.labels.job, t.health])).toEqual([['greenhub', 'up']]);
+    const targets = await prom.targets();
+    expect(targets.map((t) => [t.labels.job, t.health])).toEqual([['greenhub', 'up']]);
   });
 
   it('evaluates every dashboard query, and the panels of a busy service show data', async () => {
@@ -139,7 +90,7 @@ describe.skipIf(missing !== null)('the Grafana setup against a real Prometheus',
         .replaceAll('$__range', '1m');
     const empty: string[] = [];
     for (const { panel, expr } of exprs) {
-      const r = await query(expand(expr));
+      const r = await prom.query(expand(expr));
       expect({ panel, expr, status: r.status, error: r.error }).toEqual({
         panel,
         expr,
@@ -167,7 +118,9 @@ describe.skipIf(missing !== null)('the Grafana setup against a real Prometheus',
   });
 
   it('finds the service through the dashboard variable query (label_values of greenhub_greenlets, job)', async () => {
-    const res = (await (await fetch(`${api}/api/v1/label/job/values?match[]=greenhub_greenlets`)).json()) as {
+    const res = (await (
+      await fetch(`${prom.api}/api/v1/label/job/values?match[]=greenhub_greenlets`)
+    ).json()) as {
       data: string[];
     };
     expect(res.data).toEqual(['greenhub']);
