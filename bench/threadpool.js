@@ -14,7 +14,8 @@
 // long each call waits, not how many the threads can finish.
 //
 // Each case alternates greenhub and piscina rounds and keeps the median; the whole run is bounded
-// (about 40 s on two cores). Results: a table on stdout and bench/results/threadpool.json.
+// (about 40 s on two cores; --quick: one round each). Results: a table on stdout and
+// bench/results/threadpool.json.
 import { availableParallelism } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +23,7 @@ import { getHub, sleep } from 'greenhub';
 import { hybrid, ThreadPool, task } from 'greenhub/threadpool';
 import { Piscina } from 'piscina';
 import { spin } from './fixtures/tasks.js';
-import { writeResults } from './lib.js';
+import { progress, quick, writeResults } from './lib.js';
 
 const TASKS = new URL('./fixtures/tasks.js', import.meta.url);
 const TASKS_PATH = fileURLToPath(TASKS);
@@ -30,7 +31,7 @@ const noop = /** @type {import('greenhub/threadpool').TaskRef<typeof import('./f
   task(TASKS, 'noop')
 );
 const spinTask = /** @type {import('greenhub/threadpool').TaskRef<typeof spin>} */ (task(TASKS, 'spin'));
-const ROUNDS = 3;
+const ROUNDS = quick ? 1 : 3;
 /**
  * @typedef {{ name: string, unit: string, greenhub: number, baseline: number, baselineName: string,
  *   ratio: number, target: string, met: boolean }} Case
@@ -91,7 +92,9 @@ async function throughput(call, total, depth) {
  * @param {string} baselineName @param {number} ratio @param {string} target @param {boolean} met
  */
 function record(name, unit, greenhub, baseline, baselineName, ratio, target, met) {
-  cases.push({ name, unit, greenhub, baseline, baselineName, ratio, target, met });
+  const c = { name, unit, greenhub, baseline, baselineName, ratio, target, met };
+  cases.push(c);
+  progress(c);
 }
 
 /** @param {Call} call @param {number} n */
@@ -357,4 +360,4 @@ for (const c of cases) {
       `${fmt(c.baseline)} ${c.unit}  → ratio ${c.ratio.toFixed(2)} (target ${c.target})`,
   );
 }
-writeResults('threadpool', { command: 'node bench/threadpool.js', cases });
+writeResults('threadpool', { command: `node bench/threadpool.js${quick ? ' --quick' : ''}`, cases });
