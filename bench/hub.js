@@ -1,5 +1,6 @@
 // The hub's hot paths next to their floors, measured in one run: `node bench/hub.js [--reps N]`
-// (5 repetitions, gevent's figures beside them when installed); `--quick`: 2 repetitions, no gevent.
+// (5 repetitions, gevent's figures beside them when installed); `--quick`: 2 repetitions of 2 timed
+// runs each instead of 3, no gevent.
 // Every measurement is a fresh process (bench/hub-cases.js), so the plain-Node floor never shares
 // a process with greenhub's AsyncLocalStorage; implementations are interleaved, medians kept.
 import { benchDir, fmt, geventPython, median, quick, runJson, writeResults } from './lib.js';
@@ -78,7 +79,13 @@ for (const c of cases) {
     for (const impl of c.id === 'spawn-join'
       ? ['floor', 'greenhub', 'floor-als', 'floor-ctx']
       : ['floor', 'greenhub', 'floor-als']) {
-      const r = runJson(process.execPath, ['--expose-gc', `${benchDir}hub-cases.js`, c.id, impl]);
+      const r = runJson(process.execPath, [
+        '--expose-gc',
+        `${benchDir}hub-cases.js`,
+        c.id,
+        impl,
+        ...(quick ? ['--quick'] : []),
+      ]);
       samples[impl]?.push(r.value);
       unit = r.unit;
     }

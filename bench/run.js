@@ -23,7 +23,7 @@ const AREAS = {
   threadpool: { script: 'threadpool.js', quick: ['--quick'] },
   lanes: { script: 'lanes.js', quick: ['--quick'] },
   patch: { script: 'patch.js', quick: ['--quick'] },
-  metrics: { script: 'metrics.js', quick: ['--reps', '2'] },
+  metrics: { script: 'metrics.js', quick: ['--reps', '1'] },
   cancel: { script: 'cancel.js', quick: [] },
   switch: { script: 'switch.js', quick: ['--quick'] },
   workers: { script: 'workers.js', quick: ['--duration', '2'] },
