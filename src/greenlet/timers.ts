@@ -68,8 +68,7 @@ export function unschedule(deadline: Deadline): void {
   deadline._slot = -1;
   const last = heap.pop()!;
   if (last !== deadline) {
-    heap[slot] = last;
-    last._slot = slot;
+    place(last, slot);
     if (slot > 0 && before(last, heap[(slot - 1) >> 1]!)) siftUp(slot);
     else siftDown(slot);
   }
@@ -109,24 +108,13 @@ function onNativeTimer(): void {
   try {
     const t = now();
     while (heap.length > 0 && heap[0]!._dueAt <= t) {
-      const due = popTop();
+      const due = heap[0]!;
+      unschedule(due);
       due._expire();
     }
   } finally {
     if (heap.length > 0) arm(heap[0]!._dueAt);
   }
-}
-
-function popTop(): Deadline {
-  const top = heap[0]!;
-  top._slot = -1;
-  const last = heap.pop()!;
-  if (last !== top) {
-    heap[0] = last;
-    last._slot = 0;
-    siftDown(0);
-  }
-  return top;
 }
 
 function before(a: Deadline, b: Deadline): boolean {
@@ -139,12 +127,10 @@ function siftUp(slot: number): void {
     const parentSlot = (slot - 1) >> 1;
     const parent = heap[parentSlot]!;
     if (!before(item, parent)) break;
-    heap[slot] = parent;
-    parent._slot = slot;
+    place(parent, slot);
     slot = parentSlot;
   }
-  heap[slot] = item;
-  item._slot = slot;
+  place(item, slot);
 }
 
 function siftDown(slot: number): void {
@@ -157,10 +143,13 @@ function siftDown(slot: number): void {
     const child = right < n && before(heap[right]!, heap[left]!) ? right : left;
     const next = heap[child]!;
     if (!before(next, item)) break;
-    heap[slot] = next;
-    next._slot = slot;
+    place(next, slot);
     slot = child;
   }
-  heap[slot] = item;
-  item._slot = slot;
+  place(item, slot);
+}
+
+function place(deadline: Deadline, slot: number): void {
+  heap[slot] = deadline;
+  deadline._slot = slot;
 }
