@@ -13,16 +13,18 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 const [caseName = '', impl = ''] = process.argv.slice(2);
+/** `--quick` (bench/run.js's short form): best of 2 timed runs instead of 3. */
+const timedRuns = process.argv.includes('--quick') ? 2 : 3;
 
 const als = new AsyncLocalStorage();
 if (impl === 'floor-als' || impl === 'floor-ctx') als.run(1, () => undefined);
 const gh = impl === 'greenhub' ? await import('greenhub') : null;
 
-/** Best-of-3 rate after a warm-up run at a tenth of the size. */
+/** Best rate of `timedRuns` after a warm-up run at a tenth of the size. */
 async function rate(/** @type {(n: number) => Promise<void>} */ body, /** @type {number} */ n) {
   await body(Math.max(1, Math.floor(n / 10)));
   let best = 0;
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < timedRuns; i++) {
     globalThis.gc?.();
     const t0 = performance.now();
     await body(n);

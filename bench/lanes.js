@@ -1,4 +1,5 @@
-// Priority lanes against piscina's FIFO queue, in the same run: `node bench/lanes.js` (after a build).
+// Priority lanes against piscina's FIFO queue, in the same run: `node bench/lanes.js [--quick]` (after
+// a build; --quick: one 2 s round each instead of three of 3 s).
 //
 // A batch producer keeps both threads saturated: BATCH_IN_FLIGHT tasks of BATCH_MS each are always
 // submitted (a finished one is replaced at once), so piscina's queue is never empty. Meanwhile an
@@ -13,7 +14,7 @@
 // Target (issue 14): lanes' interactive p99 wait ≤ one batch task's duration + 5 ms. Results: a
 // table on stdout and bench/results/lanes.json.
 import { ThreadPool, task } from 'greenhub/threadpool';
-import { median, writeResults } from './lib.js';
+import { median, quick, writeResults } from './lib.js';
 
 const TASKS = new URL('./fixtures/tasks.js', import.meta.url);
 const stamp =
@@ -25,8 +26,8 @@ const BATCH_MS = 20;
 const BATCH_IN_FLIGHT = 12;
 const INTERACTIVE_MS = 1;
 const ARRIVAL_MS = 30;
-const DURATION_MS = 3_000;
-const ROUNDS = 3;
+const DURATION_MS = quick ? 2_000 : 3_000;
+const ROUNDS = quick ? 1 : 3;
 
 const epoch = () => performance.timeOrigin + performance.now();
 /** @param {number[]} values @param {number} p */
@@ -120,7 +121,7 @@ for (const c of cases)
     `${c.name}: lanes ${c.greenhub.toFixed(2)} ${c.unit}, ${c.baselineName} ${c.baseline.toFixed(2)} ${c.unit} (target ${c.target}: ${c.met ? 'met' : 'NOT met'})`,
   );
 writeResults('lanes', {
-  command: 'node bench/lanes.js',
+  command: `node bench/lanes.js${quick ? ' --quick' : ''}`,
   cases,
   notes: [
     `Interactive calls of ${INTERACTIVE_MS} ms arrive every ${ARRIVAL_MS} ms for ${DURATION_MS / 1000} s; median of ${ROUNDS} rounds, FIFO and lanes alternating. Wait: from the call to the task's start on a thread.`,

@@ -8,6 +8,22 @@ import { fileURLToPath } from 'node:url';
 export const benchDir = fileURLToPath(new URL('.', import.meta.url));
 export const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 
+/**
+ * `--quick` on an area's command line: the short form that `npm run bench` runs by default (fewer
+ * repetitions, shorter runs; see bench/run.js). The results say so in their `command`.
+ */
+export const quick = process.argv.includes('--quick');
+
+/**
+ * The line an area prints as it finishes a case (bench/run.js shows it as it comes).
+ * @param {{ name: string, unit: string, greenhub: number, baseline: number, ratio: number, target: string, met: boolean }} c
+ */
+export function progress(c) {
+  console.log(
+    `${c.met ? 'met ' : 'MISS'} ${c.name}: ${fmt(c.greenhub)} vs ${fmt(c.baseline)} ${c.unit} (${c.ratio.toFixed(2)}×), target ${c.target}`,
+  );
+}
+
 /** @param {number[]} values */
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);

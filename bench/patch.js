@@ -10,7 +10,7 @@
 // and peak RSS of the process), and a hello-world `node:http` server (its CPU time per request under
 // the same bounded keep-alive load, and the requests/s the client saw).
 //
-//   npm run build && node bench/patch.js      (about 60 s)
+//   npm run build && node bench/patch.js      (about 60 s; --quick: fewer rounds, about 20 s)
 //
 // Writes bench/results/patch.json.
 
@@ -23,11 +23,11 @@ import readline from 'node:readline';
 import { setTimeout as delayPatched } from 'node:timers/promises';
 import { spawn } from 'greenhub';
 import { getOriginal, patchAll } from 'greenhub/patch';
-import { benchDir, writeResults } from './lib.js';
+import { benchDir, progress, quick, writeResults } from './lib.js';
 
 patchAll({ signal: false, blocking: 'count' });
 
-const ROUNDS = 21;
+const ROUNDS = quick ? 5 : 21;
 const BUDGET_MS = 45_000;
 // Every case gets this many rounds even past the budget (a loaded machine used to leave the last
 // cases none: a NaN row).
@@ -177,6 +177,7 @@ for (const workload of workloads) {
       target: `≤ ${target.toFixed(2)}×`,
       met: ratio <= target,
     });
+    progress(/** @type {(typeof cases)[number]} */ (cases.at(-1)));
   }
 }
 
@@ -203,6 +204,7 @@ for (const workload of workloads) {
     target: 'overhead ≤ 500 ns',
     met: overheadNs <= 500,
   });
+  progress(/** @type {(typeof cases)[number]} */ (cases.at(-1)));
 }
 
 server.close();
@@ -226,7 +228,7 @@ const jsonLines = (child) => {
 };
 
 {
-  const STARTS = 15;
+  const STARTS = quick ? 5 : 15;
   const hello = `${benchDir}fixtures/hello.mjs`;
   /** @param {string[]} preload @returns {Promise<{ cpuMs: number, maxRssKb: number, wallMs: number }>} */
   const start = async (preload) => {
@@ -259,6 +261,7 @@ const jsonLines = (child) => {
     target: 'extra ≤ 15 ms',
     met: cpuMs <= 15,
   });
+  progress(/** @type {(typeof cases)[number]} */ (cases.at(-1)));
   cases.push({
     name: 'preload start-up: extra peak RSS',
     unit: 'MB',
@@ -269,10 +272,11 @@ const jsonLines = (child) => {
     target: 'extra ≤ 5 MB',
     met: rssMb <= 5,
   });
+  progress(/** @type {(typeof cases)[number]} */ (cases.at(-1)));
 }
 
 {
-  const ROUNDS_HTTP = 6;
+  const ROUNDS_HTTP = quick ? 2 : 6;
   const CONNECTIONS = 16;
   const PER_CONNECTION = 500;
   const helloServer = `${benchDir}fixtures/hello-server.mjs`;
@@ -336,9 +340,10 @@ const jsonLines = (child) => {
     target: '≥ 0.95× (plain/preloaded CPU per request)',
     met: median(cpuRatios) >= 0.95,
   });
+  progress(/** @type {(typeof cases)[number]} */ (cases.at(-1)));
 }
 
-writeResults('patch', { command: 'node bench/patch.js', cases });
+writeResults('patch', { command: `node bench/patch.js${quick ? ' --quick' : ''}`, cases });
 
 const header = ['case', 'patched', 'original', 'ratio', 'target', 'met'];
 const rows = cases.map((c) => [

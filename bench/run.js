@@ -1,33 +1,100 @@
-// `npm run bench`: runs every benchmark area, then writes bench/RESULTS.md from bench/results/*.json.
+// `npm run bench`: runs the benchmark areas, prints a line per case as it goes and a summary of
+// every case against its target at the end, then writes bench/RESULTS.md from bench/results/*.json.
 //
-//   node bench/run.js                 all areas on this Node, then RESULTS.md
-//   node bench/run.js hub threadpool  only these areas (workers: greenhub run --workers, bench/workers.js)
+//   node bench/run.js                 the short form: every area with fewer repetitions and shorter
+//                                     runs, no gevent columns, no HTTP (about 5 minutes on 2 cores)
+//   node bench/run.js --full          the long form: every area as its own script runs it by
+//                                     default (gevent columns included) and the HTTP headline
+//                                     (bench/http/run.js, about 20 minutes more)
+//   node bench/run.js hub threadpool  only these areas (short form unless --full)
 //   node bench/run.js --node24        also the hub area on Node 24 (npm's node@24 package, via npx)
 //   node bench/run.js --render        only rewrite RESULTS.md from the JSON results already there
 //
-// Areas are the files bench/<area>.js that write bench/results/<area>.json (see bench/lib.js).
-import { execFileSync } from 'node:child_process';
+// An area is a script that writes bench/results/<area>.json (see bench/lib.js); AREAS below says
+// which arguments give its short form.
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { benchDir, fmt, resultsDir } from './lib.js';
 
-const args = process.argv.slice(2);
-const known = ['hub', 'threadpool', 'lanes', 'patch', 'metrics', 'cancel', 'switch', 'workers'].filter((a) =>
-  existsSync(`${benchDir}${a}.js`),
-);
-const chosen = args.filter((a) => !a.startsWith('--'));
-const areas = chosen.length ? chosen : known;
+/** Area → its script and the arguments of its short form (the long form passes none). */
+const AREAS = {
+  hub: { script: 'hub.js', quick: ['--quick'] },
+  threadpool: { script: 'threadpool.js', quick: ['--quick'] },
+  lanes: { script: 'lanes.js', quick: ['--quick'] },
+  patch: { script: 'patch.js', quick: ['--quick'] },
+  metrics: { script: 'metrics.js', quick: ['--reps', '1'] },
+  cancel: { script: 'cancel.js', quick: [] },
+  switch: { script: 'switch.js', quick: ['--quick'] },
+  workers: { script: 'workers.js', quick: ['--duration', '2'] },
+  http: { script: 'http/run.js', quick: ['--reps', '1', '--duration', '3'] },
+};
 
+const args = process.argv.slice(2);
+const full = args.includes('--full');
+const chosen = args.filter((a) => !a.startsWith('--'));
+for (const a of chosen) {
+  if (!(a in AREAS)) {
+    console.error(`unknown area ${a}: expected one of ${Object.keys(AREAS).join(', ')}`);
+    process.exit(2);
+  }
+}
+const areas = /** @type {(keyof typeof AREAS)[]} */ (
+  chosen.length ? chosen : Object.keys(AREAS).filter((a) => full || a !== 'http')
+).filter((a) => existsSync(`${benchDir}${AREAS[a].script}`));
+const started = performance.now();
+
+/** `[2:05]`: time since the run started. */
+function clock() {
+  const s = Math.round((performance.now() - started) / 1000);
+  return `[${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}]`;
+}
+
+/**
+ * Run one area's script, its output prefixed with the run's clock as it comes (each area prints
+ * a line per case as it finishes it).
+ * @param {string} label
+ * @param {string} command
+ * @param {string[]} argv
+ */
+function runArea(label, command, argv) {
+  console.log(
+    `${clock()} ${label}: ${[command === process.execPath ? 'node' : command, ...argv].join(' ').replaceAll(benchDir, 'bench/')}`,
+  );
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+    createInterface({ input: /** @type {import('node:stream').Readable} */ (child.stdout) }).on(
+      'line',
+      (line) => console.log(`${clock()}   ${line}`),
+    );
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve(undefined) : reject(new Error(`${label} exited ${code}`)),
+    );
+  });
+}
+
+const ran = [];
 if (!args.includes('--render')) {
   execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+  console.log(
+    `${full ? 'long' : 'short'} form (${full ? 'as each script runs by default' : '--full for the long form'}): ${areas.join(', ')}`,
+  );
   for (const area of areas) {
-    console.log(`\n== ${area} ==`);
-    execFileSync(process.execPath, [`${benchDir}${area}.js`], { stdio: 'inherit' });
+    const argv = [`${benchDir}${AREAS[area].script}`, ...(full ? [] : AREAS[area].quick)];
+    await runArea(area, process.execPath, argv);
+    ran.push(area);
   }
   if (args.includes('--node24') && areas.includes('hub')) {
-    console.log('\n== hub on Node 24 ==');
-    execFileSync('npx', ['--yes', 'node@24', `${benchDir}hub.js`, '--out', 'hub-node24'], {
-      stdio: 'inherit',
-    });
+    await runArea('hub on Node 24', 'npx', [
+      '--yes',
+      'node@24',
+      `${benchDir}hub.js`,
+      '--out',
+      'hub-node24',
+      ...(full ? [] : AREAS.hub.quick),
+    ]);
+    ran.push('hub-node24');
   }
 }
 
@@ -148,10 +215,24 @@ function httpSection(data) {
       );
     }
   }
+  const targets = httpTargets(data).map(
+    (t) => `| ${t.server} | ${t.what} | ${t.measured} | ${t.target} | ${t.met ? 'yes' : '**no**'} |`,
+  );
+  if (targets.length)
+    lines.push('', '| server | figure | measured | target | met |', '|---|---|---|---|---|', ...targets);
+  return lines.join('\n');
+}
+
+/**
+ * The headline's targets (issue 7), each measured figure against its target.
+ * @param {any} data
+ */
+function httpTargets(data) {
   const get = (/** @type {string} */ id) => data.servers.find((/** @type {any} */ s) => s.id === id)?.phases;
   const piscina = get('plain-piscina');
   const inline = get('plain-inline');
   const m = (/** @type {any} */ x) => x?.median;
+  /** @type {{ server: string, what: string, measured: string, target: string, met: boolean }[]} */
   const targets = [];
   for (const id of ['greenhub-offload', 'greenhub-hybrid']) {
     const g = get(id);
@@ -161,7 +242,7 @@ function httpSection(data) {
       /** @type {number | undefined} */ value,
       /** @type {string} */ target,
       /** @type {boolean} */ met,
-    ) => targets.push(`| ${id} | ${what} | ${fmt(value)} | ${target} | ${met ? 'yes' : '**no**'} |`);
+    ) => targets.push({ server: id, what, measured: fmt(value), target, met });
     row(
       '80/20 mix: /io p99 steady (ms)',
       m(g.mix.io.p99SteadyMs),
@@ -197,12 +278,14 @@ function httpSection(data) {
   const offload = get('greenhub-offload');
   const hybridRun = get('greenhub-hybrid');
   if (offload && hybridRun)
-    targets.push(
-      `| greenhub-hybrid | 80/20 mix req/s ≥ offload | ${fmt(m(hybridRun.mix.rps))} vs ${fmt(m(offload.mix.rps))} | hybrid ≥ offload | ${m(hybridRun.mix.rps) >= m(offload.mix.rps) ? 'yes' : '**no**'} |`,
-    );
-  if (targets.length)
-    lines.push('', '| server | figure | measured | target | met |', '|---|---|---|---|---|', ...targets);
-  return lines.join('\n');
+    targets.push({
+      server: 'greenhub-hybrid',
+      what: '80/20 mix req/s ≥ offload',
+      measured: `${fmt(m(hybridRun.mix.rps))} vs ${fmt(m(offload.mix.rps))}`,
+      target: 'hybrid ≥ offload',
+      met: m(hybridRun.mix.rps) >= m(offload.mix.rps),
+    });
+  return targets;
 }
 
 const http = load('http');
@@ -220,4 +303,38 @@ for (const [name, title] of [
   if (data) parts.push(genericSection(data, /** @type {string} */ (title)), '');
 }
 writeFileSync(`${benchDir}RESULTS.md`, `${parts.join('\n').trim()}\n`);
+if (ran.length) summarise(ran);
 console.log(`\nwrote bench/RESULTS.md`);
+
+/**
+ * One screen: every case of the areas that ran, greenhub against its baseline, its target, met.
+ * @param {string[]} names
+ */
+function summarise(names) {
+  /** @type {string[][]} */
+  const rows = [];
+  let missed = 0;
+  for (const name of names) {
+    const data = load(name);
+    if (!data) continue;
+    const cases =
+      name === 'http'
+        ? httpTargets(data).map((t) => ({ name: `${t.server}: ${t.what}`, figure: t.measured, ...t }))
+        : data.cases.map((/** @type {any} */ c) => ({
+            name: c.name,
+            figure: `${fmt(c.greenhub)} vs ${fmt(c.baseline ?? c.floor)} ${c.unit} ${ratio(c.ratio)}`,
+            target: c.target,
+            met: c.met,
+          }));
+    for (const c of cases) {
+      if (!c.met) missed++;
+      rows.push([c.met ? 'met ' : 'MISS', name, c.name, c.figure, c.target]);
+    }
+  }
+  const cut = (/** @type {string} */ text, /** @type {number} */ n) =>
+    text.length > n ? `${text.slice(0, n - 1)}…` : text.padEnd(n);
+  console.log(`\nSummary (${clock().slice(1, -1)} wall; greenhub vs baseline, ratio, target):`);
+  for (const [met, area, name, figure, target] of rows)
+    console.log(`${met} ${cut(area ?? '', 10)} ${cut(name ?? '', 46)} ${cut(figure ?? '', 34)} ${target}`);
+  console.log(`${rows.length - missed} of ${rows.length} targets met.`);
+}

@@ -4,12 +4,12 @@
 // (5 ms), greenhub with none (a whole turn of the run queue at once, as before), and gevent
 // (Debian's python3-gevent, when installed) on the same shape, interleaved, 3 runs each.
 //
-//   npm run build && node bench/switch.js      (about 40 s)
+//   npm run build && node bench/switch.js      (about 40 s; --quick: one run each, about 15 s)
 //
 // Writes bench/results/switch.json.
-import { benchDir, fmt, geventPython, median, runJson, writeResults } from './lib.js';
+import { benchDir, fmt, geventPython, median, quick, runJson, writeResults } from './lib.js';
 
-const reps = 3;
+const reps = quick ? 1 : 3;
 const gevent = geventPython();
 /** @type {Record<string, { p50: number[], p99: number[] }>} */
 const samples = { greenhub: { p50: [], p99: [] }, none: { p50: [], p99: [] }, gevent: { p50: [], p99: [] } };
@@ -58,10 +58,10 @@ for (const q of /** @type {const} */ (['p50', 'p99'])) {
 }
 for (const c of cases) console.log(`${c.name}: ${fmt(c.greenhub)} vs ${fmt(c.baseline)} ms`);
 writeResults('switch', {
-  command: 'node bench/switch.js',
+  command: `node bench/switch.js${quick ? ' --quick' : ''}`,
   gevent: gevent.label,
   cases,
   notes: [
-    '200 greenlets × 0.5 ms slices between sleep(0)s; a datagram every 5 ms from another process; 3 s per run, medians of 3 interleaved runs. Ratios below 1× are better here (a delay).',
+    `200 greenlets × 0.5 ms slices between sleep(0)s; a datagram every 5 ms from another process; 3 s per run, medians of ${reps} interleaved runs. Ratios below 1× are better here (a delay).`,
   ],
 });

@@ -16,7 +16,7 @@
 // long each call waits, not how many the threads can finish.
 //
 // Each case alternates greenhub and piscina rounds and keeps the median; the whole run is bounded
-// (about 50 s on two cores). `--runs N` repeats cases 2, 2b and 1 N times and reports each ratio's
+// (about 50 s on two cores; --quick: one round each). `--runs N` repeats cases 2, 2b and 1 N times and reports each ratio's
 // median and range. Results: a table on stdout and bench/results/threadpool.json; `--out NAME` writes
 // bench/results/NAME.json instead. The figures on Node 24:
 //   npx --yes node@24 bench/threadpool.js --runs 5 --out threadpool-node24
@@ -29,7 +29,7 @@ import { getHub, sleep } from 'greenhub';
 import { hybrid, ThreadPool, task } from 'greenhub/threadpool';
 import { Piscina } from 'piscina';
 import { spin } from './fixtures/tasks.js';
-import { writeResults } from './lib.js';
+import { progress, quick, writeResults } from './lib.js';
 
 const TASKS = new URL('./fixtures/tasks.js', import.meta.url);
 const TASKS_PATH = fileURLToPath(TASKS);
@@ -37,7 +37,7 @@ const noop = /** @type {import('greenhub/threadpool').TaskRef<typeof import('./f
   task(TASKS, 'noop')
 );
 const spinTask = /** @type {import('greenhub/threadpool').TaskRef<typeof spin>} */ (task(TASKS, 'spin'));
-const ROUNDS = 3;
+const ROUNDS = quick ? 1 : 3;
 /** @param {string} name */
 const option = (name) => {
   const i = process.argv.indexOf(name);
@@ -105,7 +105,9 @@ async function throughput(call, total, depth) {
  * @param {string} baselineName @param {number} ratio @param {string} target @param {boolean} met
  */
 function record(name, unit, greenhub, baseline, baselineName, ratio, target, met) {
-  cases.push({ name, unit, greenhub, baseline, baselineName, ratio, target, met });
+  const c = { name, unit, greenhub, baseline, baselineName, ratio, target, met };
+  cases.push(c);
+  progress(c);
 }
 
 /** @param {Call} call @param {number} n */

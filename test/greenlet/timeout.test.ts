@@ -3,6 +3,7 @@ import {
   Event,
   GreenletExit,
   getCurrent,
+  getHub,
   InvalidArgumentValueError,
   NoCurrentGreenletError,
   sleep,
@@ -146,6 +147,35 @@ describe('Timeout', () => {
     expect(() => new Timeout('5' as never)).toThrow(TypeError);
     expect(new Timeout(5).code).toBe('ERR_GREENHUB_TIMEOUT');
     expect(new Timeout(5)).toBeInstanceOf(Error);
+  });
+
+  it('reads as an Error: name, message, code, stack, String(), the [object Error] tag, a settable message', () => {
+    const t = new Timeout(1500);
+    expect([t.name, t.message, t.code]).toEqual([
+      'Timeout',
+      'Timed out after 1.50 s',
+      'ERR_GREENHUB_TIMEOUT',
+    ]);
+    expect(t.stack).toBe('Timeout: Timed out after 1.50 s');
+    expect(String(t)).toBe('Timeout: Timed out after 1.50 s');
+    expect(Object.prototype.toString.call(t)).toBe('[object Error]');
+    expect(new Timeout(null).message).toBe('Timeout (never fires)');
+    t.message = 'gave up on the upstream';
+    expect([t.message, String(t)]).toEqual(['gave up on the upstream', 'Timeout: gave up on the upstream']);
+    expect(new Timeout(5).message).toBe('Timed out after 5 ms');
+  });
+
+  it('with spawn-site tracking on, its stack says where it was created', () => {
+    const hub = getHub();
+    const before = hub.trackSpawnSites;
+    hub.trackSpawnSites = true;
+    try {
+      const t = new Timeout(5);
+      expect(t.stack?.split('\n')[0]).toBe('Timeout: Timed out after 5 ms');
+      expect(t.stack).toContain('timeout.test.ts');
+    } finally {
+      hub.trackSpawnSites = before;
+    }
   });
 });
 
