@@ -39,14 +39,7 @@ import {
 import { Linkable, LinkKind, setLinkSpawner, UserLink } from './linkable.js';
 import { abortOperations, type Operation } from './operation.js';
 import { Timeout } from './timeout.js';
-import {
-  checkpointed,
-  FireMode,
-  RejectWith,
-  type ResultSource,
-  type Waiter,
-  type WaitList,
-} from './waiter.js';
+import { checkpointed, FireMode, RejectWith, type ResultSource, type Waiter } from './waiter.js';
 
 enum State {
   New = 0,
@@ -387,8 +380,8 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
   }
 
   /** Ready for good once dead: links are notified in place. */
-  protected override notificationBatch(): WaitList {
-    return this;
+  protected override get handsOverLinks(): boolean {
+    return false;
   }
 
   override toString(): string {

@@ -466,8 +466,8 @@ export class Hub {
 
   /** @internal fire every link of `list` with `source`, in a microtask; once per list per batch */
   _notify(list: WaitList, source: unknown): void {
-    if (list._notifyQueued) return;
-    list._notifyQueued = true;
+    if (list.notifyQueued) return;
+    list.notifyQueued = true;
     this.notifyQueue.push(list, source);
     if (!this.notifyDrainQueued) {
       this.notifyDrainQueued = true;
@@ -698,7 +698,7 @@ export class Hub {
     const queue = this.notifyQueue;
     for (let i = 0; i < queue.length; i += 2) {
       const list = queue[i] as WaitList;
-      list._notifyQueued = false;
+      list.notifyQueued = false;
       list.fireAll(queue[i + 1]);
     }
     queue.length = 0;

@@ -38,22 +38,26 @@ export abstract class Link {
   }
 }
 
-/** An intrusive FIFO of {@link Link}s with O(1) push, shift and removal. */
+/**
+ * An intrusive FIFO of {@link Link}s with O(1) push, shift and removal: the queue of a primitive
+ * (a Semaphore's acquirers, a Queue's getters) and the links of a {@link Linkable}. Internal: it is
+ * not part of any public type.
+ */
 export class WaitList {
-  /** @internal */ _head: Link | null = null;
-  /** @internal */ _tail: Link | null = null;
-  /** @internal */ _size = 0;
+  _head: Link | null = null;
+  _tail: Link | null = null;
+  _size = 0;
   /** Set while a notification of this list is queued on the hub, so it is queued once. */
-  _notifyQueued = false;
+  notifyQueued = false;
   /**
    * Set once a link that runs user code was pushed. Parked waiters and internal bookkeeping links
    * run no user code, so a list of only those fires synchronously (a woken greenlet resumes in a
    * microtask anyway); a list with user callbacks is fired in one microtask, in order.
    */
-  _hasUserLinks = false;
+  hasUserLinks = false;
 
   push(link: Link): void {
-    if (link.runsUserCode) this._hasUserLinks = true;
+    if (link.runsUserCode) this.hasUserLinks = true;
     link.list = this;
     link.prev = this._tail;
     link.next = null;
@@ -76,20 +80,6 @@ export class WaitList {
     else link.next.prev = link.prev;
     link.prev = link.next = link.list = null;
     this._size--;
-  }
-
-  /** Move every link into a new list (a notification batch) and leave this one empty. */
-  detachAll(): WaitList {
-    const batch = new WaitList();
-    for (let link = this._head; link !== null; link = link.next) link.list = batch;
-    batch._head = this._head;
-    batch._tail = this._tail;
-    batch._size = this._size;
-    batch._hasUserLinks = this._hasUserLinks;
-    this._head = this._tail = null;
-    this._size = 0;
-    this._hasUserLinks = false;
-    return batch;
   }
 
   /** Fire every link in order, including links pushed while firing. */
