@@ -31,7 +31,7 @@ import { type AbandonedRecord, getHub, type HubContext } from './hub.js';
 
 const NONE: unique symbol = Symbol('none');
 
-/** The async context of a `withTimeout` body (see the module comment). */
+/** @internal The async context of a `withTimeout` body (see the module comment). */
 export class Fence implements HubContext, AbandonedRecord {
   abandonedAt = 0;
   private abandonedWith: unknown = NONE;

@@ -31,15 +31,13 @@ import {
   currentGreenlet,
   getHub,
   type Hub,
-  type HubContext,
   removeFromOwner,
   runAs,
-  type WaitOwner,
 } from './hub.js';
 import { Linkable, LinkKind, setLinkSpawner, UserLink } from './linkable.js';
 import { abortOperations, type Operation } from './operation.js';
 import { Timeout } from './timeout.js';
-import { checkpointed, FireMode, RejectWith, type ResultSource, type Waiter } from './waiter.js';
+import { checkpointed, FireMode, RejectWith, type Waiter } from './waiter.js';
 
 enum State {
   New = 0,
@@ -121,7 +119,7 @@ export type GreenletState = 'new' | 'scheduled' | 'running' | 'waiting' | 'dead'
  * console.log(g.successful() ? g.value : g.exception);
  * ```
  */
-export class Greenlet<T = unknown> extends Linkable implements WaitOwner, ResultSource, HubContext {
+export class Greenlet<T = unknown> extends Linkable {
   /** The greenlet that spawned this one, `null` at top level (and once this one is dead). */
   parent: Greenlet | null;
   /** @internal */ _failed = false;

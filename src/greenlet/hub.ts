@@ -32,19 +32,20 @@ import type { Greenlet } from './greenlet.js';
 import { formatRunInfo, type RunInfo, runInfo } from './run-info.js';
 import { Refusal, Waiter, type WaitList, type WaitTarget } from './waiter.js';
 
-/** Who a parked waiter belongs to: a greenlet, or the hub's top-level owner. */
+/** @internal Who a parked waiter belongs to: a greenlet, or the hub's top-level owner. */
 export interface WaitOwner {
   _wfirst: Waiter | null;
   _addWaiter(waiter: Waiter): void;
   _removeWaiter(waiter: Waiter): void;
 }
 
-/** Something the run queue runs: a greenlet to start, or a `sleep(0)` waiter to resume. */
+/** @internal Something the run queue runs: a greenlet to start, or a `sleep(0)` waiter to resume. */
 export interface Runnable {
   _run(): void;
 }
 
 /**
+ * @internal
  * What the async context carries: a greenlet, or a {@link Fence} inside one (the body of a
  * `withTimeout`). Both answer the three questions a checkpoint asks.
  */
@@ -72,12 +73,12 @@ export function currentOwner(): Greenlet | undefined {
   return storage.getStore()?._liveOwner();
 }
 
-/** The async context of the running code (a greenlet or a fence), `undefined` at top level. */
+/** @internal The async context of the running code (a greenlet or a fence), `undefined` at top level. */
 export function currentContext(): HubContext | undefined {
   return storage.getStore();
 }
 
-/** Run `fn(arg)` as `context`: everything it starts inherits it. */
+/** @internal Run `fn(arg)` as `context`: everything it starts inherits it. */
 export function runAs<A, R>(context: HubContext, fn: (arg: A) => R, arg: A): R {
   return storage.run(context, fn, arg);
 }
@@ -109,7 +110,7 @@ class TopLevel implements WaitOwner {
   }
 }
 
-/** Shared by TopLevel and Greenlet: the owner's intrusive list of parked waiters. */
+/** @internal Shared by TopLevel and Greenlet: the owner's intrusive list of parked waiters. */
 export function addToOwner(owner: WaitOwner, waiter: Waiter): void {
   const first = owner._wfirst;
   waiter.wnext = first;
@@ -117,6 +118,7 @@ export function addToOwner(owner: WaitOwner, waiter: Waiter): void {
   owner._wfirst = waiter;
 }
 
+/** @internal */
 export function removeFromOwner(owner: WaitOwner, waiter: Waiter): void {
   if (waiter.wprev === null) owner._wfirst = waiter.wnext;
   else waiter.wprev.wnext = waiter.wnext;

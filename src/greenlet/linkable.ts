@@ -16,7 +16,7 @@ import { checkFunction } from '../internal/validate.js';
 import { getHub, runOutside } from './hub.js';
 import { CallbackLink, type FireMode, type Link, park, WaitList, type WaitTarget } from './waiter.js';
 
-/** How a user link reacts to its source becoming ready. */
+/** @internal How a user link reacts to its source becoming ready. */
 export enum LinkKind {
   /** `rawlink`: call directly in the notification microtask. */
   Raw = 0,
@@ -32,6 +32,7 @@ export enum LinkKind {
 let spawnLink: (fn: (source: unknown) => unknown, source: unknown) => void = () => {
   throw new Error('greenhub: greenlet module not loaded');
 };
+/** @internal */
 export function setLinkSpawner(fn: typeof spawnLink): void {
   spawnLink = fn;
 }
@@ -45,7 +46,7 @@ function callRawLink(fn: (source: unknown) => void, source: unknown): void {
 }
 
 /**
- * A callback registered through the public link API. It runs outside any greenlet (like gevent's
+ * @internal A callback registered through the public link API. It runs outside any greenlet (like gevent's
  * hub callbacks), whichever greenlet's action notified it; its errors go to the hub's `onError`.
  */
 export class UserLink extends CallbackLink {

@@ -109,7 +109,7 @@ export enum FireMode {
   Result = 2,
 }
 
-/** A finished outcome a {@link FireMode.Result} waiter reads (Greenlet, AsyncResult). */
+/** @internal A finished outcome a {@link FireMode.Result} waiter reads (Greenlet, AsyncResult). */
 export interface ResultSource {
   readonly _failed: boolean;
   readonly _result: unknown;
@@ -128,7 +128,7 @@ export interface WaitTarget {
   toString(): string;
 }
 
-/** A parked wait. Created only by {@link park}. */
+/** @internal A parked wait. Created only by {@link park}. */
 export class Waiter extends Link {
   /** Owner list links (the greenlet or top-level code that waits). */
   wprev: Waiter | null = null;
@@ -281,7 +281,7 @@ export function park<T>(
   return waiter instanceof Refusal ? Promise.reject(waiter.error) : (waiter.promise as Promise<T>);
 }
 
-/** {@link park}, returning the waiter itself (or the refusal) for callers that schedule its wake-up. */
+/** @internal {@link park}, returning the waiter itself (or the refusal) for callers that schedule its wake-up. */
 export function parkWaiter(
   hub: Hub,
   on: WaitTarget,
