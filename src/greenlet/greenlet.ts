@@ -127,8 +127,8 @@ export class Greenlet<T = unknown> extends Linkable {
   /** @internal someone joined, got, linked or waited on this greenlet */ _observed = false;
   /** @internal its exception was handed to someone (get(), a link, raiseError) */ _errorDelivered = false;
   /** @internal first parked waiter (owner list) */ _wfirst: Waiter | null = null;
-  /** @internal live list */ _lnext: Greenlet | null = null;
-  /** @internal live list */ _lprev: Greenlet | null = null;
+  /** @internal the hub's live list (internal/intrusive-list.ts) */ _prev: Greenlet | null = null;
+  /** @internal */ _next: Greenlet | null = null;
   /** @internal Timeouts started by this greenlet and still armed (intrusive list) */
   _timeouts: Timeout | null = null;
   /** @internal operations in flight outside the hub (intrusive list) */
@@ -140,7 +140,7 @@ export class Greenlet<T = unknown> extends Linkable {
   /** @internal */
   _args: unknown[] | undefined;
   private phase: State = State.New;
-  /** Counted in `hub._waiting` (see syncBlocked). */
+  /** Counted among the hub's waiting greenlets (see syncBlocked). */
   private blocked = false;
   private ident = 0;
   private label: string | null = null;
@@ -400,8 +400,7 @@ export class Greenlet<T = unknown> extends Linkable {
     if (this.phase !== State.Scheduled) return;
     const hub = getHub();
     this.phase = State.Running;
-    hub._scheduled--;
-    hub._switchCounter[0]++;
+    hub._greenletRuns();
     if (hub._onGreenletEnd !== null) this._ranAt = hub._runClock || now();
     const segment = hub._onRunSegment;
     if (segment === null) runAs(this, runBody, this);
@@ -417,7 +416,7 @@ export class Greenlet<T = unknown> extends Linkable {
   _addWaiter(waiter: Waiter): void {
     const hub = getHub();
     addToOwner(this, waiter);
-    hub._parked++;
+    hub._waitParked();
     if (!this.blocked) this.syncBlocked(hub);
   }
 
@@ -425,9 +424,8 @@ export class Greenlet<T = unknown> extends Linkable {
   _removeWaiter(waiter: Waiter): void {
     const hub = getHub();
     removeFromOwner(this, waiter);
-    hub._parked--;
     if (this._wfirst === null) this.syncBlocked(hub);
-    if (this.phase === State.Running) hub._switchCounter[0]++;
+    hub._waitEnded(this.phase === State.Running);
   }
 
   /**
@@ -471,7 +469,7 @@ export class Greenlet<T = unknown> extends Linkable {
   /** @internal keep `exception` for the next checkpoint; a kill replaces a pending Timeout, never the reverse */
   _setPending(exception: unknown, isKill: boolean): void {
     if (this.phase !== State.Running) return;
-    if (this.pendingThrow === NONE) getHub()._pendingThrows++;
+    if (this.pendingThrow === NONE) getHub()._pendingThrowSet();
     else if (!isKill) return;
     this.pendingThrow = exception;
   }
@@ -546,12 +544,12 @@ export class Greenlet<T = unknown> extends Linkable {
     if (this._operations === null) this.syncBlocked(getHub());
   }
 
-  /** Keep `hub._waiting` equal to the number of live greenlets parked in a wait or an operation. */
+  /** Keep the hub's count of waiting greenlets equal to the live greenlets parked in a wait or an operation. */
   private syncBlocked(hub: Hub): void {
     const blocked = this.phase === State.Running && (this._wfirst !== null || this._operations !== null);
     if (blocked === this.blocked) return;
     this.blocked = blocked;
-    hub._waiting += blocked ? 1 : -1;
+    hub._greenletBlocked(blocked);
   }
 
   /** @internal the name greenlet metrics group it under: its name if set, else its function's name */
@@ -573,7 +571,7 @@ export class Greenlet<T = unknown> extends Linkable {
   _takePendingThrow(): unknown {
     const exception = this.pendingThrow;
     this.pendingThrow = NONE;
-    getHub()._pendingThrows--;
+    getHub()._pendingThrowTaken();
     return exception;
   }
 
@@ -611,13 +609,7 @@ export class Greenlet<T = unknown> extends Linkable {
   private becomeLive(hub: Hub): void {
     if (this.ident === 0) this.ident = freeIds.length !== 0 ? freeIds.pop()! : nextId++;
     this.phase = State.Scheduled;
-    hub._scheduled++;
-    hub._spawned++;
-    hub._live++;
-    const head = hub._liveHead;
-    this._lnext = head;
-    if (head !== null) head._lprev = this;
-    hub._liveHead = this;
+    hub._greenletStarted(this);
   }
 
   private settle(failed: boolean, result: unknown): void {
@@ -634,21 +626,13 @@ export class Greenlet<T = unknown> extends Linkable {
     this._fn = undefined;
     this._args = undefined;
     if (previous !== State.New) {
-      hub._live--;
-      if (previous === State.Scheduled) hub._scheduled--;
-      if (this._lprev === null) hub._liveHead = this._lnext;
-      else this._lprev._lnext = this._lnext;
-      if (this._lnext !== null) this._lnext._lprev = this._lprev;
-      this._lnext = this._lprev = null;
       const extra = this.extra;
       if (extra?.startTimer !== undefined) {
         disarmTimer(extra.startTimer);
         extra.startTimer = undefined;
       }
       const killed = result instanceof GreenletExit || (extra !== null && result === extra.killException);
-      if (killed) hub._finishedKilled++;
-      else if (failed) hub._finishedError++;
-      else hub._finishedOk++;
+      hub._greenletDied(this, previous === State.Scheduled, killed ? 'killed' : failed ? 'error' : 'ok');
       if (failed && !killed) hub._failedLater(this);
     }
     // A fenced greenlet keeps its kill pending for its abandoned continuation's next checkpoint.

@@ -24,6 +24,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { DeadlockError, LoopExit } from '../errors.js';
+import { linkFirst, nodes, unlink } from '../internal/intrusive-list.js';
 import { nativeQueueMicrotask, nativeSetImmediate, nativeSetInterval, now } from '../internal/natives.js';
 import { checkFunction, checkInteger, checkOptions, rangeError, typeError } from '../internal/validate.js';
 import type { ThreadPool } from '../threadpool/pool.js';
@@ -99,11 +100,11 @@ class TopLevel implements WaitOwner {
   constructor(private readonly hub: Hub) {}
   _addWaiter(waiter: Waiter): void {
     addToOwner(this, waiter);
-    this.hub._parked++;
+    this.hub._waitParked();
   }
   _removeWaiter(waiter: Waiter): void {
     removeFromOwner(this, waiter);
-    this.hub._parked--;
+    this.hub._waitEnded(false);
   }
   toString(): string {
     return 'top-level code';
@@ -308,24 +309,11 @@ export class Hub {
   private pool: ThreadPool | undefined = undefined;
 
   /** @internal */ readonly _top: TopLevel = new TopLevel(this);
-  /** @internal live greenlets, an intrusive list through `_lnext`/`_lprev` */
-  _liveHead: Greenlet | null = null;
-  /** @internal */ _live = 0;
-  /** @internal */ _scheduled = 0;
-  /** @internal greenlets parked in at least one wait */ _waiting = 0;
-  /** @internal all parked waits */ _parked = 0;
-  /** @internal greenlets holding a pending throw; 0 lets non-blocking fast paths skip the check */
-  _pendingThrows = 0;
-  /** @internal */ _spawned = 0;
-  /** @internal */ _finishedOk = 0;
-  /** @internal */ _finishedError = 0;
-  /** @internal */ _finishedKilled = 0;
   /**
-   * @internal Greenlet resumptions (starts plus wake-ups), in a typed array so that the blocking
-   * monitor's watchdog thread can read it while this thread is busy: it swaps in a view of shared
-   * memory (see monitor.ts). A Float64Array holds exact integers up to 2^53.
+   * @internal Greenlets holding a pending throw; 0 lets non-blocking fast paths skip the check.
+   * Read anywhere; changed only through {@link _pendingThrowSet}/{@link _pendingThrowTaken}.
    */
-  _switchCounter: Float64Array<ArrayBufferLike> = new Float64Array(1);
+  _pendingThrows = 0;
   /**
    * @internal Set by greenhub/metrics while greenlet durations are collected: called when a greenlet
    * that ran dies, with how long it ran (ms, from its first switch-in to its death).
@@ -340,14 +328,36 @@ export class Hub {
   _onRunSegment: ((name: string, ms: number) => void) | null = null;
   /** @internal the clock a starting greenlet records while `_onGreenletEnd` is set (see drainReady) */
   _runClock = 0;
-  /** @internal blocking monitor totals (monitor.ts) */ _blockingEvents = 0;
-  /** @internal */ _blockedMs = 0;
-  /** @internal blocked time by API; `none` when no patched API was in progress */
-  readonly _blockedMsByApi = new Map<string, number>();
-  /** @internal */ _loopExits = 0;
-  /** @internal */ _deadlocks = 0;
-  /** @internal */ _unobserved = 0;
-  /** @internal continuations abandoned at a deadline or kill (fence.ts) */ _abandonedTotal = 0;
+
+  // The hub's counters and its list of live greenlets: changed here only, by the methods below
+  // that greenlets, waits and the blocking monitor call.
+  /** Live greenlets, newest first (see internal/intrusive-list.ts). */
+  private liveFirst: Greenlet | null = null;
+  private live = 0;
+  private scheduled = 0;
+  /** Greenlets parked in at least one wait or operation. */
+  private waiting = 0;
+  /** All parked waits. */
+  private parked = 0;
+  private spawned = 0;
+  private finishedOk = 0;
+  private finishedError = 0;
+  private finishedKilled = 0;
+  /**
+   * Greenlet resumptions (starts plus wake-ups), in a typed array so that the blocking monitor's
+   * watchdog thread can read it while this thread is busy: the monitor has it moved into shared
+   * memory (see {@link _moveSwitchCounter}). A Float64Array holds exact integers up to 2^53.
+   */
+  private switchCounter: Float64Array<ArrayBufferLike> = new Float64Array(1);
+  private blockingEvents = 0;
+  private blockedMs = 0;
+  /** Blocked time by API; `none` when no patched API was in progress. */
+  private readonly blockedMsByApi = new Map<string, number>();
+  private loopExits = 0;
+  private deadlocks = 0;
+  private unobserved = 0;
+  /** Continuations abandoned at a deadline or kill (fence.ts). */
+  private abandonedTotal = 0;
 
   private ready: Runnable[] = [];
   private readySpare: Runnable[] = [];
@@ -379,25 +389,110 @@ export class Hub {
   stats(): HubStats {
     return {
       greenlets: {
-        live: this._live,
-        scheduled: this._scheduled,
-        running: this._live - this._scheduled - this._waiting,
-        waiting: this._waiting,
+        live: this.live,
+        scheduled: this.scheduled,
+        running: this.live - this.scheduled - this.waiting,
+        waiting: this.waiting,
       },
-      spawned: this._spawned,
-      finished: { ok: this._finishedOk, error: this._finishedError, killed: this._finishedKilled },
-      switches: this._switchCounter[0]!,
-      waiters: this._parked,
+      spawned: this.spawned,
+      finished: { ok: this.finishedOk, error: this.finishedError, killed: this.finishedKilled },
+      switches: this.switchCounter[0]!,
+      waiters: this.parked,
       wakers: this.wakers.size,
-      loopExits: this._loopExits,
-      deadlocks: this._deadlocks,
-      unobservedErrors: this._unobserved,
+      loopExits: this.loopExits,
+      deadlocks: this.deadlocks,
+      unobservedErrors: this.unobserved,
       operations: Object.fromEntries([...this.operations].map(([kind, c]) => [kind, c.inFlight])),
-      abandoned: { total: this._abandonedTotal, running: this.abandoned.size },
-      blockingEvents: this._blockingEvents,
-      blockedMs: this._blockedMs,
-      blockedMsByApi: Object.fromEntries(this._blockedMsByApi),
+      abandoned: { total: this.abandonedTotal, running: this.abandoned.size },
+      blockingEvents: this.blockingEvents,
+      blockedMs: this.blockedMs,
+      blockedMsByApi: Object.fromEntries(this.blockedMsByApi),
     };
+  }
+
+  /** @internal the live greenlets, newest first: the one walk of the live list */
+  _liveGreenlets(): Generator<Greenlet, void, undefined> {
+    return nodes(this.liveFirst);
+  }
+
+  /** @internal `greenlet` was started: it is live and scheduled */
+  _greenletStarted(greenlet: Greenlet): void {
+    this.spawned++;
+    this.live++;
+    this.scheduled++;
+    this.liveFirst = linkFirst(this.liveFirst, greenlet);
+  }
+
+  /** @internal a scheduled greenlet runs for the first time */
+  _greenletRuns(): void {
+    this.scheduled--;
+    this.switchCounter[0]++;
+  }
+
+  /** @internal a started greenlet died (`scheduled`: before it ever ran) */
+  _greenletDied(greenlet: Greenlet, scheduled: boolean, outcome: 'ok' | 'error' | 'killed'): void {
+    this.live--;
+    if (scheduled) this.scheduled--;
+    this.liveFirst = unlink(this.liveFirst, greenlet);
+    if (outcome === 'killed') this.finishedKilled++;
+    else if (outcome === 'error') this.finishedError++;
+    else this.finishedOk++;
+  }
+
+  /** @internal a live greenlet became parked (in a wait or an operation), or stopped being so */
+  _greenletBlocked(blocked: boolean): void {
+    this.waiting += blocked ? 1 : -1;
+  }
+
+  /** @internal a wait was parked */
+  _waitParked(): void {
+    this.parked++;
+  }
+
+  /** @internal a parked wait ended; `resumes`: its greenlet runs again (a switch) */
+  _waitEnded(resumes: boolean): void {
+    this.parked--;
+    if (resumes) this.switchCounter[0]++;
+  }
+
+  /** @internal a greenlet (or fence) now holds a pending throw */
+  _pendingThrowSet(): void {
+    this._pendingThrows++;
+  }
+
+  /** @internal a pending throw was delivered or withdrawn */
+  _pendingThrowTaken(): void {
+    this._pendingThrows--;
+  }
+
+  /** @internal the number of switches so far (read by the blocking monitor's probe) */
+  _switches(): number {
+    return this.switchCounter[0]!;
+  }
+
+  /**
+   * @internal Count switches in `counter` from now on (the blocking monitor's shared memory, or
+   * back in the hub's own array), carrying the count over; returns the array used until now.
+   */
+  _moveSwitchCounter(counter: Float64Array<ArrayBufferLike>): Float64Array<ArrayBufferLike> {
+    const previous = this.switchCounter;
+    counter[0] = previous[0]!;
+    this.switchCounter = counter;
+    return previous;
+  }
+
+  /**
+   * @internal Add one block of the hub to its totals (`stats()`: `blockingEvents`, `blockedMs`,
+   * `blockedMsByApi`; `api` null: no known API). At most {@link MAX_BLOCKING_APIS} APIs are kept
+   * apart; the rest count as `other`.
+   */
+  _countBlock(durationMs: number, api: string | null): void {
+    this.blockingEvents++;
+    this.blockedMs += durationMs;
+    let key = api ?? 'none';
+    const byApi = this.blockedMsByApi;
+    if (!byApi.has(key) && byApi.size >= MAX_BLOCKING_APIS) key = 'other';
+    byApi.set(key, (byApi.get(key) ?? 0) + durationMs);
   }
 
   /** @internal see operation.ts: the in-flight counter of `kind`, kept by the operations themselves */
@@ -517,7 +612,7 @@ export class Hub {
     if (timeoutMs === null && greenlet._timeouts === null && hasBlockers(on)) {
       const deadlock: DeadlockError | null = findDeadlock(greenlet, on, op);
       if (deadlock !== null) {
-        this._deadlocks++;
+        this.deadlocks++;
         return new Refusal(deadlock);
       }
     }
@@ -555,7 +650,7 @@ export class Hub {
   /** @internal a continuation was abandoned (its greenlet fenced, or its `withTimeout` gave up) */
   _abandoned(record: AbandonedRecord): void {
     this.abandoned.add(record);
-    this._abandonedTotal++;
+    this.abandonedTotal++;
   }
 
   /** @internal an abandoned continuation settled: its result was discarded */
@@ -690,7 +785,7 @@ export class Hub {
       // if someone joined the greenlet, since join() does not hand over the error.
       const stuck = greenlet._result instanceof LoopExit || greenlet._result instanceof DeadlockError;
       if (!greenlet._observed || (stuck && !greenlet._errorDelivered)) {
-        this._unobserved++;
+        this.unobserved++;
         this._report(greenlet.exception, greenlet);
       }
     }
@@ -713,15 +808,15 @@ export class Hub {
    * greenlet may catch its own LoopExit and finish — unless there is nothing else to reject.
    */
   private readonly onBeforeExit = (): void => {
-    if (this.wakers.size !== 0 || this._parked === 0) return;
+    if (this.wakers.size !== 0 || this.parked === 0) return;
     const waiters: Waiter[] = [];
     for (let w = this._top._wfirst; w !== null; w = w.wnext) waiters.push(w);
-    for (let g = this._liveHead; g !== null; g = g._lnext) {
+    for (const g of this._liveGreenlets()) {
       for (let w = g._wfirst; w !== null; w = w.wnext) waiters.push(w);
     }
     if (waiters.length === 0) return;
     const leaves = waiters.filter((w) => !mayBeWokenByGreenlet(w.on));
-    this._loopExits++;
+    this.loopExits++;
     const info = formatRunInfo(this, 50);
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
@@ -744,6 +839,8 @@ export class Hub {
 function noop(): void {}
 
 const NO_FAILURES: readonly Greenlet[] = [];
+/** At most this many distinct blocking APIs are counted apart; later ones are counted as `other`. */
+const MAX_BLOCKING_APIS = 100;
 const NO_RUNNABLES: Runnable[] = [];
 /** The most queued items started between two looks at the clock (see drainReady). */
 const MAX_CHUNK = 256;

@@ -63,7 +63,7 @@ function operationsOf(greenlet: Greenlet): Record<string, number> {
 export function runInfo(hub: Hub): RunInfo {
   const t = now();
   const entries = new Map<Greenlet, RunInfoEntry>();
-  for (let g = hub._liveHead; g !== null; g = g._lnext) {
+  for (const g of hub._liveGreenlets()) {
     const entry: RunInfoEntry = {
       id: g.id,
       name: g.name,

@@ -76,7 +76,7 @@ describe("greenhub's published types", () => {
       'new Semaphore().push(null as never);',
       'g._throw(new Error(), true);',
       'getHub()._checkpoint();',
-      'getHub()._liveHead;',
+      'getHub()._liveGreenlets();',
     ];
     const file = join(root, 'test/package/uses-internals.ts');
     const source = [
