@@ -14,6 +14,7 @@
  * `await g.get()` for its value.
  */
 import { GreenletExit } from '../errors.js';
+import { linkFirst, unlink } from '../internal/intrusive-list.js';
 import { armTimer, disarmTimer, now, type Timer } from '../internal/natives.js';
 import {
   checkBoolean,
@@ -25,15 +26,7 @@ import {
   checkTimeout,
 } from '../internal/validate.js';
 import { kBlockers } from './deadlock.js';
-import {
-  type AbandonedRecord,
-  addToOwner,
-  currentGreenlet,
-  getHub,
-  type Hub,
-  removeFromOwner,
-  runAs,
-} from './hub.js';
+import { type AbandonedRecord, currentGreenlet, getHub, type Hub, runAs } from './hub.js';
 import { Linkable, LinkKind, setLinkSpawner, UserLink } from './linkable.js';
 import { abortOperations, type Operation } from './operation.js';
 import { Timeout } from './timeout.js';
@@ -415,7 +408,7 @@ export class Greenlet<T = unknown> extends Linkable {
   /** @internal owner list: a wait begins */
   _addWaiter(waiter: Waiter): void {
     const hub = getHub();
-    addToOwner(this, waiter);
+    this._wfirst = linkFirst(this._wfirst, waiter);
     hub._waitParked();
     if (!this.blocked) this.syncBlocked(hub);
   }
@@ -423,7 +416,7 @@ export class Greenlet<T = unknown> extends Linkable {
   /** @internal owner list: a wait ended */
   _removeWaiter(waiter: Waiter): void {
     const hub = getHub();
-    removeFromOwner(this, waiter);
+    this._wfirst = unlink(this._wfirst, waiter);
     if (this._wfirst === null) this.syncBlocked(hub);
     hub._waitEnded(this.phase === State.Running);
   }
@@ -450,7 +443,7 @@ export class Greenlet<T = unknown> extends Linkable {
     if (this._wfirst !== null) {
       delivered = true;
       for (let w: Waiter | null = this._wfirst; w !== null; ) {
-        const next: Waiter | null = w.wnext;
+        const next: Waiter | null = w._next;
         w.fail(exception);
         w = next;
       }
@@ -526,21 +519,13 @@ export class Greenlet<T = unknown> extends Linkable {
 
   /** @internal operation.ts */
   _addOperation(operation: Operation): void {
-    const head = this._operations;
-    operation._next = head;
-    if (head !== null) head._prev = operation;
-    this._operations = operation;
+    this._operations = linkFirst(this._operations, operation);
     if (!this.blocked) this.syncBlocked(getHub());
   }
 
   /** @internal operation.ts */
   _removeOperation(operation: Operation): void {
-    if (operation._prev === null) {
-      if (this._operations !== operation) return; // not linked (any more)
-      this._operations = operation._next;
-    } else operation._prev._next = operation._next;
-    if (operation._next !== null) operation._next._prev = operation._prev;
-    operation._prev = operation._next = null;
+    this._operations = unlink(this._operations, operation);
     if (this._operations === null) this.syncBlocked(getHub());
   }
 

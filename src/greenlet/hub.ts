@@ -99,32 +99,16 @@ class TopLevel implements WaitOwner {
   _wfirst: Waiter | null = null;
   constructor(private readonly hub: Hub) {}
   _addWaiter(waiter: Waiter): void {
-    addToOwner(this, waiter);
+    this._wfirst = linkFirst(this._wfirst, waiter);
     this.hub._waitParked();
   }
   _removeWaiter(waiter: Waiter): void {
-    removeFromOwner(this, waiter);
+    this._wfirst = unlink(this._wfirst, waiter);
     this.hub._waitEnded(false);
   }
   toString(): string {
     return 'top-level code';
   }
-}
-
-/** @internal Shared by TopLevel and Greenlet: the owner's intrusive list of parked waiters. */
-export function addToOwner(owner: WaitOwner, waiter: Waiter): void {
-  const first = owner._wfirst;
-  waiter.wnext = first;
-  if (first !== null) first.wprev = waiter;
-  owner._wfirst = waiter;
-}
-
-/** @internal */
-export function removeFromOwner(owner: WaitOwner, waiter: Waiter): void {
-  if (waiter.wprev === null) owner._wfirst = waiter.wnext;
-  else waiter.wprev.wnext = waiter.wnext;
-  if (waiter.wnext !== null) waiter.wnext.wprev = waiter.wprev;
-  waiter.wprev = waiter.wnext = null;
 }
 
 /** A snapshot of the hub (STYLE habit 9): plain numbers, cheap to take, read by metrics at scrape time. */
@@ -810,10 +794,8 @@ export class Hub {
   private readonly onBeforeExit = (): void => {
     if (this.wakers.size !== 0 || this.parked === 0) return;
     const waiters: Waiter[] = [];
-    for (let w = this._top._wfirst; w !== null; w = w.wnext) waiters.push(w);
-    for (const g of this._liveGreenlets()) {
-      for (let w = g._wfirst; w !== null; w = w.wnext) waiters.push(w);
-    }
+    for (const w of nodes(this._top._wfirst)) waiters.push(w);
+    for (const g of this._liveGreenlets()) for (const w of nodes(g._wfirst)) waiters.push(w);
     if (waiters.length === 0) return;
     const leaves = waiters.filter((w) => !mayBeWokenByGreenlet(w.on));
     this.loopExits++;

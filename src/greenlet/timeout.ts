@@ -21,6 +21,7 @@
  *   with `getHub().trackSpawnSites` on, it captures where it was created.
  */
 import { NoCurrentGreenletError } from '../errors.js';
+import { linkFirst, unlink } from '../internal/intrusive-list.js';
 import { armTimer, disarmTimer, type Timer } from '../internal/natives.js';
 import { checkFunction, checkOptions, checkSignal, checkTimeout } from '../internal/validate.js';
 import { Fence } from './fence.js';
@@ -121,10 +122,7 @@ export class Timeout extends Error {
     this.context = context;
     if (this.ms === null) return;
     this.timer = armTimer(fire, this.ms, this);
-    const head = greenlet._timeouts;
-    this._next = head;
-    if (head !== null) head._prev = this;
-    greenlet._timeouts = this;
+    greenlet._timeouts = linkFirst(greenlet._timeouts, this);
   }
 
   /** Disarm the timer, and withdraw its throw if it fired but was not delivered yet. Idempotent. */
@@ -180,10 +178,7 @@ export class Timeout extends Error {
   }
 
   private unlink(greenlet: Greenlet): void {
-    if (this._prev === null) greenlet._timeouts = this._next;
-    else this._prev._next = this._next;
-    if (this._next !== null) this._next._prev = this._prev;
-    this._prev = this._next = null;
+    greenlet._timeouts = unlink(greenlet._timeouts, this);
   }
 }
 Object.defineProperty(Timeout.prototype, 'name', { value: 'Timeout', writable: true, configurable: true });

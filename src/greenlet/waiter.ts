@@ -130,9 +130,12 @@ export interface WaitTarget {
 
 /** @internal A parked wait. Created only by {@link park}. */
 export class Waiter extends Link {
-  /** Owner list links (the greenlet or top-level code that waits). */
-  wprev: Waiter | null = null;
-  wnext: Waiter | null = null;
+  /**
+   * Its place in its owner's list of parked waits (the greenlet or top-level code that waits; see
+   * internal/intrusive-list.ts); `prev`/`next` are its place in the primitive's queue.
+   */
+  _prev: Waiter | null = null;
+  _next: Waiter | null = null;
   owner: WaitOwner | null;
   timer: Timer | undefined = undefined;
   /** The caller's `AbortSignal` (`{ signal }`), listened to while parked; the waiter is its listener. */
