@@ -106,7 +106,7 @@ export abstract class Linkable implements WaitTarget {
   unlink(callback: (source: this) => void): void {
     const links = this._links;
     if (links === null) return;
-    for (let link = links._head; link !== null; ) {
+    for (let link = links.head; link !== null; ) {
       const next = link.next;
       if (link instanceof UserLink && link.fn === (callback as unknown)) links.remove(link);
       link = next;
@@ -126,7 +126,7 @@ export abstract class Linkable implements WaitTarget {
    */
   _notifyLinks(): void {
     const links = this._links;
-    if (links === null || links._size === 0) return;
+    if (links === null || links.size === 0) return;
     if (this.handsOverLinks) this._links = null;
     if (links.hasUserLinks) getHub()._notify(links, this);
     else links.fireAll(this);

@@ -120,7 +120,7 @@ export class Semaphore extends Linkable {
   }
 
   override toString(): string {
-    return `${this.constructor.name}(counter=${this.count}, waiting=${this._acquirers._size})`;
+    return `${this.constructor.name}(counter=${this.count}, waiting=${this._acquirers.size})`;
   }
 
   /**
@@ -210,7 +210,7 @@ export class Lock extends BoundedSemaphore {
       holder === null
         ? 'an internal reservation'
         : `${holder}${(holder as Partial<Greenlet>).dead ? ', which is dead' : ''}`;
-    return `${this.label()}(held by ${by}, waiting=${this._acquirers._size})`;
+    return `${this.label()}(held by ${by}, waiting=${this._acquirers.size})`;
   }
 
   /** @internal deadlock detection: acquiring depends on the holder */

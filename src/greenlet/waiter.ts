@@ -44,9 +44,9 @@ export abstract class Link {
  * not part of any public type.
  */
 export class WaitList {
-  _head: Link | null = null;
-  _tail: Link | null = null;
-  _size = 0;
+  head: Link | null = null;
+  tail: Link | null = null;
+  size = 0;
   /** Set while a notification of this list is queued on the hub, so it is queued once. */
   notifyQueued = false;
   /**
@@ -59,27 +59,27 @@ export class WaitList {
   push(link: Link): void {
     if (link.runsUserCode) this.hasUserLinks = true;
     link.list = this;
-    link.prev = this._tail;
+    link.prev = this.tail;
     link.next = null;
-    if (this._tail === null) this._head = link;
-    else this._tail.next = link;
-    this._tail = link;
-    this._size++;
+    if (this.tail === null) this.head = link;
+    else this.tail.next = link;
+    this.tail = link;
+    this.size++;
   }
 
   shift(): Link | null {
-    const link = this._head;
+    const link = this.head;
     if (link !== null) this.remove(link);
     return link;
   }
 
   remove(link: Link): void {
-    if (link.prev === null) this._head = link.next;
+    if (link.prev === null) this.head = link.next;
     else link.prev.next = link.next;
-    if (link.next === null) this._tail = link.prev;
+    if (link.next === null) this.tail = link.prev;
     else link.next.prev = link.prev;
     link.prev = link.next = link.list = null;
-    this._size--;
+    this.size--;
   }
 
   /** Fire every link in order, including links pushed while firing. */

@@ -22,6 +22,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { TaskCancelledError } from '../errors.js';
 import { currentGreenlet, getHub } from '../greenlet/hub.js';
+import { checkpoint } from '../greenlet/internal.js';
 import { beginOperation } from '../greenlet/operation.js';
 import { sleep } from '../greenlet/sleep.js';
 import { Timeout } from '../greenlet/timeout.js';
@@ -292,7 +293,7 @@ export function hybrid<F extends Fn>(task: TaskRef<F> | F, opts?: HybridOptions<
     estimateMs: number | null,
   ): Promise<Awaited<ReturnType<F>>> => {
     if (turnSpentMs >= 2 * thresholdMs) await sleep(0);
-    const pending = getHub()._checkpoint();
+    const pending = checkpoint();
     if (pending !== undefined) throw pending.error;
     count('inline', estimateMs);
     const context = new InlineContext();
