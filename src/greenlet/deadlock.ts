@@ -53,7 +53,7 @@ export function mayBeWokenByGreenlet(on: WaitTarget): boolean {
  */
 function soleBlockingWait(greenlet: Greenlet): Waiter | null {
   const w = greenlet._wfirst;
-  if (w === null || w.wnext !== null || w.timer !== undefined || w.signal !== null) return null;
+  if (w === null || w._next !== null || w.timer !== undefined || w.signal !== null) return null;
   if (greenlet._timeouts !== null || !hasBlockers(w.on)) return null;
   return w;
 }

@@ -6,7 +6,7 @@ import { checkBoolean, checkOptions, checkSignal, checkTimeout } from '../intern
 import { getHub } from './hub.js';
 import { Linkable } from './linkable.js';
 import { Timeout } from './timeout.js';
-import { checkpointed, FireMode, RejectWith, type ResultSource, type WaitList } from './waiter.js';
+import { checkpointed, FireMode, RejectWith } from './waiter.js';
 
 const RESOLVED_TRUE: Promise<boolean> = Promise.resolve(true);
 
@@ -70,7 +70,7 @@ export class Event extends Linkable {
  * console.log(await answer.get({ timeout: 1000 }));
  * ```
  */
-export class AsyncResult<T = unknown> extends Linkable implements ResultSource {
+export class AsyncResult<T = unknown> extends Linkable {
   /** @internal */ _failed = false;
   /** @internal */ _result: unknown = undefined;
   private done = false;
@@ -132,8 +132,8 @@ export class AsyncResult<T = unknown> extends Linkable implements ResultSource {
   }
 
   /** Ready for good once set: links are notified in place. */
-  protected override notificationBatch(): WaitList {
-    return this;
+  protected override get handsOverLinks(): boolean {
+    return false;
   }
 
   override toString(): string {

@@ -31,7 +31,7 @@ import { type AbandonedRecord, getHub, type HubContext } from './hub.js';
 
 const NONE: unique symbol = Symbol('none');
 
-/** The async context of a `withTimeout` body (see the module comment). */
+/** @internal The async context of a `withTimeout` body (see the module comment). */
 export class Fence implements HubContext, AbandonedRecord {
   abandonedAt = 0;
   private abandonedWith: unknown = NONE;
@@ -65,7 +65,7 @@ export class Fence implements HubContext, AbandonedRecord {
     if (this.abandonedWith === NONE) return this.parent._takePendingThrow();
     const exception = this.pending;
     this.pending = NONE;
-    getHub()._pendingThrows--;
+    getHub()._pendingThrowTaken();
     return exception;
   }
 
@@ -77,7 +77,7 @@ export class Fence implements HubContext, AbandonedRecord {
     this.abandonedAt = now();
     const why = exception instanceof Error ? exception.name : String(exception);
     this.what = `${this.label} body in ${this._greenlet}, abandoned (${why})`;
-    hub._pendingThrows++;
+    hub._pendingThrowSet();
     hub._abandoned(this);
   }
 

@@ -14,6 +14,7 @@
  * `await g.get()` for its value.
  */
 import { GreenletExit } from '../errors.js';
+import { linkFirst, unlink } from '../internal/intrusive-list.js';
 import { armTimer, disarmTimer, now, type Timer } from '../internal/natives.js';
 import {
   checkBoolean,
@@ -25,28 +26,11 @@ import {
   checkTimeout,
 } from '../internal/validate.js';
 import { kBlockers } from './deadlock.js';
-import {
-  type AbandonedRecord,
-  addToOwner,
-  currentGreenlet,
-  getHub,
-  type Hub,
-  type HubContext,
-  removeFromOwner,
-  runAs,
-  type WaitOwner,
-} from './hub.js';
+import { type AbandonedRecord, currentGreenlet, getHub, type Hub, runAs } from './hub.js';
 import { Linkable, LinkKind, setLinkSpawner, UserLink } from './linkable.js';
 import { abortOperations, type Operation } from './operation.js';
 import { Timeout } from './timeout.js';
-import {
-  checkpointed,
-  FireMode,
-  RejectWith,
-  type ResultSource,
-  type Waiter,
-  type WaitList,
-} from './waiter.js';
+import { checkpointed, FireMode, RejectWith, type Waiter } from './waiter.js';
 
 enum State {
   New = 0,
@@ -128,7 +112,7 @@ export type GreenletState = 'new' | 'scheduled' | 'running' | 'waiting' | 'dead'
  * console.log(g.successful() ? g.value : g.exception);
  * ```
  */
-export class Greenlet<T = unknown> extends Linkable implements WaitOwner, ResultSource, HubContext {
+export class Greenlet<T = unknown> extends Linkable {
   /** The greenlet that spawned this one, `null` at top level (and once this one is dead). */
   parent: Greenlet | null;
   /** @internal */ _failed = false;
@@ -136,8 +120,8 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
   /** @internal someone joined, got, linked or waited on this greenlet */ _observed = false;
   /** @internal its exception was handed to someone (get(), a link, raiseError) */ _errorDelivered = false;
   /** @internal first parked waiter (owner list) */ _wfirst: Waiter | null = null;
-  /** @internal live list */ _lnext: Greenlet | null = null;
-  /** @internal live list */ _lprev: Greenlet | null = null;
+  /** @internal the hub's live list (internal/intrusive-list.ts) */ _prev: Greenlet | null = null;
+  /** @internal */ _next: Greenlet | null = null;
   /** @internal Timeouts started by this greenlet and still armed (intrusive list) */
   _timeouts: Timeout | null = null;
   /** @internal operations in flight outside the hub (intrusive list) */
@@ -149,7 +133,7 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
   /** @internal */
   _args: unknown[] | undefined;
   private phase: State = State.New;
-  /** Counted in `hub._waiting` (see syncBlocked). */
+  /** Counted among the hub's waiting greenlets (see syncBlocked). */
   private blocked = false;
   private ident = 0;
   private label: string | null = null;
@@ -387,8 +371,8 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
   }
 
   /** Ready for good once dead: links are notified in place. */
-  protected override notificationBatch(): WaitList {
-    return this;
+  protected override get handsOverLinks(): boolean {
+    return false;
   }
 
   override toString(): string {
@@ -409,8 +393,7 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
     if (this.phase !== State.Scheduled) return;
     const hub = getHub();
     this.phase = State.Running;
-    hub._scheduled--;
-    hub._switchCounter[0]++;
+    hub._greenletRuns();
     if (hub._onGreenletEnd !== null) this._ranAt = hub._runClock || now();
     const segment = hub._onRunSegment;
     if (segment === null) runAs(this, runBody, this);
@@ -425,18 +408,17 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
   /** @internal owner list: a wait begins */
   _addWaiter(waiter: Waiter): void {
     const hub = getHub();
-    addToOwner(this, waiter);
-    hub._parked++;
+    this._wfirst = linkFirst(this._wfirst, waiter);
+    hub._waitParked();
     if (!this.blocked) this.syncBlocked(hub);
   }
 
   /** @internal owner list: a wait ended */
   _removeWaiter(waiter: Waiter): void {
     const hub = getHub();
-    removeFromOwner(this, waiter);
-    hub._parked--;
+    this._wfirst = unlink(this._wfirst, waiter);
     if (this._wfirst === null) this.syncBlocked(hub);
-    if (this.phase === State.Running) hub._switchCounter[0]++;
+    hub._waitEnded(this.phase === State.Running);
   }
 
   /**
@@ -461,7 +443,7 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
     if (this._wfirst !== null) {
       delivered = true;
       for (let w: Waiter | null = this._wfirst; w !== null; ) {
-        const next: Waiter | null = w.wnext;
+        const next: Waiter | null = w._next;
         w.fail(exception);
         w = next;
       }
@@ -480,7 +462,7 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
   /** @internal keep `exception` for the next checkpoint; a kill replaces a pending Timeout, never the reverse */
   _setPending(exception: unknown, isKill: boolean): void {
     if (this.phase !== State.Running) return;
-    if (this.pendingThrow === NONE) getHub()._pendingThrows++;
+    if (this.pendingThrow === NONE) getHub()._pendingThrowSet();
     else if (!isKill) return;
     this.pendingThrow = exception;
   }
@@ -537,30 +519,22 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
 
   /** @internal operation.ts */
   _addOperation(operation: Operation): void {
-    const head = this._operations;
-    operation._next = head;
-    if (head !== null) head._prev = operation;
-    this._operations = operation;
+    this._operations = linkFirst(this._operations, operation);
     if (!this.blocked) this.syncBlocked(getHub());
   }
 
   /** @internal operation.ts */
   _removeOperation(operation: Operation): void {
-    if (operation._prev === null) {
-      if (this._operations !== operation) return; // not linked (any more)
-      this._operations = operation._next;
-    } else operation._prev._next = operation._next;
-    if (operation._next !== null) operation._next._prev = operation._prev;
-    operation._prev = operation._next = null;
+    this._operations = unlink(this._operations, operation);
     if (this._operations === null) this.syncBlocked(getHub());
   }
 
-  /** Keep `hub._waiting` equal to the number of live greenlets parked in a wait or an operation. */
+  /** Keep the hub's count of waiting greenlets equal to the live greenlets parked in a wait or an operation. */
   private syncBlocked(hub: Hub): void {
     const blocked = this.phase === State.Running && (this._wfirst !== null || this._operations !== null);
     if (blocked === this.blocked) return;
     this.blocked = blocked;
-    hub._waiting += blocked ? 1 : -1;
+    hub._greenletBlocked(blocked);
   }
 
   /** @internal the name greenlet metrics group it under: its name if set, else its function's name */
@@ -582,7 +556,7 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
   _takePendingThrow(): unknown {
     const exception = this.pendingThrow;
     this.pendingThrow = NONE;
-    getHub()._pendingThrows--;
+    getHub()._pendingThrowTaken();
     return exception;
   }
 
@@ -620,13 +594,7 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
   private becomeLive(hub: Hub): void {
     if (this.ident === 0) this.ident = freeIds.length !== 0 ? freeIds.pop()! : nextId++;
     this.phase = State.Scheduled;
-    hub._scheduled++;
-    hub._spawned++;
-    hub._live++;
-    const head = hub._liveHead;
-    this._lnext = head;
-    if (head !== null) head._lprev = this;
-    hub._liveHead = this;
+    hub._greenletStarted(this);
   }
 
   private settle(failed: boolean, result: unknown): void {
@@ -643,21 +611,13 @@ export class Greenlet<T = unknown> extends Linkable implements WaitOwner, Result
     this._fn = undefined;
     this._args = undefined;
     if (previous !== State.New) {
-      hub._live--;
-      if (previous === State.Scheduled) hub._scheduled--;
-      if (this._lprev === null) hub._liveHead = this._lnext;
-      else this._lprev._lnext = this._lnext;
-      if (this._lnext !== null) this._lnext._lprev = this._lprev;
-      this._lnext = this._lprev = null;
       const extra = this.extra;
       if (extra?.startTimer !== undefined) {
         disarmTimer(extra.startTimer);
         extra.startTimer = undefined;
       }
       const killed = result instanceof GreenletExit || (extra !== null && result === extra.killException);
-      if (killed) hub._finishedKilled++;
-      else if (failed) hub._finishedError++;
-      else hub._finishedOk++;
+      hub._greenletDied(this, previous === State.Scheduled, killed ? 'killed' : failed ? 'error' : 'ok');
       if (failed && !killed) hub._failedLater(this);
     }
     // A fenced greenlet keeps its kill pending for its abandoned continuation's next checkpoint.

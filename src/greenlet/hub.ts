@@ -24,6 +24,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { DeadlockError, LoopExit } from '../errors.js';
+import { linkFirst, nodes, unlink } from '../internal/intrusive-list.js';
 import { nativeQueueMicrotask, nativeSetImmediate, nativeSetInterval, now } from '../internal/natives.js';
 import { checkFunction, checkInteger, checkOptions, rangeError, typeError } from '../internal/validate.js';
 import type { ThreadPool } from '../threadpool/pool.js';
@@ -32,19 +33,20 @@ import type { Greenlet } from './greenlet.js';
 import { formatRunInfo, type RunInfo, runInfo } from './run-info.js';
 import { Refusal, Waiter, type WaitList, type WaitTarget } from './waiter.js';
 
-/** Who a parked waiter belongs to: a greenlet, or the hub's top-level owner. */
+/** @internal Who a parked waiter belongs to: a greenlet, or the hub's top-level owner. */
 export interface WaitOwner {
   _wfirst: Waiter | null;
   _addWaiter(waiter: Waiter): void;
   _removeWaiter(waiter: Waiter): void;
 }
 
-/** Something the run queue runs: a greenlet to start, or a `sleep(0)` waiter to resume. */
+/** @internal Something the run queue runs: a greenlet to start, or a `sleep(0)` waiter to resume. */
 export interface Runnable {
   _run(): void;
 }
 
 /**
+ * @internal
  * What the async context carries: a greenlet, or a {@link Fence} inside one (the body of a
  * `withTimeout`). Both answer the three questions a checkpoint asks.
  */
@@ -72,12 +74,12 @@ export function currentOwner(): Greenlet | undefined {
   return storage.getStore()?._liveOwner();
 }
 
-/** The async context of the running code (a greenlet or a fence), `undefined` at top level. */
+/** @internal The async context of the running code (a greenlet or a fence), `undefined` at top level. */
 export function currentContext(): HubContext | undefined {
   return storage.getStore();
 }
 
-/** Run `fn(arg)` as `context`: everything it starts inherits it. */
+/** @internal Run `fn(arg)` as `context`: everything it starts inherits it. */
 export function runAs<A, R>(context: HubContext, fn: (arg: A) => R, arg: A): R {
   return storage.run(context, fn, arg);
 }
@@ -97,31 +99,16 @@ class TopLevel implements WaitOwner {
   _wfirst: Waiter | null = null;
   constructor(private readonly hub: Hub) {}
   _addWaiter(waiter: Waiter): void {
-    addToOwner(this, waiter);
-    this.hub._parked++;
+    this._wfirst = linkFirst(this._wfirst, waiter);
+    this.hub._waitParked();
   }
   _removeWaiter(waiter: Waiter): void {
-    removeFromOwner(this, waiter);
-    this.hub._parked--;
+    this._wfirst = unlink(this._wfirst, waiter);
+    this.hub._waitEnded(false);
   }
   toString(): string {
     return 'top-level code';
   }
-}
-
-/** Shared by TopLevel and Greenlet: the owner's intrusive list of parked waiters. */
-export function addToOwner(owner: WaitOwner, waiter: Waiter): void {
-  const first = owner._wfirst;
-  waiter.wnext = first;
-  if (first !== null) first.wprev = waiter;
-  owner._wfirst = waiter;
-}
-
-export function removeFromOwner(owner: WaitOwner, waiter: Waiter): void {
-  if (waiter.wprev === null) owner._wfirst = waiter.wnext;
-  else waiter.wprev.wnext = waiter.wnext;
-  if (waiter.wnext !== null) waiter.wnext.wprev = waiter.wprev;
-  waiter.wprev = waiter.wnext = null;
 }
 
 /** A snapshot of the hub (STYLE habit 9): plain numbers, cheap to take, read by metrics at scrape time. */
@@ -306,24 +293,11 @@ export class Hub {
   private pool: ThreadPool | undefined = undefined;
 
   /** @internal */ readonly _top: TopLevel = new TopLevel(this);
-  /** @internal live greenlets, an intrusive list through `_lnext`/`_lprev` */
-  _liveHead: Greenlet | null = null;
-  /** @internal */ _live = 0;
-  /** @internal */ _scheduled = 0;
-  /** @internal greenlets parked in at least one wait */ _waiting = 0;
-  /** @internal all parked waits */ _parked = 0;
-  /** @internal greenlets holding a pending throw; 0 lets non-blocking fast paths skip the check */
-  _pendingThrows = 0;
-  /** @internal */ _spawned = 0;
-  /** @internal */ _finishedOk = 0;
-  /** @internal */ _finishedError = 0;
-  /** @internal */ _finishedKilled = 0;
   /**
-   * @internal Greenlet resumptions (starts plus wake-ups), in a typed array so that the blocking
-   * monitor's watchdog thread can read it while this thread is busy: it swaps in a view of shared
-   * memory (see monitor.ts). A Float64Array holds exact integers up to 2^53.
+   * @internal Greenlets holding a pending throw; 0 lets non-blocking fast paths skip the check.
+   * Read anywhere; changed only through {@link _pendingThrowSet}/{@link _pendingThrowTaken}.
    */
-  _switchCounter: Float64Array<ArrayBufferLike> = new Float64Array(1);
+  _pendingThrows = 0;
   /**
    * @internal Set by greenhub/metrics while greenlet durations are collected: called when a greenlet
    * that ran dies, with how long it ran (ms, from its first switch-in to its death).
@@ -338,14 +312,36 @@ export class Hub {
   _onRunSegment: ((name: string, ms: number) => void) | null = null;
   /** @internal the clock a starting greenlet records while `_onGreenletEnd` is set (see drainReady) */
   _runClock = 0;
-  /** @internal blocking monitor totals (monitor.ts) */ _blockingEvents = 0;
-  /** @internal */ _blockedMs = 0;
-  /** @internal blocked time by API; `none` when no patched API was in progress */
-  readonly _blockedMsByApi = new Map<string, number>();
-  /** @internal */ _loopExits = 0;
-  /** @internal */ _deadlocks = 0;
-  /** @internal */ _unobserved = 0;
-  /** @internal continuations abandoned at a deadline or kill (fence.ts) */ _abandonedTotal = 0;
+
+  // The hub's counters and its list of live greenlets: changed here only, by the methods below
+  // that greenlets, waits and the blocking monitor call.
+  /** Live greenlets, newest first (see internal/intrusive-list.ts). */
+  private liveFirst: Greenlet | null = null;
+  private live = 0;
+  private scheduled = 0;
+  /** Greenlets parked in at least one wait or operation. */
+  private waiting = 0;
+  /** All parked waits. */
+  private parked = 0;
+  private spawned = 0;
+  private finishedOk = 0;
+  private finishedError = 0;
+  private finishedKilled = 0;
+  /**
+   * Greenlet resumptions (starts plus wake-ups), in a typed array so that the blocking monitor's
+   * watchdog thread can read it while this thread is busy: the monitor has it moved into shared
+   * memory (see {@link _moveSwitchCounter}). A Float64Array holds exact integers up to 2^53.
+   */
+  private switchCounter: Float64Array<ArrayBufferLike> = new Float64Array(1);
+  private blockingEvents = 0;
+  private blockedMs = 0;
+  /** Blocked time by API; `none` when no patched API was in progress. */
+  private readonly blockedMsByApi = new Map<string, number>();
+  private loopExits = 0;
+  private deadlocks = 0;
+  private unobserved = 0;
+  /** Continuations abandoned at a deadline or kill (fence.ts). */
+  private abandonedTotal = 0;
 
   private ready: Runnable[] = [];
   private readySpare: Runnable[] = [];
@@ -377,25 +373,110 @@ export class Hub {
   stats(): HubStats {
     return {
       greenlets: {
-        live: this._live,
-        scheduled: this._scheduled,
-        running: this._live - this._scheduled - this._waiting,
-        waiting: this._waiting,
+        live: this.live,
+        scheduled: this.scheduled,
+        running: this.live - this.scheduled - this.waiting,
+        waiting: this.waiting,
       },
-      spawned: this._spawned,
-      finished: { ok: this._finishedOk, error: this._finishedError, killed: this._finishedKilled },
-      switches: this._switchCounter[0]!,
-      waiters: this._parked,
+      spawned: this.spawned,
+      finished: { ok: this.finishedOk, error: this.finishedError, killed: this.finishedKilled },
+      switches: this.switchCounter[0]!,
+      waiters: this.parked,
       wakers: this.wakers.size,
-      loopExits: this._loopExits,
-      deadlocks: this._deadlocks,
-      unobservedErrors: this._unobserved,
+      loopExits: this.loopExits,
+      deadlocks: this.deadlocks,
+      unobservedErrors: this.unobserved,
       operations: Object.fromEntries([...this.operations].map(([kind, c]) => [kind, c.inFlight])),
-      abandoned: { total: this._abandonedTotal, running: this.abandoned.size },
-      blockingEvents: this._blockingEvents,
-      blockedMs: this._blockedMs,
-      blockedMsByApi: Object.fromEntries(this._blockedMsByApi),
+      abandoned: { total: this.abandonedTotal, running: this.abandoned.size },
+      blockingEvents: this.blockingEvents,
+      blockedMs: this.blockedMs,
+      blockedMsByApi: Object.fromEntries(this.blockedMsByApi),
     };
+  }
+
+  /** @internal the live greenlets, newest first: the one walk of the live list */
+  _liveGreenlets(): Generator<Greenlet, void, undefined> {
+    return nodes(this.liveFirst);
+  }
+
+  /** @internal `greenlet` was started: it is live and scheduled */
+  _greenletStarted(greenlet: Greenlet): void {
+    this.spawned++;
+    this.live++;
+    this.scheduled++;
+    this.liveFirst = linkFirst(this.liveFirst, greenlet);
+  }
+
+  /** @internal a scheduled greenlet runs for the first time */
+  _greenletRuns(): void {
+    this.scheduled--;
+    this.switchCounter[0]++;
+  }
+
+  /** @internal a started greenlet died (`scheduled`: before it ever ran) */
+  _greenletDied(greenlet: Greenlet, scheduled: boolean, outcome: 'ok' | 'error' | 'killed'): void {
+    this.live--;
+    if (scheduled) this.scheduled--;
+    this.liveFirst = unlink(this.liveFirst, greenlet);
+    if (outcome === 'killed') this.finishedKilled++;
+    else if (outcome === 'error') this.finishedError++;
+    else this.finishedOk++;
+  }
+
+  /** @internal a live greenlet became parked (in a wait or an operation), or stopped being so */
+  _greenletBlocked(blocked: boolean): void {
+    this.waiting += blocked ? 1 : -1;
+  }
+
+  /** @internal a wait was parked */
+  _waitParked(): void {
+    this.parked++;
+  }
+
+  /** @internal a parked wait ended; `resumes`: its greenlet runs again (a switch) */
+  _waitEnded(resumes: boolean): void {
+    this.parked--;
+    if (resumes) this.switchCounter[0]++;
+  }
+
+  /** @internal a greenlet (or fence) now holds a pending throw */
+  _pendingThrowSet(): void {
+    this._pendingThrows++;
+  }
+
+  /** @internal a pending throw was delivered or withdrawn */
+  _pendingThrowTaken(): void {
+    this._pendingThrows--;
+  }
+
+  /** @internal the number of switches so far (read by the blocking monitor's probe) */
+  _switches(): number {
+    return this.switchCounter[0]!;
+  }
+
+  /**
+   * @internal Count switches in `counter` from now on (the blocking monitor's shared memory, or
+   * back in the hub's own array), carrying the count over; returns the array used until now.
+   */
+  _moveSwitchCounter(counter: Float64Array<ArrayBufferLike>): Float64Array<ArrayBufferLike> {
+    const previous = this.switchCounter;
+    counter[0] = previous[0]!;
+    this.switchCounter = counter;
+    return previous;
+  }
+
+  /**
+   * @internal Add one block of the hub to its totals (`stats()`: `blockingEvents`, `blockedMs`,
+   * `blockedMsByApi`; `api` null: no known API). At most {@link MAX_BLOCKING_APIS} APIs are kept
+   * apart; the rest count as `other`.
+   */
+  _countBlock(durationMs: number, api: string | null): void {
+    this.blockingEvents++;
+    this.blockedMs += durationMs;
+    let key = api ?? 'none';
+    const byApi = this.blockedMsByApi;
+    if (!byApi.has(key) && byApi.size >= MAX_BLOCKING_APIS) key = 'other';
+    byApi.set(key, (byApi.get(key) ?? 0) + durationMs);
   }
 
   /** @internal see operation.ts: the in-flight counter of `kind`, kept by the operations themselves */
@@ -466,8 +547,8 @@ export class Hub {
 
   /** @internal fire every link of `list` with `source`, in a microtask; once per list per batch */
   _notify(list: WaitList, source: unknown): void {
-    if (list._notifyQueued) return;
-    list._notifyQueued = true;
+    if (list.notifyQueued) return;
+    list.notifyQueued = true;
     this.notifyQueue.push(list, source);
     if (!this.notifyDrainQueued) {
       this.notifyDrainQueued = true;
@@ -515,7 +596,7 @@ export class Hub {
     if (timeoutMs === null && greenlet._timeouts === null && hasBlockers(on)) {
       const deadlock: DeadlockError | null = findDeadlock(greenlet, on, op);
       if (deadlock !== null) {
-        this._deadlocks++;
+        this.deadlocks++;
         return new Refusal(deadlock);
       }
     }
@@ -553,7 +634,7 @@ export class Hub {
   /** @internal a continuation was abandoned (its greenlet fenced, or its `withTimeout` gave up) */
   _abandoned(record: AbandonedRecord): void {
     this.abandoned.add(record);
-    this._abandonedTotal++;
+    this.abandonedTotal++;
   }
 
   /** @internal an abandoned continuation settled: its result was discarded */
@@ -688,7 +769,7 @@ export class Hub {
       // if someone joined the greenlet, since join() does not hand over the error.
       const stuck = greenlet._result instanceof LoopExit || greenlet._result instanceof DeadlockError;
       if (!greenlet._observed || (stuck && !greenlet._errorDelivered)) {
-        this._unobserved++;
+        this.unobserved++;
         this._report(greenlet.exception, greenlet);
       }
     }
@@ -698,7 +779,7 @@ export class Hub {
     const queue = this.notifyQueue;
     for (let i = 0; i < queue.length; i += 2) {
       const list = queue[i] as WaitList;
-      list._notifyQueued = false;
+      list.notifyQueued = false;
       list.fireAll(queue[i + 1]);
     }
     queue.length = 0;
@@ -711,15 +792,13 @@ export class Hub {
    * greenlet may catch its own LoopExit and finish — unless there is nothing else to reject.
    */
   private readonly onBeforeExit = (): void => {
-    if (this.wakers.size !== 0 || this._parked === 0) return;
+    if (this.wakers.size !== 0 || this.parked === 0) return;
     const waiters: Waiter[] = [];
-    for (let w = this._top._wfirst; w !== null; w = w.wnext) waiters.push(w);
-    for (let g = this._liveHead; g !== null; g = g._lnext) {
-      for (let w = g._wfirst; w !== null; w = w.wnext) waiters.push(w);
-    }
+    for (const w of nodes(this._top._wfirst)) waiters.push(w);
+    for (const g of this._liveGreenlets()) for (const w of nodes(g._wfirst)) waiters.push(w);
     if (waiters.length === 0) return;
     const leaves = waiters.filter((w) => !mayBeWokenByGreenlet(w.on));
-    this._loopExits++;
+    this.loopExits++;
     const info = formatRunInfo(this, 50);
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
@@ -742,6 +821,8 @@ export class Hub {
 function noop(): void {}
 
 const NO_FAILURES: readonly Greenlet[] = [];
+/** At most this many distinct blocking APIs are counted apart; later ones are counted as `other`. */
+const MAX_BLOCKING_APIS = 100;
 const NO_RUNNABLES: Runnable[] = [];
 /** The most queued items started between two looks at the clock (see drainReady). */
 const MAX_CHUNK = 256;

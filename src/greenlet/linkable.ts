@@ -16,7 +16,7 @@ import { checkFunction } from '../internal/validate.js';
 import { getHub, runOutside } from './hub.js';
 import { CallbackLink, type FireMode, type Link, park, WaitList, type WaitTarget } from './waiter.js';
 
-/** How a user link reacts to its source becoming ready. */
+/** @internal How a user link reacts to its source becoming ready. */
 export enum LinkKind {
   /** `rawlink`: call directly in the notification microtask. */
   Raw = 0,
@@ -32,6 +32,7 @@ export enum LinkKind {
 let spawnLink: (fn: (source: unknown) => unknown, source: unknown) => void = () => {
   throw new Error('greenhub: greenlet module not loaded');
 };
+/** @internal */
 export function setLinkSpawner(fn: typeof spawnLink): void {
   spawnLink = fn;
 }
@@ -45,7 +46,7 @@ function callRawLink(fn: (source: unknown) => void, source: unknown): void {
 }
 
 /**
- * A callback registered through the public link API. It runs outside any greenlet (like gevent's
+ * @internal A callback registered through the public link API. It runs outside any greenlet (like gevent's
  * hub callbacks), whichever greenlet's action notified it; its errors go to the hub's `onError`.
  */
 export class UserLink extends CallbackLink {
@@ -75,15 +76,19 @@ export class UserLink extends CallbackLink {
 
 /**
  * Base of everything that becomes ready and tells its links: `rawlink`, `unlink`, and the parked
- * waits of subclasses. A Linkable *is* the list of its links (no separate allocation per object:
- * this matters for greenlets, which are created by the hundred thousand).
+ * waits of subclasses. A Linkable *has* a {@link WaitList} of its links, created on first use: a
+ * greenlet that nobody joins or links (most of them, created by the hundred thousand) carries one
+ * empty field, not a list.
  *
  * Notification order: ready-once objects (Greenlet, AsyncResult) fire their list in place — links
  * added later fire in a later notification. Objects that can become not-ready again (Event,
- * Semaphore) hand the current links over as a batch and start empty, so that a link added after
- * `clear()` is not fired by a notification that was meant for earlier links.
+ * Semaphore) hand the current list over as a batch and start a new one on the next link, so that
+ * a link added after `clear()` is not fired by a notification that was meant for earlier links.
  */
-export abstract class Linkable extends WaitList implements WaitTarget {
+export abstract class Linkable implements WaitTarget {
+  /** @internal the links not yet notified; `null` until the first one */
+  _links: WaitList | null = null;
+
   /** True when waiting on this object would not block. */
   abstract ready(): boolean;
 
@@ -99,16 +104,18 @@ export abstract class Linkable extends WaitList implements WaitTarget {
 
   /** Remove every link registered with `callback` that has not fired yet. */
   unlink(callback: (source: this) => void): void {
-    for (let link = this._head; link !== null; ) {
+    const links = this._links;
+    if (links === null) return;
+    for (let link = links.head; link !== null; ) {
       const next = link.next;
-      if (link instanceof UserLink && link.fn === (callback as unknown)) this.remove(link);
+      if (link instanceof UserLink && link.fn === (callback as unknown)) links.remove(link);
       link = next;
     }
   }
 
   /** @internal register a link; if ready, queue its notification */
   _addLink(link: Link): void {
-    this.push(link);
+    (this._links ??= new WaitList()).push(link);
     if (this.ready()) this._notifyLinks();
   }
 
@@ -118,10 +125,11 @@ export abstract class Linkable extends WaitList implements WaitTarget {
    * registration order.
    */
   _notifyLinks(): void {
-    if (this._size === 0) return;
-    const batch = this.notificationBatch();
-    if (batch._hasUserLinks) getHub()._notify(batch, this);
-    else batch.fireAll(this);
+    const links = this._links;
+    if (links === null || links.size === 0) return;
+    if (this.handsOverLinks) this._links = null;
+    if (links.hasUserLinks) getHub()._notify(links, this);
+    else links.fireAll(this);
   }
 
   /** @internal park the caller until this object notifies its links */
@@ -132,11 +140,24 @@ export abstract class Linkable extends WaitList implements WaitTarget {
     onTimeout: unknown,
     signal?: AbortSignal,
   ): Promise<T> {
-    return park<T>(getHub(), this, op, this, timeoutMs, mode, onTimeout, undefined, signal);
+    return park<T>(
+      getHub(),
+      this,
+      op,
+      (this._links ??= new WaitList()),
+      timeoutMs,
+      mode,
+      onTimeout,
+      undefined,
+      signal,
+    );
   }
 
-  /** The list to notify: a detached batch (default), or the object itself if it is ready for good. */
-  protected notificationBatch(): WaitList {
-    return this.detachAll();
+  /**
+   * True (the default) when a notification hands the current links over as a batch and the next
+   * link starts a new list; false for objects that are ready for good, whose links fire in place.
+   */
+  protected get handsOverLinks(): boolean {
+    return true;
   }
 }

@@ -29,7 +29,6 @@ import {
   nativeSetTimeout,
 } from '../internal/natives.js';
 import { checkBoolean, checkDelay, checkOptions, rangeError, typeError } from '../internal/validate.js';
-import type { Greenlet } from './greenlet.js';
 import { currentGreenlet, formatMs, getHub } from './hub.js';
 import { WATCHDOG_SOURCE } from './watchdog-source.js';
 
@@ -69,8 +68,6 @@ export interface BlockingMonitorEvents {
 
 const PROBE = Symbol.for('greenhub.blockingProbe');
 const PROBE_EXPRESSION = "globalThis[Symbol.for('greenhub.blockingProbe')]?.";
-/** At most this many distinct API names are counted; later ones are counted as `other`. */
-const MAX_APIS = 100;
 
 // The blocking-API slot works with or without a running monitor: it is a plain array until a
 // monitor starts, then a view of the memory the watchdog reads.
@@ -141,7 +138,7 @@ export function programFrames(stack: string): string {
  * switch count it saw when the block began: if they moved, the block is over and the probe says so.
  */
 function probe(beat: number, switches: number): string {
-  if (slots[SLOT_BEAT] !== beat || getHub()._switchCounter[0] !== switches) return '{"stale":true}';
+  if (slots[SLOT_BEAT] !== beat || getHub()._switches() !== switches) return '{"stale":true}';
   const greenlet = currentGreenlet();
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 12;
@@ -206,11 +203,9 @@ export class BlockingMonitor extends EventEmitter<BlockingMonitorEvents> {
     const sab = new SharedArrayBuffer(24);
     const sharedSwitches = new Float64Array(sab, 0, 1);
     const sharedSlots = new Int32Array(sab, 8, 4);
-    sharedSwitches[0] = hub._switchCounter[0]!;
     sharedSlots.set(slots);
-    this.localSwitches = hub._switchCounter;
+    this.localSwitches = hub._moveSwitchCounter(sharedSwitches);
     this.localSlots = slots;
-    hub._switchCounter = sharedSwitches;
     slots = sharedSlots;
     const { port1, port2 } = new MessageChannel();
     namesPort = port1;
@@ -287,9 +282,7 @@ export class BlockingMonitor extends EventEmitter<BlockingMonitorEvents> {
     if (this.stopped) return;
     this.stopped = true;
     nativeClearInterval(this.beat);
-    const hub = getHub();
-    this.localSwitches[0] = hub._switchCounter[0]!;
-    hub._switchCounter = this.localSwitches;
+    getHub()._moveSwitchCounter(this.localSwitches);
     this.localSlots.set(slots);
     slots = this.localSlots;
     namesPort?.close();
@@ -319,13 +312,7 @@ export class BlockingMonitor extends EventEmitter<BlockingMonitorEvents> {
  * monitor's reports, and the blocking patch's slow calls while no monitor runs (patch/blocking.ts).
  */
 export function countBlock(durationMs: number, api: string | null): void {
-  const hub = getHub();
-  hub._blockingEvents++;
-  hub._blockedMs += durationMs;
-  let key = api ?? 'none';
-  const byApi = hub._blockedMsByApi;
-  if (!byApi.has(key) && byApi.size >= MAX_APIS) key = 'other';
-  byApi.set(key, (byApi.get(key) ?? 0) + durationMs);
+  getHub()._countBlock(durationMs, api);
 }
 
 function beat(shared: Int32Array): void {
@@ -346,7 +333,7 @@ function toReport(message: WatchdogMessage): BlockingReport {
 }
 
 function findLive(id: number): { id: number; name: string } {
-  for (let g: Greenlet | null = getHub()._liveHead; g !== null; g = g._lnext) {
+  for (const g of getHub()._liveGreenlets()) {
     if (g.id === id) return { id, name: g.name };
   }
   return { id, name: `Greenlet-${id}` };

@@ -32,6 +32,7 @@
  * try { return await fetch(url, { signal: controller.signal }); } finally { op.end(); }
  * ```
  */
+import { nodes } from '../internal/intrusive-list.js';
 import { checkFunction, checkString } from '../internal/validate.js';
 import type { Greenlet } from './greenlet.js';
 import { currentGreenlet, getHub, type OperationCounter } from './hub.js';
@@ -108,7 +109,7 @@ export function abortOperations(first: Operation, reason: unknown): boolean {
   // A snapshot: an abort may start or end other operations of the same greenlet synchronously.
   const operations: Operation[] = [];
   let weak = false;
-  for (let op: Operation | null = first; op !== null; op = op._next) {
+  for (const op of nodes(first)) {
     operations.push(op);
     if (op.weak) weak = true;
   }

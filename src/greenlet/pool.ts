@@ -21,7 +21,7 @@ import {
   checkTimeout,
   typeError,
 } from '../internal/validate.js';
-import { type BlockingTarget, kBlockers } from './deadlock.js';
+import { kBlockers } from './deadlock.js';
 import { Greenlet, type KillOptions } from './greenlet.js';
 import { currentGreenlet, getHub } from './hub.js';
 import { LinkKind, UserLink } from './linkable.js';
@@ -51,7 +51,7 @@ export interface GroupJoinOptions {
 type Task<I, R> = (item: I) => R | PromiseLike<R>;
 
 /** What Group and Pool share: membership, join, kill and the map family. */
-abstract class GreenletSet implements Iterable<Greenlet>, BlockingTarget {
+abstract class GreenletSet implements Iterable<Greenlet> {
   /** Members, each with the link that discards it when it dies. */
   protected readonly members = new Map<Greenlet, Link>();
   /** `applyAsync` greenlets waiting for a slot: already ours, not yet started. */

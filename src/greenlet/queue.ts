@@ -177,7 +177,7 @@ export class Queue<T = unknown> implements WaitTarget {
       signal,
     );
     // On a Channel a parked putter's item is what a peek sees.
-    if (this.peekers._size !== 0 && this._putters._size !== 0) this.peekers.fireAll(this.headItem());
+    if (this.peekers.size !== 0 && this._putters.size !== 0) this.peekers.fireAll(this.headItem());
     return done;
   }
 
@@ -197,7 +197,7 @@ export class Queue<T = unknown> implements WaitTarget {
     const pending = hub._checkpoint();
     if (pending !== undefined) return Promise.reject(pending.error);
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.store.length !== 0 || this._putters._size !== 0) return Promise.resolve(this.take());
+    if (this.store.length !== 0 || this._putters.size !== 0) return Promise.resolve(this.take());
     if (this.closed) return Promise.reject(this.shutDownError('get'));
     const onTimeout = this.emptyOnTimeout(ms);
     return park<T>(hub, this, 'get', this._getters, ms, FireMode.Value, onTimeout, undefined, signal);
@@ -205,7 +205,7 @@ export class Queue<T = unknown> implements WaitTarget {
 
   /** Get without waiting: throws `QueueEmpty` or `QueueShutDown`. Not a checkpoint. */
   getNowait(): T {
-    if (this.store.length !== 0 || this._putters._size !== 0) return this.take();
+    if (this.store.length !== 0 || this._putters.size !== 0) return this.take();
     if (this.closed) throw this.shutDownError('getNowait');
     throw new QueueEmpty(`${this}: getNowait() on an empty queue`);
   }
@@ -215,7 +215,7 @@ export class Queue<T = unknown> implements WaitTarget {
     const { ms, signal } = opts === undefined ? NO_WAIT_SPEC : this.waitOption('peek', opts);
     const hub = getHub();
     if (signal?.aborted) return checkpointed(hub, Promise.reject(signal.reason));
-    if (this.store.length !== 0 || this._putters._size !== 0)
+    if (this.store.length !== 0 || this._putters.size !== 0)
       return checkpointed(hub, Promise.resolve(this.headItem()));
     if (this.closed) return checkpointed(hub, Promise.reject(this.shutDownError('peek')));
     const onTimeout = this.emptyOnTimeout(ms);
@@ -224,7 +224,7 @@ export class Queue<T = unknown> implements WaitTarget {
 
   /** The next item without removing it or waiting: throws `QueueEmpty`. */
   peekNowait(): T {
-    if (this.store.length !== 0 || this._putters._size !== 0) return this.headItem();
+    if (this.store.length !== 0 || this._putters.size !== 0) return this.headItem();
     if (this.closed) throw this.shutDownError('peekNowait');
     throw new QueueEmpty(`${this}: peekNowait() on an empty queue`);
   }
@@ -281,10 +281,10 @@ export class Queue<T = unknown> implements WaitTarget {
 
   toString(): string {
     const size = this.maxsize === null ? `${this.qsize()}` : `${this.qsize()}/${this.maxsize}`;
-    const waiting = this._getters._size
-      ? `, ${this._getters._size} getters waiting`
-      : this._putters._size
-        ? `, ${this._putters._size} putters waiting`
+    const waiting = this._getters.size
+      ? `, ${this._getters.size} getters waiting`
+      : this._putters.size
+        ? `, ${this._putters.size} putters waiting`
         : '';
     return `${this.constructor.name}(${size}${waiting}${this.closed ? ', shut down' : ''})`;
   }
@@ -305,7 +305,7 @@ export class Queue<T = unknown> implements WaitTarget {
     if (this.store.length >= this.capacity) return false;
     this.store.push(item);
     this.unfinished++;
-    if (this.peekers._size !== 0) this.peekers.fireAll(this.store.peek());
+    if (this.peekers.size !== 0) this.peekers.fireAll(this.store.peek());
     return true;
   }
 
@@ -332,9 +332,7 @@ export class Queue<T = unknown> implements WaitTarget {
   }
 
   private headItem(): T {
-    return this.store.length !== 0
-      ? (this.store.peek() as T)
-      : ((this._putters._head as Waiter).payload as T);
+    return this.store.length !== 0 ? (this.store.peek() as T) : ((this._putters.head as Waiter).payload as T);
   }
 
   private waitOption(method: string, opts: QueueWaitOptions): WaitSpec {
@@ -424,11 +422,11 @@ export class Channel<T = unknown> extends Queue<T> {
 
   /** Putters waiting to hand over an item. */
   override qsize(): number {
-    return this._putters._size;
+    return this._putters.size;
   }
 
   /** True unless a getter is waiting (a `put` would block). */
   override full(): boolean {
-    return this._getters._size === 0;
+    return this._getters.size === 0;
   }
 }

@@ -2,6 +2,7 @@
  * Run info: every live greenlet as a spawn tree, what each waits on and for how long, plus waits of
  * top-level code and held wakers. `LoopExit` messages embed the text form.
  */
+import { nodes } from '../internal/intrusive-list.js';
 import { now } from '../internal/natives.js';
 import type { Greenlet, GreenletState } from './greenlet.js';
 import { formatMs, type Hub } from './hub.js';
@@ -48,22 +49,19 @@ export interface RunInfo {
 }
 
 function waitsOf(first: Waiter | null, t: number): WaitInfo[] {
-  const waits: WaitInfo[] = [];
-  for (let w = first; w !== null; w = w.wnext) waits.push({ op: w.op, on: String(w.on), forMs: t - w.since });
-  return waits;
+  return [...nodes(first)].map((w) => ({ op: w.op, on: String(w.on), forMs: t - w.since }));
 }
 
 function operationsOf(greenlet: Greenlet): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (let op = greenlet._operations; op !== null; op = op._next)
-    counts[op.kind] = (counts[op.kind] ?? 0) + 1;
+  for (const op of nodes(greenlet._operations)) counts[op.kind] = (counts[op.kind] ?? 0) + 1;
   return counts;
 }
 
 export function runInfo(hub: Hub): RunInfo {
   const t = now();
   const entries = new Map<Greenlet, RunInfoEntry>();
-  for (let g = hub._liveHead; g !== null; g = g._lnext) {
+  for (const g of hub._liveGreenlets()) {
     const entry: RunInfoEntry = {
       id: g.id,
       name: g.name,

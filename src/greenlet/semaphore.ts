@@ -10,7 +10,7 @@
  */
 import { NotOwnerError, OverReleaseError } from '../errors.js';
 import { checkBoolean, checkInteger, checkOptions, checkSignal, checkTimeout } from '../internal/validate.js';
-import { type BlockingTarget, kBlockers } from './deadlock.js';
+import { kBlockers } from './deadlock.js';
 import type { Greenlet } from './greenlet.js';
 import { currentGreenlet, getHub, type WaitOwner } from './hub.js';
 import { Linkable } from './linkable.js';
@@ -120,7 +120,7 @@ export class Semaphore extends Linkable {
   }
 
   override toString(): string {
-    return `${this.constructor.name}(counter=${this.count}, waiting=${this._acquirers._size})`;
+    return `${this.constructor.name}(counter=${this.count}, waiting=${this._acquirers.size})`;
   }
 
   /**
@@ -139,7 +139,7 @@ export class Semaphore extends Linkable {
     return link;
   }
 
-  /** Hook: a permit went to `owner` (null for internal reservations). */
+  /** @internal Hook: a permit went to `owner` (null for internal reservations). */
   protected granted(_owner: WaitOwner | null): void {}
 
   /** Hook: refuse an invalid release before the counter moves. */
@@ -185,7 +185,7 @@ export class BoundedSemaphore extends Semaphore {
  * try { await updateSharedState(); } finally { lock.release(); }
  * ```
  */
-export class Lock extends BoundedSemaphore implements BlockingTarget {
+export class Lock extends BoundedSemaphore {
   private holder: WaitOwner | null = null;
 
   constructor() {
@@ -210,7 +210,7 @@ export class Lock extends BoundedSemaphore implements BlockingTarget {
       holder === null
         ? 'an internal reservation'
         : `${holder}${(holder as Partial<Greenlet>).dead ? ', which is dead' : ''}`;
-    return `${this.label()}(held by ${by}, waiting=${this._acquirers._size})`;
+    return `${this.label()}(held by ${by}, waiting=${this._acquirers.size})`;
   }
 
   /** @internal deadlock detection: acquiring depends on the holder */
@@ -219,6 +219,7 @@ export class Lock extends BoundedSemaphore implements BlockingTarget {
     return owner === null ? [] : [owner];
   }
 
+  /** @internal */
   protected override granted(owner: WaitOwner | null): void {
     this.holder = owner;
   }
@@ -249,7 +250,7 @@ class RLockInner extends Lock {
  * }
  * ```
  */
-export class RLock implements BlockingTarget {
+export class RLock {
   private readonly inner = new RLockInner();
   private holder: WaitOwner | null = null;
   private depth = 0;

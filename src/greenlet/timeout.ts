@@ -25,6 +25,7 @@
  *   process alive as a `setTimeout` would, and a cancelled one does not.
  */
 import { NoCurrentGreenletError } from '../errors.js';
+import { linkFirst, unlink } from '../internal/intrusive-list.js';
 import { checkFunction, checkOptions, checkSignal, checkTimeout } from '../internal/validate.js';
 import { Fence } from './fence.js';
 import { Greenlet } from './greenlet.js';
@@ -123,10 +124,7 @@ export class Timeout extends Error implements Deadline {
     this.context = context;
     if (this.ms === null) return;
     schedule(this, this.ms);
-    const head = greenlet._timeouts;
-    this._next = head;
-    if (head !== null) head._prev = this;
-    greenlet._timeouts = this;
+    greenlet._timeouts = linkFirst(greenlet._timeouts, this);
   }
 
   /** Disarm the timer, and withdraw its throw if it fired but was not delivered yet. Idempotent. */
@@ -185,10 +183,7 @@ export class Timeout extends Error implements Deadline {
   }
 
   private unlink(greenlet: Greenlet): void {
-    if (this._prev === null) greenlet._timeouts = this._next;
-    else this._prev._next = this._next;
-    if (this._next !== null) this._next._prev = this._prev;
-    this._prev = this._next = null;
+    greenlet._timeouts = unlink(greenlet._timeouts, this);
   }
 }
 Object.defineProperty(Timeout.prototype, 'name', { value: 'Timeout', writable: true, configurable: true });

@@ -182,7 +182,7 @@ async function waitFor<T extends Waitable>(
   if (ready.length >= count) return checkpointed(hub, Promise.resolve(ready.slice(0, count)));
   const set = new WaitSet<T>(list, count, label, (object, s) => {
     s.ready.push(object);
-    const waiter = s.list._head as Waiter | null;
+    const waiter = s.list.head as Waiter | null;
     if (waiter === null) return;
     if (raiseError && object instanceof Greenlet && object._failed) {
       object._errorDelivered = true;
@@ -226,7 +226,7 @@ async function* iterate<T extends Waitable>(
   const deadline = timeoutMs === null ? null : now() + timeoutMs;
   const set = new WaitSet<T>(list, count, 'iwait', (object, s) => {
     s.ready.push(object);
-    s.list._head?.fire(undefined);
+    s.list.head?.fire(undefined);
   });
   set.ready.push(...list.filter((o) => o.ready()));
   let yielded = 0;

@@ -38,58 +38,48 @@ export abstract class Link {
   }
 }
 
-/** An intrusive FIFO of {@link Link}s with O(1) push, shift and removal. */
+/**
+ * An intrusive FIFO of {@link Link}s with O(1) push, shift and removal: the queue of a primitive
+ * (a Semaphore's acquirers, a Queue's getters) and the links of a {@link Linkable}. Internal: it is
+ * not part of any public type.
+ */
 export class WaitList {
-  /** @internal */ _head: Link | null = null;
-  /** @internal */ _tail: Link | null = null;
-  /** @internal */ _size = 0;
+  head: Link | null = null;
+  tail: Link | null = null;
+  size = 0;
   /** Set while a notification of this list is queued on the hub, so it is queued once. */
-  _notifyQueued = false;
+  notifyQueued = false;
   /**
    * Set once a link that runs user code was pushed. Parked waiters and internal bookkeeping links
    * run no user code, so a list of only those fires synchronously (a woken greenlet resumes in a
    * microtask anyway); a list with user callbacks is fired in one microtask, in order.
    */
-  _hasUserLinks = false;
+  hasUserLinks = false;
 
   push(link: Link): void {
-    if (link.runsUserCode) this._hasUserLinks = true;
+    if (link.runsUserCode) this.hasUserLinks = true;
     link.list = this;
-    link.prev = this._tail;
+    link.prev = this.tail;
     link.next = null;
-    if (this._tail === null) this._head = link;
-    else this._tail.next = link;
-    this._tail = link;
-    this._size++;
+    if (this.tail === null) this.head = link;
+    else this.tail.next = link;
+    this.tail = link;
+    this.size++;
   }
 
   shift(): Link | null {
-    const link = this._head;
+    const link = this.head;
     if (link !== null) this.remove(link);
     return link;
   }
 
   remove(link: Link): void {
-    if (link.prev === null) this._head = link.next;
+    if (link.prev === null) this.head = link.next;
     else link.prev.next = link.next;
-    if (link.next === null) this._tail = link.prev;
+    if (link.next === null) this.tail = link.prev;
     else link.next.prev = link.prev;
     link.prev = link.next = link.list = null;
-    this._size--;
-  }
-
-  /** Move every link into a new list (a notification batch) and leave this one empty. */
-  detachAll(): WaitList {
-    const batch = new WaitList();
-    for (let link = this._head; link !== null; link = link.next) link.list = batch;
-    batch._head = this._head;
-    batch._tail = this._tail;
-    batch._size = this._size;
-    batch._hasUserLinks = this._hasUserLinks;
-    this._head = this._tail = null;
-    this._size = 0;
-    this._hasUserLinks = false;
-    return batch;
+    this.size--;
   }
 
   /** Fire every link in order, including links pushed while firing. */
@@ -119,7 +109,7 @@ export enum FireMode {
   Result = 2,
 }
 
-/** A finished outcome a {@link FireMode.Result} waiter reads (Greenlet, AsyncResult). */
+/** @internal A finished outcome a {@link FireMode.Result} waiter reads (Greenlet, AsyncResult). */
 export interface ResultSource {
   readonly _failed: boolean;
   readonly _result: unknown;
@@ -138,11 +128,14 @@ export interface WaitTarget {
   toString(): string;
 }
 
-/** A parked wait. Created only by {@link park}. */
+/** @internal A parked wait. Created only by {@link park}. */
 export class Waiter extends Link {
-  /** Owner list links (the greenlet or top-level code that waits). */
-  wprev: Waiter | null = null;
-  wnext: Waiter | null = null;
+  /**
+   * Its place in its owner's list of parked waits (the greenlet or top-level code that waits; see
+   * internal/intrusive-list.ts); `prev`/`next` are its place in the primitive's queue.
+   */
+  _prev: Waiter | null = null;
+  _next: Waiter | null = null;
   owner: WaitOwner | null;
   timer: Timer | undefined = undefined;
   /** The caller's `AbortSignal` (`{ signal }`), listened to while parked; the waiter is its listener. */
@@ -291,7 +284,7 @@ export function park<T>(
   return waiter instanceof Refusal ? Promise.reject(waiter.error) : (waiter.promise as Promise<T>);
 }
 
-/** {@link park}, returning the waiter itself (or the refusal) for callers that schedule its wake-up. */
+/** @internal {@link park}, returning the waiter itself (or the refusal) for callers that schedule its wake-up. */
 export function parkWaiter(
   hub: Hub,
   on: WaitTarget,

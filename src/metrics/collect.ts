@@ -7,6 +7,7 @@
 import client from 'prom-client';
 import { InvalidStateError } from '../errors.js';
 import { getHub, type HubStats } from '../greenlet/hub.js';
+import { report } from '../greenlet/internal.js';
 import { nativeQueueMicrotask } from '../internal/natives.js';
 import { checkBoolean, checkInteger, checkOptions, checkString, rangeError } from '../internal/validate.js';
 import {
@@ -238,7 +239,7 @@ function read<S extends ThreadPoolMetricsSource | ServerMetricsSource>(
       out.push([names.value(source.name), source.metricsSnapshot() as ReturnType<S['metricsSnapshot']>]);
     } catch (error) {
       // A broken source must not break the scrape; it is reported and left out.
-      getHub()._report(error, null);
+      report(error, null);
     }
   }
   return out;

@@ -8,7 +8,7 @@
  * with later names are counted under `other`.
  */
 import type { Greenlet } from '../greenlet/greenlet.js';
-import { getHub } from '../greenlet/hub.js';
+import { greenletEndHook, metricName, setGreenletEndHook } from '../greenlet/internal.js';
 import { OTHER } from './names.js';
 import { DurationRecorder, type HistogramSnapshot } from './recorder.js';
 
@@ -23,7 +23,7 @@ class GreenletDurations {
   private other = new DurationRecorder();
 
   private readonly observe = (greenlet: Greenlet, ms: number): void => {
-    const name = greenlet._metricName();
+    const name = metricName(greenlet);
     const recorder = this.recorders.get(name) ?? this.add(name);
     recorder.observeMs(ms);
   };
@@ -42,14 +42,14 @@ class GreenletDurations {
   attach(limit: number): boolean {
     if (this.users > 0 && limit !== this.limit) return false;
     this.limit = limit;
-    if (this.users++ === 0) getHub()._onGreenletEnd = this.observe;
+    if (this.users++ === 0) setGreenletEndHook(this.observe);
     return true;
   }
 
   /** The last collection closed: stop observing and forget (a new collection starts from zero). */
   detach(): void {
     if (--this.users !== 0) return;
-    if (getHub()._onGreenletEnd === this.observe) getHub()._onGreenletEnd = null;
+    if (greenletEndHook() === this.observe) setGreenletEndHook(null);
     this.recorders.clear();
     this.own = 0;
     this.other = new DurationRecorder();

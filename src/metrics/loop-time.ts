@@ -16,7 +16,8 @@
  * `test/metrics/loop-time.test.ts` and the README; off by default.
  */
 import { createHook } from 'node:async_hooks';
-import { currentGreenlet, getHub } from '../greenlet/hub.js';
+import { currentGreenlet } from '../greenlet/hub.js';
+import { metricName, runSegmentHook, setRunSegmentHook } from '../greenlet/internal.js';
 import { now } from '../internal/natives.js';
 import { OTHER } from './names.js';
 
@@ -46,7 +47,8 @@ class LoopTime {
         this.add(this.current, now() - this.startedAt - this.innerMs);
       }
       this.outer.push([this.current, this.startedAt, this.innerMs]);
-      this.current = currentGreenlet()?._metricName();
+      const greenlet = currentGreenlet();
+      this.current = greenlet === undefined ? undefined : metricName(greenlet);
       this.innerMs = 0;
       if (this.current !== undefined) this.startedAt = now();
     },
@@ -85,7 +87,7 @@ class LoopTime {
     if (this.users > 0 && limit !== this.limit) return false;
     this.limit = limit;
     if (this.users++ === 0) {
-      getHub()._onRunSegment = this.segment;
+      setRunSegmentHook(this.segment);
       this.hook.enable();
     }
     return true;
@@ -95,7 +97,7 @@ class LoopTime {
   detach(): void {
     if (--this.users !== 0) return;
     this.hook.disable();
-    if (getHub()._onRunSegment === this.segment) getHub()._onRunSegment = null;
+    if (runSegmentHook() === this.segment) setRunSegmentHook(null);
     this.cells.clear();
     this.own = 0;
     this.other = { ms: 0 };

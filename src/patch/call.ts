@@ -30,7 +30,8 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { Greenlet } from '../greenlet/greenlet.js';
-import { currentOwner, getHub, runAs } from '../greenlet/hub.js';
+import { currentOwner, runAs } from '../greenlet/hub.js';
+import { checkpoint, hasPendingThrow, throwInto } from '../greenlet/internal.js';
 import { Operation, registerOperation } from '../greenlet/operation.js';
 import { isReplaced, replace } from './registry.js';
 import type { PatchTarget } from './table.js';
@@ -153,8 +154,8 @@ function throwPendingLater(greenlet: Greenlet): void {
 }
 
 function throwPending(greenlet: Greenlet): void {
-  const pending = getHub()._checkpoint();
-  if (pending !== undefined) greenlet._throw(pending.error, true);
+  const pending = checkpoint();
+  if (pending !== undefined) throwInto(greenlet, pending.error, true);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,7 +265,7 @@ export function promiseApi(spec: CallSpec, original: Fn): Fn {
   return function patched(this: unknown, ...args: unknown[]): unknown {
     // The checkpoint comes first: an abandoned continuation (greenlet/fence.ts) meets its pending
     // exception here even though it belongs to no live greenlet any more.
-    const pending = getHub()._checkpoint();
+    const pending = checkpoint();
     if (pending !== undefined) return Promise.reject(pending.error);
     const greenlet = liveGreenlet();
     if (greenlet === undefined) return Reflect.apply(original, this, args);
@@ -303,7 +304,7 @@ export function callbackApi(spec: CallSpec, original: Fn): Fn {
   return function patched(this: unknown, ...args: unknown[]): unknown {
     const callback = args[args.length - 1];
     if (typeof callback !== 'function') return Reflect.apply(original, this, args);
-    const pending = getHub()._checkpoint();
+    const pending = checkpoint();
     if (pending !== undefined) {
       process.nextTick(callback as Fn, pending.error);
       return undefined;
@@ -355,7 +356,7 @@ export function trackEmitter<E extends EventEmitter>(
   };
   for (const event of endEvents) emitter.on(event, ended);
   registerOperation(call);
-  if (greenlet._hasPendingThrow()) throwPendingLater(greenlet);
+  if (hasPendingThrow(greenlet)) throwPendingLater(greenlet);
 }
 
 class IteratorCall extends Call {
@@ -404,8 +405,8 @@ export function iteratorApi(spec: CallSpec, original: Fn): Fn {
     if (greenlet === undefined) return Reflect.apply(original, this, args);
     const call = registerOperation(new IteratorCall(greenlet, spec));
     const iterator = invoke(spec, original, this, withSignal(args, spec, call, false), call);
-    const pending = getHub()._checkpoint();
-    if (pending !== undefined) greenlet._throw(pending.error, true);
+    const pending = checkpoint();
+    if (pending !== undefined) throwInto(greenlet, pending.error, true);
     return call.wrap(iterator as AsyncIterator<unknown>);
   };
 }

@@ -30,8 +30,8 @@
  */
 import { constants } from 'node:os';
 import { GreenletExit } from '../errors.js';
-import type { Greenlet } from '../greenlet/greenlet.js';
-import { getHub, runOutside } from '../greenlet/hub.js';
+import { runOutside } from '../greenlet/hub.js';
+import { liveGreenlets } from '../greenlet/internal.js';
 import { joinAll, killAll } from '../greenlet/wait.js';
 import { nativeClearTimeout, nativeSetTimeout, now } from '../internal/natives.js';
 import { shutdownHooks } from '../internal/shutdown-hooks.js';
@@ -159,12 +159,6 @@ export function shutdown(opts?: ShutdownOptions): Promise<number> {
  * shutdown that long; long enough for a client that is itself short of CPU to send its request.
  */
 export const ARRIVAL_WAIT_MS = 2_000;
-
-function liveGreenlets(): Greenlet[] {
-  const live: Greenlet[] = [];
-  for (let g = getHub()._liveHead; g !== null; g = g._lnext) live.push(g);
-  return live;
-}
 
 function log(line: string): void {
   process.stderr.write(`greenhub: ${line}\n`);

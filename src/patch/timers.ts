@@ -19,7 +19,7 @@
  */
 import { promisify } from 'node:util';
 import type { Greenlet } from '../greenlet/greenlet.js';
-import { getHub } from '../greenlet/hub.js';
+import { checkpoint } from '../greenlet/internal.js';
 import { Operation, registerOperation } from '../greenlet/operation.js';
 import { dressAs, type Fn, iteratorApi, liveGreenlet, promiseApi, wrapFunctions } from './call.js';
 import { builtin, replace } from './registry.js';
@@ -199,7 +199,7 @@ function makeSleep(
 ): Fn {
   const withOptions = promiseApi({ kind: 'timer', signalAt: optionsAt }, original);
   return function sleep(this: unknown, ...args: unknown[]): unknown {
-    const pending = getHub()._checkpoint(); // first: see promiseApi
+    const pending = checkpoint(); // first: see promiseApi
     if (pending !== undefined) return Promise.reject(pending.error);
     const greenlet = liveGreenlet();
     if (greenlet === undefined) return Reflect.apply(original, this, args);

@@ -23,7 +23,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type net from 'node:net';
 import { GreenletExit, RequestTimeoutError } from '../errors.js';
 import type { Greenlet } from '../greenlet/greenlet.js';
-import { getHub, runOutside } from '../greenlet/hub.js';
+import { runOutside } from '../greenlet/hub.js';
+import { report } from '../greenlet/internal.js';
 import { nativeClearTimeout, nativeSetTimeout, now } from '../internal/natives.js';
 import { nativeHttpCreateServer } from '../internal/net-natives.js';
 import {
@@ -431,7 +432,7 @@ export class HttpServer extends BaseServer {
   /** A mounted handler or a spawn failed. */
   private fail(ex: Exchange, error: unknown): void {
     this.respond(ex.res, 500, 'internal server error\n');
-    getHub()._report(error, null);
+    report(error, null);
   }
 
   /** The response closed (finished, or the client went away): count it; with `cancelOnDisconnect`, stop its handler. */

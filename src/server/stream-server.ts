@@ -3,6 +3,7 @@
  * connection — gevent's `StreamServer`.
  */
 import type net from 'node:net';
+import { addLink } from '../greenlet/internal.js';
 import { CallbackLink } from '../greenlet/waiter.js';
 import { nativeClearTimeout, nativeSetTimeout } from '../internal/natives.js';
 import { nativeNetCreateServer } from '../internal/net-natives.js';
@@ -81,7 +82,7 @@ export class StreamServer extends BaseServer {
       this.handle,
       [socket, address],
     );
-    greenlet._addLink(new CallbackLink(() => this.release(socket)));
+    addLink(greenlet, new CallbackLink(() => this.release(socket)));
   }
 
   protected refuse(socket: net.Socket, reason: string): void {

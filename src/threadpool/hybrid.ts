@@ -22,6 +22,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { TaskCancelledError } from '../errors.js';
 import { currentGreenlet, getHub } from '../greenlet/hub.js';
+import { checkpoint } from '../greenlet/internal.js';
 import { beginOperation } from '../greenlet/operation.js';
 import { sleep } from '../greenlet/sleep.js';
 import { nativeSetImmediate, now } from '../internal/natives.js';
@@ -339,7 +340,7 @@ class Placer<F extends Fn> {
     estimateMs: number | null,
   ): Promise<Awaited<ReturnType<F>>> {
     if (turnSpentMs >= 2 * this.thresholdMs) await sleep(0);
-    const pending = getHub()._checkpoint();
+    const pending = checkpoint();
     if (pending !== undefined) throw pending.error;
     this.count('inline', estimateMs);
     const context = new InlineContext();

@@ -14,6 +14,7 @@
  */
 import { GreenletExit } from '../errors.js';
 import { Greenlet } from '../greenlet/greenlet.js';
+import { addLink } from '../greenlet/internal.js';
 import { CallbackLink } from '../greenlet/waiter.js';
 import { checkOptions, checkTimeout, typeError } from '../internal/validate.js';
 import { type MapHost, mapped, type PoolImapOptions } from './pool-map.js';
@@ -77,7 +78,7 @@ export function spawnTask<R>(
   const submission = host._submit<R>(where, task, args, 0, undefined, options);
   const greenlet = new Greenlet<R>(poolTask as () => Promise<R>, submission);
   greenlet.name = task.label;
-  greenlet._addLink(new CallbackLink(cancelUnstarted(submission as Submission)));
+  addLink(greenlet, new CallbackLink(cancelUnstarted(submission as Submission)));
   greenlet.start();
   return greenlet;
 }

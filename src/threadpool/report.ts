@@ -4,11 +4,12 @@
  * With the default handler they are printed with a message that says which thread it was.
  */
 import { getHub, printError } from '../greenlet/hub.js';
+import { report } from '../greenlet/internal.js';
 
 export function reportThreadFailure(error: unknown, what: string): void {
   const hub = getHub();
   if (hub.onError !== printError) {
-    hub._report(error, null);
+    report(error, null);
     return;
   }
   const stack = error instanceof Error ? (error.stack ?? String(error)) : String(error);

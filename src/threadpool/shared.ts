@@ -21,6 +21,7 @@
 import { isMainThread } from 'node:worker_threads';
 import { InvalidStateError, OverReleaseError } from '../errors.js';
 import { getHub } from '../greenlet/hub.js';
+import { checkpoint } from '../greenlet/internal.js';
 import {
   checkpointed,
   FireMode,
@@ -129,15 +130,15 @@ class Poller implements LivenessWatcher {
       if (liveThreads() > 0) this.onThreadsLive();
     }
     this.serve();
-    if (!this.polling && this.waiters._size > 0) this.poll();
+    if (!this.polling && this.waiters.size > 0) this.poll();
     (waiter as Waiter).promise.then(this.settled, this.settled);
     return (waiter as Waiter).promise as Promise<boolean>;
   }
 
   /** Grant waiters, in order, while the primitive allows. */
   serve(): void {
-    while (this.waiters._head !== null && this.primitive._grant()) this.waiters._head.fire(true);
-    if (this.waiters._size === 0) this.idle();
+    while (this.waiters.head !== null && this.primitive._grant()) this.waiters.head.fire(true);
+    if (this.waiters.size === 0) this.idle();
   }
 
   onThreadsLive(): void {
@@ -151,7 +152,7 @@ class Poller implements LivenessWatcher {
   }
 
   private readonly settled = (): void => {
-    if (this.waiters._size === 0) this.idle();
+    if (this.waiters.size === 0) this.idle();
   };
 
   private idle(): void {
@@ -167,7 +168,7 @@ class Poller implements LivenessWatcher {
     const cell = this.primitive._cell;
     for (;;) {
       this.serve();
-      if (this.waiters._size === 0) return;
+      if (this.waiters.size === 0) return;
       const wait = waitAsync(cell, 0, 0);
       if (wait.async) {
         this.polling = true;
@@ -321,7 +322,7 @@ export class SharedSemaphore extends SharedPrimitive {
   acquire(opts?: SharedAcquireOptions): Promise<boolean> {
     const ms = checkAcquire(`${this.constructor.name}.acquire()`, opts);
     // The checkpoint comes first: a pending kill must not leave with a permit it never releases.
-    const pending = getHub()._checkpoint();
+    const pending = checkpoint();
     if (pending !== undefined) return Promise.reject(pending.error);
     if (this._grant()) return RESOLVED_TRUE;
     if (ms === 0) return RESOLVED_FALSE;

@@ -26,6 +26,7 @@ import { InvalidStateError, UncloneableError } from '../errors.js';
 import { Event } from '../greenlet/event.js';
 import { Greenlet } from '../greenlet/greenlet.js';
 import { getHub } from '../greenlet/hub.js';
+import { hasFailed, markObserved } from '../greenlet/internal.js';
 import { checkpointed } from '../greenlet/waiter.js';
 import { isThreadPatched } from '../internal/thread-mode.js';
 import { checkBoolean, checkOptions, checkString, checkTimeout, typeError } from '../internal/validate.js';
@@ -164,9 +165,9 @@ export class Thread<F extends Fn = Fn> {
     this.chosen = 'greenlet';
     const greenlet = new Greenlet(runTarget, this.target, this.args);
     greenlet.name = this.name;
-    greenlet._observed = true; // its failure is reported below, once
+    markObserved(greenlet); // its failure is reported below, once
     greenlet.rawlink((g: Greenlet) => {
-      if (g._failed) {
+      if (hasFailed(g)) {
         this.failure = g.exception;
         reportThreadFailure(g.exception, `${this} failed`);
       }

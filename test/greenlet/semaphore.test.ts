@@ -67,7 +67,7 @@ describe('Semaphore', () => {
     sem.release();
     expect(await patient.get()).toBe(true);
     expect(sem.counter).toBe(0);
-    expect(sem._acquirers._size).toBe(0);
+    expect(sem._acquirers.size).toBe(0);
   });
 
   it('wait() waits for a free permit without taking it', async () => {

@@ -239,7 +239,7 @@ describe('Semaphore under random interleavings', () => {
       expect(maxHolders).toBeLessThanOrEqual(permits);
       expect(grants, 'FIFO: grants follow request order').toEqual([...grants].sort((a, b) => a - b));
       expect(sem.counter, 'counter conservation').toBe(permits);
-      expect(sem._acquirers._size).toBe(0);
+      expect(sem._acquirers.size).toBe(0);
     });
   });
 });

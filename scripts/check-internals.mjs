@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// Part of `npm run lint`: no folder of src/ reaches into the hub's internals. A `_x` member declared
+// in src/greenlet/ (on the hub, a greenlet, a primitive, a wait list) may be used only by
+// src/greenlet/ itself; other folders call the facade, src/greenlet/internal.ts. Other folders' own
+// `_x` members (threadpool's, server's) are theirs: the check resolves every `.x` access with the
+// type checker and looks at where the member is declared, not at its name.
+//
+// Usage: node scripts/check-internals.mjs [tsconfig] — exits 1 and lists the accesses it found.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+
+/**
+ * The `._x` accesses, outside `ownerDir`, to members declared inside it.
+ * @param {ts.Program} program
+ * @param {string} ownerDir absolute path of the folder whose internals are guarded
+ * @returns {string[]} `file:line: .name (declared in …)`
+ */
+export function foreignInternalAccesses(program, ownerDir) {
+  const checker = program.getTypeChecker();
+  const inside = (/** @type {string} */ file) => path.resolve(file).startsWith(ownerDir + path.sep);
+  /** @type {string[]} */
+  const found = [];
+  for (const source of program.getSourceFiles()) {
+    if (source.isDeclarationFile || inside(source.fileName)) continue;
+    if (source.fileName.includes(`${path.sep}node_modules${path.sep}`)) continue;
+    /** @param {ts.Node} node */
+    const visit = (node) => {
+      if (ts.isPropertyAccessExpression(node) && node.name.text.startsWith('_')) {
+        const declarations = checker.getSymbolAtLocation(node.name)?.declarations ?? [];
+        const owner = declarations.find((d) => inside(d.getSourceFile().fileName));
+        if (owner !== undefined) {
+          const { line } = source.getLineAndCharacterOfPosition(node.name.getStart(source));
+          const where = path.relative(process.cwd(), source.fileName);
+          const declared = path.relative(process.cwd(), owner.getSourceFile().fileName);
+          found.push(`${where}:${line + 1}: .${node.name.text} (declared in ${declared})`);
+        }
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+  }
+  return found;
+}
+
+/** @param {string} configPath */
+function programOf(configPath) {
+  const config = ts.getParsedCommandLineOfConfigFile(
+    configPath,
+    { noEmit: true },
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => {
+        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      },
+    },
+  );
+  if (config === undefined) throw new Error(`cannot read ${configPath}`);
+  return ts.createProgram(config.fileNames, config.options);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const config = path.resolve(process.argv[2] ?? path.join(root, 'tsconfig.build.json'));
+  const found = foreignInternalAccesses(programOf(config), path.join(root, 'src', 'greenlet'));
+  if (found.length !== 0) {
+    process.stderr.write(
+      `check-internals: ${found.length} access${found.length === 1 ? '' : 'es'} to greenlet internals ` +
+        `from outside src/greenlet/ (use src/greenlet/internal.ts):\n${found.map((f) => `  ${f}\n`).join('')}`,
+    );
+    process.exit(1);
+  }
+}

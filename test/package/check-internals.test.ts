@@ -1,0 +1,47 @@
+/**
+ * The lint check that keeps the hub's internals inside src/greenlet/ (scripts/check-internals.mjs,
+ * run by `npm run lint`): it resolves each `._x` access and flags those that reach a member declared
+ * in the guarded folder from outside it — and only those.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ts from 'typescript';
+import { afterAll, describe, expect, it } from 'vitest';
+import { foreignInternalAccesses } from '../../scripts/check-internals.mjs';
+
+describe('scripts/check-internals.mjs', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'greenhub-internals-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const write = (file: string, lines: string[]): string => {
+    const at = join(dir, file);
+    mkdirSync(join(at, '..'), { recursive: true });
+    writeFileSync(at, lines.join('\n'));
+    return at;
+  };
+
+  it("flags another folder's `._x` access to a greenlet member, not its own `_x` members nor public ones", () => {
+    const files = [
+      write('src/greenlet/hub.ts', [
+        'export class Hub {',
+        '  _checkpoint(): number { return 1; }',
+        '  stats(): number { return 2; }',
+        '}',
+        'export function facade(hub: Hub): number { return hub._checkpoint(); }',
+      ]),
+      write('src/threadpool/use.ts', [
+        "import { facade, Hub } from '../greenlet/hub.js';",
+        'class Own { _cell = 3; }',
+        'const hub = new Hub();',
+        'export const ok = [hub.stats(), facade(hub), new Own()._cell];',
+        'export const bad = hub._checkpoint();',
+      ]),
+    ];
+    const program = ts.createProgram(files, { strict: true, noEmit: true, types: [] });
+    const found = foreignInternalAccesses(program, join(dir, 'src', 'greenlet'));
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(
+      /src\/threadpool\/use\.ts:5: \._checkpoint \(declared in .*src\/greenlet\/hub\.ts\)$/,
+    );
+  });
+});
