@@ -30,6 +30,7 @@ export interface ModuleProxyOptions {
 
 /** What the endpoint needs from its pool. */
 export interface ModuleHost {
+  /** @internal */
   _submit<R>(
     where: string,
     task: AnyTaskRef,

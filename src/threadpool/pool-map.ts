@@ -24,6 +24,7 @@ export interface PoolImapOptions {
 /** What the map family needs from its pool. */
 export interface MapHost {
   readonly maxThreads: number;
+  /** @internal */
   _submit<R>(
     where: string,
     task: unknown,

@@ -55,6 +55,7 @@ abstract class SharedPrimitive implements WaitTarget {
   abstract toString(): string;
   /** The shared memory; passing the object to another thread shares it. */
   readonly buffer: SharedArrayBuffer;
+  /** @internal which shared primitive this is, readable after a structured clone */
   readonly [SHARED_BRAND]: string;
   /** @internal not enumerable: a clone carries only the buffer and the brand */
   declare readonly _cell: Int32Array;

@@ -50,11 +50,11 @@ export interface CallOptions {
 export interface SubmissionHost {
   readonly name: string;
   readonly cancelGrace: number;
-  /** The state of the task in `slot` (cells.ts). */
+  /** @internal The state of the task in `slot` (cells.ts). */
   _taskState(slot: number): number;
-  /** Write the cancellation code into the task's cell. */
+  /** @internal Write the cancellation code into the task's cell. */
   _askToStop(slot: number, code: number): void;
-  /** A task was cancelled by its caller (counted once). */
+  /** @internal A task was cancelled by its caller (counted once). */
   _cancelled(): void;
 }
 
