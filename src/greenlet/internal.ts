@@ -87,3 +87,29 @@ export function runSegmentHook(): RunSegmentHook | null {
 export function setRunSegmentHook(hook: RunSegmentHook | null): void {
   getHub()._onRunSegment = hook;
 }
+
+// What the other folders use of the hub's modules beyond the public API, in one place: they import
+// these from here, never from the module that defines them (scripts/check-internals.mjs).
+export {
+  currentGreenlet,
+  currentOwner,
+  defaultPool,
+  formatMs,
+  printError,
+  runAs,
+  runOutside,
+} from './hub.js';
+export { Linkable } from './linkable.js';
+export { mapItems } from './map.js';
+export { countBlock } from './monitor.js';
+export { registerOperation } from './operation.js';
+export {
+  CallbackLink,
+  checkpointed,
+  FireMode,
+  parkWaiter,
+  Refusal,
+  type Waiter,
+  WaitList,
+  type WaitTarget,
+} from './waiter.js';

@@ -16,8 +16,7 @@
  * `test/metrics/loop-time.test.ts` and the README; off by default.
  */
 import { createHook } from 'node:async_hooks';
-import { currentGreenlet } from '../greenlet/hub.js';
-import { metricName, runSegmentHook, setRunSegmentHook } from '../greenlet/internal.js';
+import { currentGreenlet, metricName, runSegmentHook, setRunSegmentHook } from '../greenlet/internal.js';
 import { now } from '../internal/natives.js';
 import { OTHER } from './names.js';
 

@@ -26,9 +26,10 @@
  *
  * Only the main thread is patched: a worker thread exists to block.
  */
+
 import { BlockingCallError } from '../errors.js';
-import { currentGreenlet, formatMs } from '../greenlet/hub.js';
-import { countBlock, getBlockingMonitor, setBlockingApi } from '../greenlet/monitor.js';
+import { countBlock, currentGreenlet, formatMs } from '../greenlet/internal.js';
+import { getBlockingMonitor, setBlockingApi } from '../greenlet/monitor.js';
 import { now } from '../internal/natives.js';
 import { checkFunction } from '../internal/validate.js';
 import { dressAs, type Fn, wrapFunctions } from './call.js';

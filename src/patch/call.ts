@@ -30,9 +30,15 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { Greenlet } from '../greenlet/greenlet.js';
-import { currentOwner, runAs } from '../greenlet/hub.js';
-import { checkpoint, hasPendingThrow, throwInto } from '../greenlet/internal.js';
-import { Operation, registerOperation } from '../greenlet/operation.js';
+import {
+  checkpoint,
+  currentOwner,
+  hasPendingThrow,
+  registerOperation,
+  runAs,
+  throwInto,
+} from '../greenlet/internal.js';
+import { Operation } from '../greenlet/operation.js';
 import { isReplaced, replace } from './registry.js';
 import type { PatchTarget } from './table.js';
 

@@ -39,13 +39,14 @@
  * same event-loop turn. Other server events (`'upgrade'`, `'connect'`, `'checkContinue'`) are not
  * wrapped.
  */
+
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { GreenletExit } from '../errors.js';
 import { Greenlet } from '../greenlet/greenlet.js';
-import { currentGreenlet } from '../greenlet/hub.js';
-import { Operation, registerOperation } from '../greenlet/operation.js';
+import { currentGreenlet, registerOperation } from '../greenlet/internal.js';
+import { Operation } from '../greenlet/operation.js';
 import { Pool } from '../greenlet/pool.js';
 import { Timeout } from '../greenlet/timeout.js';
 import { nativeClearTimeout, nativeSetImmediate, nativeSetTimeout, now } from '../internal/natives.js';

@@ -30,8 +30,7 @@
  */
 import { constants } from 'node:os';
 import { GreenletExit } from '../errors.js';
-import { runOutside } from '../greenlet/hub.js';
-import { liveGreenlets } from '../greenlet/internal.js';
+import { liveGreenlets, runOutside } from '../greenlet/internal.js';
 import { joinAll, killAll } from '../greenlet/wait.js';
 import { nativeClearTimeout, nativeSetTimeout, now } from '../internal/natives.js';
 import { shutdownHooks } from '../internal/shutdown-hooks.js';

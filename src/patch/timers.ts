@@ -19,8 +19,8 @@
  */
 import { promisify } from 'node:util';
 import type { Greenlet } from '../greenlet/greenlet.js';
-import { checkpoint } from '../greenlet/internal.js';
-import { Operation, registerOperation } from '../greenlet/operation.js';
+import { checkpoint, registerOperation } from '../greenlet/internal.js';
+import { Operation } from '../greenlet/operation.js';
 import { dressAs, type Fn, iteratorApi, liveGreenlet, promiseApi, wrapFunctions } from './call.js';
 import { builtin, replace } from './registry.js';
 

@@ -14,11 +14,12 @@
  * the handler greenlets, then kill the rest (and close their connections, so that one stuck in
  * unpatched I/O ends too).
  */
+
 import type net from 'node:net';
 import { InvalidStateError, QueueShutDown } from '../errors.js';
 import { Event } from '../greenlet/event.js';
 import { Greenlet } from '../greenlet/greenlet.js';
-import { runOutside } from '../greenlet/hub.js';
+import { runOutside } from '../greenlet/internal.js';
 import { Group, Pool } from '../greenlet/pool.js';
 import { Queue } from '../greenlet/queue.js';
 import { kGreenhubServer } from '../internal/net-natives.js';

@@ -23,8 +23,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type net from 'node:net';
 import { GreenletExit, RequestTimeoutError } from '../errors.js';
 import type { Greenlet } from '../greenlet/greenlet.js';
-import { runOutside } from '../greenlet/hub.js';
-import { report } from '../greenlet/internal.js';
+import { report, runOutside } from '../greenlet/internal.js';
 import { nativeClearTimeout, nativeSetTimeout, now } from '../internal/natives.js';
 import { nativeHttpCreateServer } from '../internal/net-natives.js';
 import {

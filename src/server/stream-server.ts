@@ -3,8 +3,7 @@
  * connection — gevent's `StreamServer`.
  */
 import type net from 'node:net';
-import { addLink } from '../greenlet/internal.js';
-import { CallbackLink } from '../greenlet/waiter.js';
+import { addLink, CallbackLink } from '../greenlet/internal.js';
 import { nativeClearTimeout, nativeSetTimeout } from '../internal/natives.js';
 import { nativeNetCreateServer } from '../internal/net-natives.js';
 import { checkFunction, checkOptions } from '../internal/validate.js';

@@ -8,10 +8,11 @@
  * Only top-level arguments are checked (a test of the prototype, then a few `instanceof`): deep
  * inspection on every task would cost more than most tasks.
  */
+
 import { ThreadModeError, UncloneableError } from '../errors.js';
 import { Event } from '../greenlet/event.js';
 import { Hub } from '../greenlet/hub.js';
-import { Linkable } from '../greenlet/linkable.js';
+import { Linkable } from '../greenlet/internal.js';
 import { Local } from '../greenlet/local.js';
 import { Group, Pool } from '../greenlet/pool.js';
 import { Queue } from '../greenlet/queue.js';

@@ -6,7 +6,7 @@
  * integer from 1 to 1024: `greenhub run --workers N` sets it in each worker to that worker's share
  * of the cores, so that N processes do not each start a thread per core. Any other value is ignored.
  */
-import { defaultPool } from '../greenlet/hub.js';
+import { defaultPool } from '../greenlet/internal.js';
 import { ThreadPool } from './pool.js';
 
 /** `GREENHUB_THREADS` when it is a valid thread count, else `undefined` (the pool's default). */

@@ -21,8 +21,8 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { TaskCancelledError } from '../errors.js';
-import { currentGreenlet, getHub } from '../greenlet/hub.js';
-import { checkpoint } from '../greenlet/internal.js';
+import { getHub } from '../greenlet/hub.js';
+import { checkpoint, currentGreenlet } from '../greenlet/internal.js';
 import { beginOperation } from '../greenlet/operation.js';
 import { sleep } from '../greenlet/sleep.js';
 import { nativeSetImmediate, now } from '../internal/natives.js';

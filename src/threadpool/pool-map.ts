@@ -8,9 +8,10 @@
  * Submitting never waits: when the pool's queue is full because of other callers, the map waits for
  * its own tasks before it tries again, and fails with `PoolFull` only when it has none in flight.
  */
+
 import { GreenletExit, PoolFull } from '../errors.js';
 import { Event } from '../greenlet/event.js';
-import { mapItems } from '../greenlet/map.js';
+import { mapItems } from '../greenlet/internal.js';
 import { checkAnyIterable, checkInteger, checkOptions, typeError } from '../internal/validate.js';
 import type { CallOptions, Submission } from './submission.js';
 import { type AnyTaskRef, TaskRef } from './task.js';

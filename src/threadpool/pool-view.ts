@@ -14,8 +14,7 @@
  */
 import { GreenletExit } from '../errors.js';
 import { Greenlet } from '../greenlet/greenlet.js';
-import { addLink } from '../greenlet/internal.js';
-import { CallbackLink } from '../greenlet/waiter.js';
+import { addLink, CallbackLink } from '../greenlet/internal.js';
 import { checkOptions, checkTimeout, typeError } from '../internal/validate.js';
 import { type MapHost, mapped, type PoolImapOptions } from './pool-map.js';
 import type { CallOptions, Submission } from './submission.js';

@@ -3,8 +3,8 @@
  * `Thread`'s target that threw) go to the hub's `onError`, like a greenlet failure nobody observed.
  * With the default handler they are printed with a message that says which thread it was.
  */
-import { getHub, printError } from '../greenlet/hub.js';
-import { report } from '../greenlet/internal.js';
+import { getHub } from '../greenlet/hub.js';
+import { printError, report } from '../greenlet/internal.js';
 
 export function reportThreadFailure(error: unknown, what: string): void {
   const hub = getHub();

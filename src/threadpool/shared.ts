@@ -21,8 +21,8 @@
 import { isMainThread } from 'node:worker_threads';
 import { InvalidStateError, OverReleaseError } from '../errors.js';
 import { getHub } from '../greenlet/hub.js';
-import { checkpoint } from '../greenlet/internal.js';
 import {
+  checkpoint,
   checkpointed,
   FireMode,
   parkWaiter,
@@ -30,7 +30,7 @@ import {
   type Waiter,
   WaitList,
   type WaitTarget,
-} from '../greenlet/waiter.js';
+} from '../greenlet/internal.js';
 import { now } from '../internal/natives.js';
 import { checkBoolean, checkInteger, checkOptions, checkTimeout, typeError } from '../internal/validate.js';
 import { waitAsync } from '../worker/context.js';

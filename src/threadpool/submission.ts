@@ -27,8 +27,9 @@
  * Per-call options ({@link CallOptions}: an AbortSignal, a timeout) cancel the task exactly as a
  * kill does; the Submission owns their listener and timer and releases both when it settles.
  */
+
 import { GreenletExit, PoolClosedError } from '../errors.js';
-import { currentGreenlet } from '../greenlet/hub.js';
+import { currentGreenlet } from '../greenlet/internal.js';
 import { beginOperation, type Operation } from '../greenlet/operation.js';
 import { Timeout } from '../greenlet/timeout.js';
 import { nativeClearTimeout, nativeSetTimeout, now } from '../internal/natives.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
-import { foreignInternalAccesses } from '../../scripts/check-internals.mjs';
+import { foreignInternalAccesses, foreignInternalImports } from '../../scripts/check-internals.mjs';
 
 describe('scripts/check-internals.mjs', () => {
   const dir = mkdtempSync(join(tmpdir(), 'greenhub-internals-'));
@@ -43,5 +43,35 @@ describe('scripts/check-internals.mjs', () => {
     expect(found[0]).toMatch(
       /src\/threadpool\/use\.ts:5: \._checkpoint \(declared in .*src\/greenlet\/hub\.ts\)$/,
     );
+  });
+
+  it('flags an import of a non-public name from a greenlet module other than the facade', () => {
+    const files = [
+      write('src/greenlet/hub.ts', [
+        'export function getHub(): number { return 1; }',
+        'export function runAs(): number { return 2; }',
+      ]),
+      write('src/greenlet/internal.ts', ["export { runAs } from './hub.js';"]),
+      write('src/index.ts', ["export { getHub } from './greenlet/hub.js';"]),
+      write('src/patch/ok.ts', [
+        "import { getHub } from '../greenlet/hub.js';",
+        "import { runAs } from '../greenlet/internal.js';",
+        'export const ok = getHub() + runAs();',
+      ]),
+      write('src/patch/bad.ts', [
+        "import { getHub, runAs } from '../greenlet/hub.js';",
+        'export const bad = getHub() + runAs();',
+      ]),
+    ];
+    const program = ts.createProgram(files, { strict: true, noEmit: true, types: [] });
+    const found = foreignInternalImports(
+      program,
+      join(dir, 'src', 'greenlet'),
+      join(dir, 'src', 'index.ts'),
+      join(dir, 'src', 'greenlet', 'internal.ts'),
+    );
+    expect(found).toEqual([
+      expect.stringMatching(/src\/patch\/bad\.ts:1: runAs from '\.\.\/greenlet\/hub\.js'$/),
+    ]);
   });
 });
