@@ -9,7 +9,7 @@
 //               Node 20 that turns on async hooks, which tax every promise in the process
 //   floor-ctx — spawn-join only: each task started in its own AsyncLocalStorage context
 //               (`als.run(store, task)`), the least any library can do to give every task its own
-//               async context, as SPEC §2.1 requires of greenlets
+//               async context, as greenlets have one
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 const [caseName = '', impl = ''] = process.argv.slice(2);

@@ -179,7 +179,7 @@ if (hub) {
     '',
     '### Reading these numbers',
     '',
-    '- **The floor is plain Node in a process where greenhub never loads.** A greenlet runs in its own `AsyncLocalStorage` context (SPEC §2.1: `getCurrent()` must follow `await`). On Node 20, enabling any AsyncLocalStorage turns on async hooks, which tax *every* promise in the process — the "floor with ALS active" column is the same plain-Node code after one `als.run()`. Promise-heavy floors (queues, handoffs) lose about half their speed to that alone; greenhub pays it too, and no library that gives tasks an async context can avoid it on Node 20.',
+    '- **The floor is plain Node in a process where greenhub never loads.** A greenlet runs in its own `AsyncLocalStorage` context (`getCurrent()` must follow `await`). On Node 20, enabling any AsyncLocalStorage turns on async hooks, which tax *every* promise in the process — the "floor with ALS active" column is the same plain-Node code after one `als.run()`. Promise-heavy floors (queues, handoffs) lose about half their speed to that alone; greenhub pays it too, and no library that gives tasks an async context can avoid it on Node 20.',
     '- **On Node 24** AsyncLocalStorage is built on `AsyncContextFrame` (no promise hooks), so the queue and handoff figures are free of the tax; starting a context still costs a frame allocation per `run()`, which bounds spawn + join.',
     "- **gevent** runs the same shapes (`bench/gevent/hub_cases.py`) with Debian's python3-gevent, when installed.",
     '',

@@ -111,7 +111,7 @@ class TopLevel implements WaitOwner {
   }
 }
 
-/** A snapshot of the hub (STYLE habit 9): plain numbers, cheap to take, read by metrics at scrape time. */
+/** A snapshot of the hub: plain numbers, cheap to take, read by metrics at scrape time (never pushed). */
 export interface HubStats {
   greenlets: {
     /** Started and not yet dead. */

@@ -1,5 +1,5 @@
 /**
- * The blocking monitor (SPEC §2.5): reports when the hub's thread was held by one piece of code for
+ * The blocking monitor: reports when the hub's thread was held by one piece of code for
  * longer than `maxBlockingTime` — gevent's monitor thread, for Node.
  *
  * Why a thread: a blocked event loop cannot notice that it is blocked, only that it *was* (a late

@@ -1,6 +1,6 @@
 /**
- * The one park/wake handoff that every primitive uses (STYLE habit 2; gevent's
- * `_abstract_linkable.py`, trio's `_core/_traps.py`).
+ * The one park/wake handoff that every primitive uses — no primitive builds its own promise
+ * plumbing (gevent's `_abstract_linkable.py`, trio's `_core/_traps.py`).
  *
  * A wait is a {@link Waiter}: a promise plus two intrusive list memberships.
  *

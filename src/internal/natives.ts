@@ -1,7 +1,7 @@
 /**
  * Originals of everything `greenhub/patch` may replace, captured when greenhub is first loaded.
  *
- * The hub must never call a patched API (STYLE habit 5): a patched timer would account the hub's
+ * The hub must never call a patched API: a patched timer would account the hub's
  * own timers to the greenlet that happens to be current, and a patched timer that checks for
  * cancellation would recurse into the hub. Every internal timer goes through these bindings. They
  * are plain `const` captures, not ESM live bindings, so `module.syncBuiltinESMExports()` after a

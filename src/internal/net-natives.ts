@@ -1,7 +1,7 @@
 /**
  * Originals of the `node:http` and `node:net` functions greenhub's own servers and clients use (the
  * metrics server, StreamServer, HttpServer, the load generator), captured when this module is first
- * loaded — as natives.ts does for timers (STYLE habit 5). Kept apart from natives.ts so that
+ * loaded — as natives.ts does for timers (greenhub's own I/O never goes through a patch). Kept apart from natives.ts so that
  * importing `greenhub` alone does not load `node:http`; `greenhub/patch` imports this module before
  * it patches `http` or `net`, so the captures are the originals.
  */

@@ -1,5 +1,6 @@
 /**
- * Argument checks shared by every public function. Messages follow one form (STYLE habit 8):
+ * Argument checks shared by every public function. Messages follow one form — where, which
+ * argument, what was expected, what came:
  * "Semaphore(): expected `value` to be a non-negative integer, got `-1` (number)".
  *
  * The checks are written so that the common, valid case costs a `typeof` and a comparison: they

@@ -1,5 +1,5 @@
 /**
- * `collectMetrics()`: registers every greenhub metric (SPEC §5) in a prom-client registry. Nothing
+ * `collectMetrics()`: registers every greenhub metric in a prom-client registry. Nothing
  * is recorded on the hot paths except what the hub, pools and servers keep anyway (counters, and
  * bucket counts for durations); every value is read from `stats()`-style snapshots when Prometheus
  * scrapes. One scrape takes one snapshot of each source, shared by all metrics of that scrape.

@@ -1,6 +1,6 @@
 /**
  * greenhub/metrics: Prometheus metrics for the hub, the blocking monitor, the event loop, patched
- * I/O, thread pools and servers (SPEC §5), on prom-client, read from snapshots at scrape time.
+ * I/O, thread pools and servers, on prom-client, read from snapshots at scrape time.
  *
  * @example
  * ```ts

@@ -1,5 +1,5 @@
 /**
- * The names of every metric greenhub exports (SPEC §5), and the bound on label values.
+ * The names of every metric greenhub exports, and the bound on label values.
  *
  * Prometheus conventions: base units in the name (`_seconds`, `_ratio`), `_total` on counters,
  * label values from small, known sets. Where a label value comes from the application (greenlet

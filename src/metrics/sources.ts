@@ -1,6 +1,6 @@
 /**
  * Metrics sources: the objects that pools and servers register so that `greenhub/metrics` can read
- * them at scrape time (STYLE habit 9). A source only hands out a plain snapshot; it never imports
+ * them at scrape time (pulled when scraped, never pushed on the hot path). A source only hands out a plain snapshot; it never imports
  * prom-client and does no work until scraped. This module is deliberately tiny so that the thread
  * pool and the servers can depend on it without loading prom-client.
  *

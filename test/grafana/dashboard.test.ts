@@ -130,7 +130,7 @@ describe('grafana/dashboards/greenhub.json', () => {
     expect(unknown).toEqual([]);
   });
 
-  it('has the panels of SPEC §7', () => {
+  it('has the panels the README promises', () => {
     const all = exprs.map((e) => e.expr).join('\n');
     for (const name of [
       'greenhub_greenlets',

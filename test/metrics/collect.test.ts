@@ -104,7 +104,7 @@ function fakePool(name: string, overrides: Partial<ThreadPoolMetricsSnapshot> = 
 }
 
 describe('collectMetrics(): the exposition', () => {
-  it('registers every metric of SPEC §5 with its type, labels and base unit, plus prom-client defaults; it parses as Prometheus text', async () => {
+  it('registers every metric greenhub documents with its type, labels and base unit, plus prom-client defaults; it parses as Prometheus text', async () => {
     fakePool('default');
     const { register, collection } = collect();
     await spawn(() => 1).join();

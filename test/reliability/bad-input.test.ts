@@ -1,5 +1,5 @@
 /**
- * Bad input everywhere (SPEC §9): every public export of every entry point, called with wrong types
+ * Bad input everywhere: every public export of every entry point, called with wrong types
  * and out-of-range values, throws (or rejects with) a `TypeError`/`RangeError` that carries a
  * stable `code` and names the argument — and leaves the hub as it was.
  *

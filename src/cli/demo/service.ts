@@ -1,5 +1,5 @@
 /**
- * The demo service (SPEC §8): one `HttpServer` on 127.0.0.1 with a greenlet per request and
+ * The demo service: one `HttpServer` on 127.0.0.1 with a greenlet per request and
  *
  * - `/io` — waits on the local upstream through the patched `fetch` (or, with `io: 'timer'`, a
  *   20 ms hub sleep, as the benchmark's other servers do);
