@@ -57,6 +57,23 @@ function cumulative(snapshot: MetricsSnapshot): MetricsSnapshot {
   return snapshot.filter((m) => m.type === 'counter' || m.type === 'histogram');
 }
 
+/**
+ * The common case, cheaply: `next` lists `previous`'s series first and in the same order (prom-client
+ * keeps a family's series in the order they were first seen), so none of them is missing.
+ */
+function startsWithSameSeries(next: MetricJson['values'], previous: MetricJson['values']): boolean {
+  if (next.length < previous.length) return false;
+  for (let i = 0; i < previous.length; i++) {
+    const a = previous[i]!;
+    const b = next[i]!;
+    if (a.metricName !== b.metricName) return false;
+    const keys = Object.keys(a.labels);
+    if (keys.length !== Object.keys(b.labels).length) return false;
+    for (const k of keys) if (a.labels[k] !== b.labels[k]) return false;
+  }
+  return true;
+}
+
 function seriesKey(value: MetricJson['values'][number]): string {
   const labels = Object.keys(value.labels)
     .sort()
@@ -83,6 +100,7 @@ export function keepCounters(previous: MetricsSnapshot, next: MetricsSnapshot): 
       out.push(old);
       continue;
     }
+    if (startsWithSameSeries(now.values, old.values)) continue;
     const present = new Set(now.values.map(seriesKey));
     const missing = old.values.filter((v) => !present.has(seriesKey(v)));
     if (missing.length > 0) out[out.indexOf(now)] = { ...now, values: [...now.values, ...missing] };
