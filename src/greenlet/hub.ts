@@ -148,6 +148,11 @@ export interface HubStats {
   blockedMs: number;
   /** That duration by blocking API (`fs.readFileSync`…, set by the patch layer); `none` when no API was known. */
   blockedMsByApi: Record<string, number>;
+  /**
+   * That duration by API and by the blocked greenlet's metric name (its name, e.g. the route
+   * `GET /report` of a request greenlet, else its function's name; `none` outside any greenlet).
+   */
+  blockedMsByApiAndName: { api: string; name: string; ms: number }[];
 }
 
 /** Operations of one kind in flight (see operation.ts). */
@@ -336,7 +341,8 @@ export class Hub {
   private blockingEvents = 0;
   private blockedMs = 0;
   /** Blocked time by API; `none` when no patched API was in progress. */
-  private readonly blockedMsByApi = new Map<string, number>();
+  /** Blocked ms by API and greenlet metric name: `api` NUL `name` → ms. */
+  private readonly blockedMsByKey = new Map<string, number>();
   private loopExits = 0;
   private deadlocks = 0;
   private unobserved = 0;
@@ -390,7 +396,7 @@ export class Hub {
       abandoned: { total: this.abandonedTotal, running: this.abandoned.size },
       blockingEvents: this.blockingEvents,
       blockedMs: this.blockedMs,
-      blockedMsByApi: Object.fromEntries(this.blockedMsByApi),
+      ...this.blocksByApi(),
     };
   }
 
@@ -467,16 +473,29 @@ export class Hub {
 
   /**
    * @internal Add one block of the hub to its totals (`stats()`: `blockingEvents`, `blockedMs`,
-   * `blockedMsByApi`; `api` null: no known API). At most {@link MAX_BLOCKING_APIS} APIs are kept
-   * apart; the rest count as `other`.
+   * `blockedMsByApi`, `blockedMsByApiAndName`; `api` null: no known API; `name` the blocked
+   * greenlet's metric name, null outside any greenlet). At most {@link MAX_BLOCKING_KEYS} pairs
+   * are kept apart; the rest count under `other`.
    */
-  _countBlock(durationMs: number, api: string | null): void {
+  _countBlock(durationMs: number, api: string | null, name: string | null): void {
     this.blockingEvents++;
     this.blockedMs += durationMs;
-    let key = api ?? 'none';
-    const byApi = this.blockedMsByApi;
-    if (!byApi.has(key) && byApi.size >= MAX_BLOCKING_APIS) key = 'other';
-    byApi.set(key, (byApi.get(key) ?? 0) + durationMs);
+    let key = `${api ?? 'none'}\0${name ?? 'none'}`;
+    const byKey = this.blockedMsByKey;
+    if (!byKey.has(key) && byKey.size >= MAX_BLOCKING_KEYS) key = 'other\0other';
+    byKey.set(key, (byKey.get(key) ?? 0) + durationMs);
+  }
+
+  private blocksByApi(): Pick<HubStats, 'blockedMsByApi' | 'blockedMsByApiAndName'> {
+    const byApi: Record<string, number> = {};
+    const byApiAndName: HubStats['blockedMsByApiAndName'] = [];
+    for (const [key, ms] of this.blockedMsByKey) {
+      const cut = key.indexOf('\0');
+      const api = key.slice(0, cut);
+      byApi[api] = (byApi[api] ?? 0) + ms;
+      byApiAndName.push({ api, name: key.slice(cut + 1), ms });
+    }
+    return { blockedMsByApi: byApi, blockedMsByApiAndName: byApiAndName };
   }
 
   /** @internal see operation.ts: the in-flight counter of `kind`, kept by the operations themselves */
@@ -821,8 +840,8 @@ export class Hub {
 function noop(): void {}
 
 const NO_FAILURES: readonly Greenlet[] = [];
-/** At most this many distinct blocking APIs are counted apart; later ones are counted as `other`. */
-const MAX_BLOCKING_APIS = 100;
+/** At most this many distinct (API, greenlet name) pairs of blocks are counted apart; later ones as `other`. */
+const MAX_BLOCKING_KEYS = 100;
 const NO_RUNNABLES: Runnable[] = [];
 /** The most queued items started between two looks at the clock (see drainReady). */
 const MAX_CHUNK = 256;

@@ -149,6 +149,7 @@ function probe(beat: number, switches: number): string {
   return JSON.stringify({
     id: greenlet?.id ?? 0,
     name: greenlet?.name ?? null,
+    metricName: greenlet?._metricName() ?? null,
     label: greenlet === undefined ? null : String(greenlet),
     stack,
   });
@@ -157,7 +158,7 @@ function probe(beat: number, switches: number): string {
 interface WatchdogMessage {
   durationMs: number;
   api: { name: string | null; greenlet: number } | null;
-  probe: { id: number; name: string | null; stack: string } | null;
+  probe: { id: number; name: string | null; metricName?: string | null; stack: string } | null;
 }
 
 let theMonitor: BlockingMonitor | null = null;
@@ -295,7 +296,7 @@ export class BlockingMonitor extends EventEmitter<BlockingMonitorEvents> {
   private readonly onReport = (message: WatchdogMessage): void => {
     const report = toReport(message);
     const hub = getHub();
-    countBlock(report.durationMs, report.api);
+    countBlock(report.durationMs, report.api, blockedName(message));
     try {
       this.emit('blocked', report);
     } catch (error) {
@@ -308,11 +309,20 @@ export class BlockingMonitor extends EventEmitter<BlockingMonitorEvents> {
 /**
  * @internal Add one block of the hub to its totals (`getHub().stats()`: `blockingEvents`,
  * `blockedMs`, `blockedMsByApi`; in metrics `greenhub_hub_blocking_events_total` and
- * `greenhub_hub_blocked_seconds_total{api}`). Two sources feed it, never for the same block: the
+ * `greenhub_hub_blocked_seconds_total{api, name}`). Two sources feed it, never for the same block: the
  * monitor's reports, and the blocking patch's slow calls while no monitor runs (patch/blocking.ts).
  */
-export function countBlock(durationMs: number, api: string | null): void {
-  getHub()._countBlock(durationMs, api);
+export function countBlock(durationMs: number, api: string | null, name: string | null): void {
+  getHub()._countBlock(durationMs, api, name);
+}
+
+/** The metric name of the greenlet a block held (the probe's, else the API call's), or null. */
+function blockedName({ probe: p, api }: WatchdogMessage): string | null {
+  if (p !== null && p.id !== 0) return p.metricName ?? null;
+  if (p === null && api !== null && api.greenlet !== 0) {
+    for (const g of getHub()._liveGreenlets()) if (g.id === api.greenlet) return g._metricName();
+  }
+  return null;
 }
 
 function beat(shared: Int32Array): void {
@@ -367,7 +377,7 @@ export function formatBlockingReport(report: BlockingReport, maxBlockingTime: nu
 /**
  * Start the blocking monitor of this thread (a watchdog thread; see the module comment), or return
  * the one already running when the options agree. Reports are emitted as `'blocked'` events,
- * counted in `getHub().stats()` and in metrics (`greenhub_hub_blocked_seconds_total{api}`,
+ * counted in `getHub().stats()` and in metrics (`greenhub_hub_blocked_seconds_total{api, name}`,
  * `greenhub_hub_blocking_events_total`), and printed on stderr unless `print` is false.
  *
  * @example

@@ -341,13 +341,13 @@ function defineMetrics(scrape: Scrape, prefix: string): CollectedMetric[] {
     ),
     metric(
       n.hubBlockedSeconds,
-      'Time the hub was blocked beyond maxBlockingTime, by the synchronous API in progress (none: no patched API).',
+      'Time the hub was blocked beyond maxBlockingTime, by the synchronous API in progress (none: no patched API) and the greenlet it held (its name, e.g. the route; none: outside any greenlet).',
       'counter',
-      ['api'],
+      ['api', 'name'],
       () => {
-        const byApi = scrape.hub().blockedMsByApi;
-        const samples = Object.entries(byApi).map(([api, ms]) => ({ labels: { api }, value: ms / 1000 }));
-        return samples.length === 0 ? [{ labels: { api: 'none' }, value: 0 }] : samples;
+        const blocks = scrape.hub().blockedMsByApiAndName;
+        const samples = blocks.map(({ api, name, ms }) => ({ labels: { api, name }, value: ms / 1000 }));
+        return samples.length === 0 ? [{ labels: { api: 'none', name: 'none' }, value: 0 }] : samples;
       },
     ),
     metric(n.hubBlockingEvents, 'Blocks of the hub beyond maxBlockingTime.', 'counter', [], () =>

@@ -13,7 +13,7 @@
  *   returned, since its side effects happened).
  *
  * Slow calls are counted in the hub's blocking totals too (`getHub().stats()`, and in metrics
- * `greenhub_hub_blocked_seconds_total{api}` and `greenhub_hub_blocking_events_total`), once per
+ * `greenhub_hub_blocked_seconds_total{api, name}` and `greenhub_hub_blocking_events_total`), once per
  * block: while a blocking monitor runs it is the one that counts, since it sees every block past
  * its own `maxBlockingTime` while the block lasts and attributes it to the API this patch names
  * (`setBlockingApi`); while none runs (`greenhub run` and the demo start none), this patch counts
@@ -28,7 +28,7 @@
  */
 
 import { BlockingCallError } from '../errors.js';
-import { countBlock, currentGreenlet, formatMs } from '../greenlet/internal.js';
+import { countBlock, currentGreenlet, formatMs, metricName } from '../greenlet/internal.js';
 import { getBlockingMonitor, setBlockingApi } from '../greenlet/monitor.js';
 import { now } from '../internal/natives.js';
 import { checkFunction } from '../internal/validate.js';
@@ -258,7 +258,8 @@ function slow(api: string, durationMs: number, wrapper: Fn): void {
   seconds += durationMs / 1000;
   // Once per block (see the module comment): a running monitor counts this block itself, under
   // this API. Blocks before its `ready()` are seen by neither, as the monitor documents.
-  if (getBlockingMonitor() === null) countBlock(durationMs, api);
+  if (getBlockingMonitor() === null)
+    countBlock(durationMs, api, greenlet === undefined ? null : metricName(greenlet));
   const counts = byApi.get(api);
   if (counts === undefined) byApi.set(api, { events: 1, seconds: durationMs / 1000 });
   else {

@@ -120,7 +120,7 @@ describe('greenhub advise', () => {
 
   // The pipe the application reads is a Unix FIFO (mkfifo).
   it.skipIf(process.platform === 'win32')(
-    'names fs.readFileSync as what blocks the loop of an unmodified application under greenhub run',
+    'names fs.readFileSync and the route it blocks in (GET /report) as what blocks the loop of an unmodified application under greenhub run',
     async () => {
       const app = startCli(['run', '--metrics-port', '0', 'test/cli/advise/fixtures/report-blocks.mjs'], {
         timeoutMs: 40_000,
@@ -143,7 +143,7 @@ describe('greenhub advise', () => {
       expect([code, stderr]).toEqual([0, '']);
       expect(answered).toBeGreaterThan(0);
       const blocked = stdout.match(
-        /^loop blocked ([\d.]+) s\/min by fs\.readFileSync → use its asynchronous form, or run it in the pool$/m,
+        /^loop blocked ([\d.]+) s\/min by fs\.readFileSync in GET \/report → use its asynchronous form, or run it in the pool$/m,
       );
       expect(blocked, stdout).not.toBeNull();
       // Over the threshold (0.5 s/min), and no more than the window's wall time.

@@ -219,7 +219,7 @@ describe('grafana/dashboards/greenhub.json', () => {
       LOOP_SATURATED_UTILIZATION,
     ]);
     expect(steps('Event loop delay')).toEqual([null, LOOP_SATURATED_DELAY_P99_MS / 1000]);
-    expect(steps('Hub blocked time by API (share of wall time)')[1]).toBeCloseTo(
+    expect(steps('Hub blocked time by API and route (share of wall time)')[1]).toBeCloseTo(
       BLOCKED_SECONDS_PER_MINUTE / 60,
       6,
     );

@@ -55,7 +55,7 @@ const EXPECTED: Record<string, [type: string, labels: string[]]> = {
   greenhub_greenlets_spawned_total: ['counter', []],
   greenhub_greenlets_finished_total: ['counter', ['outcome']],
   greenhub_greenlet_duration_seconds: ['histogram', ['name']],
-  greenhub_hub_blocked_seconds_total: ['counter', ['api']],
+  greenhub_hub_blocked_seconds_total: ['counter', ['api', 'name']],
   greenhub_hub_blocking_events_total: ['counter', []],
   greenhub_loop_delay_seconds: ['histogram', []],
   greenhub_loop_busy_seconds_total: ['counter', []],

@@ -86,19 +86,20 @@ describe.concurrent('patchBlocking: synchronous calls that stall the hub', () =>
     ]);
   });
 
-  it('a slow call is counted in /metrics under its API: greenhub_hub_blocked_seconds_total{api} and greenhub_hub_blocking_events_total', async () => {
+  it('a slow call is counted in /metrics under its API: greenhub_hub_blocked_seconds_total{api, name} and greenhub_hub_blocking_events_total', async () => {
     const { code, result } = await scenario(`${PATCH("blocking: 'count', maxBlockingTime: 5")}
       import crypto from 'node:crypto';
       import client from 'prom-client';
       import { collectMetrics } from 'greenhub/metrics';
       const register = new client.Registry();
       const collection = collectMetrics({ register, defaultMetrics: false });
-      await spawn(() => crypto.pbkdf2Sync('secret', 'salt', 100_000, 64, 'sha512')).join();
+      await spawn(function hashes() { return crypto.pbkdf2Sync('secret', 'salt', 100_000, 64, 'sha512'); }).join();
       const json = await register.getMetricsAsJSON();
       const values = (name) => json.find((m) => m.name === name).values;
       const blocked = Object.fromEntries(values('greenhub_hub_blocked_seconds_total').map((v) => [v.labels.api, v.value]));
       const stats = blockingStats();
       report({
+        name: values('greenhub_hub_blocked_seconds_total').find((v) => v.labels.api === 'crypto.pbkdf2Sync')?.labels.name,
         seconds: blocked['crypto.pbkdf2Sync'],
         patchSeconds: stats.byApi['crypto.pbkdf2Sync']?.seconds,
         events: values('greenhub_hub_blocking_events_total')[0].value,
@@ -107,7 +108,14 @@ describe.concurrent('patchBlocking: synchronous calls that stall the hub', () =>
       collection.close();
     `);
     expect(code).toBe(0);
-    const r = result as { seconds: number; patchSeconds: number; events: number; patchEvents: number };
+    const r = result as {
+      name: string;
+      seconds: number;
+      patchSeconds: number;
+      events: number;
+      patchEvents: number;
+    };
+    expect(r.name).toBe('hashes'); // the blocked greenlet's metric name (its function's, unnamed)
     expect(r.seconds).toBeGreaterThan(0.005);
     expect(r.seconds).toBeCloseTo(r.patchSeconds, 9);
     expect(r.events).toBeGreaterThanOrEqual(1);

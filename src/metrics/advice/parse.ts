@@ -97,23 +97,38 @@ export function has(scrape: Scrape, name: string): boolean {
 
 /**
  * How much each series of counter `name` grew from `before` to `after`, grouped by the label `by`
- * (`undefined`: everything summed under `''`). A series that went down counts from zero.
+ * (several labels: their values joined by NUL; `undefined`: everything summed under `''`). A
+ * series that went down counts from zero.
  *
  * @example
  * ```ts
  * counterDelta(before, after, 'greenhub_hub_blocked_seconds_total', 'api'); // Map { 'fs.readFileSync' => 3.1 }
  * ```
  */
-export function counterDelta(before: Scrape, after: Scrape, name: string, by?: string): Map<string, number> {
+export function counterDelta(
+  before: Scrape,
+  after: Scrape,
+  name: string,
+  by?: string | readonly string[],
+): Map<string, number> {
   const earlier = new Map((before.get(name) ?? []).map((s) => [key(s.labels), s.value]));
   const out = new Map<string, number>();
   for (const s of after.get(name) ?? []) {
     const was = earlier.get(key(s.labels)) ?? 0;
     const grew = s.value >= was ? s.value - was : s.value;
-    const group = by === undefined ? '' : (s.labels[by] ?? '');
-    out.set(group, (out.get(group) ?? 0) + grew);
+    out.set(groupOf(s.labels, by), (out.get(groupOf(s.labels, by)) ?? 0) + grew);
   }
   return out;
+}
+
+/** The group of a sample: its value of the label `by`, or of each label of `by` joined by NUL. */
+function groupOf(
+  labels: Readonly<Record<string, string>>,
+  by: string | readonly string[] | undefined,
+): string {
+  if (by === undefined) return '';
+  if (typeof by === 'string') return labels[by] ?? '';
+  return by.map((label) => labels[label] ?? '').join('\0');
 }
 
 /** The sum of `name`'s samples in one scrape (a gauge), grouped by the label `by`. */

@@ -213,26 +213,39 @@ export const poolWait: Rule = (input) => {
 };
 
 /**
- * Blocking APIs: seconds per minute the hub was blocked beyond `maxBlockingTime`, by API.
+ * Blocking APIs: seconds per minute the hub was blocked beyond `maxBlockingTime`, by API, and the
+ * greenlet (route) that held the loop most in each.
  *
  * @example
  * ```ts
- * blockedBy(input); // [{ rule: 'blocked', text: 'loop blocked 3.1 s/min by fs.readFileSync → …' }]
+ * blockedBy(input); // [{ rule: 'blocked', text: 'loop blocked 3.1 s/min by fs.readFileSync in GET /report → …' }]
  * ```
  */
 export const blockedBy: Rule = ({ before, after, seconds }) => {
   if (seconds <= 0) return [];
   const out: Advice[] = [];
   const byApi = [...counterDelta(before, after, n.hubBlockedSeconds, 'api')].sort((a, b) => b[1] - a[1]);
+  const byApiAndName = counterDelta(before, after, n.hubBlockedSeconds, ['api', 'name']);
   for (const [api, blocked] of byApi) {
     const perMinute = (blocked / seconds) * 60;
     if (perMinute < BLOCKED_SECONDS_PER_MINUTE) continue;
+    // The greenlet (route) that held the loop longest in this API; its share when not all of it.
+    let where = '';
+    let most = 0;
+    for (const [key, ms] of byApiAndName) {
+      const [keyApi, name = ''] = key.split('\0');
+      if (keyApi !== api || ms <= most || name === 'none' || name === '') continue;
+      most = ms;
+      where = name;
+    }
+    const share = most / blocked;
+    const held = where === '' ? '' : ` in ${where}${share < 0.995 ? ` (${Math.round(share * 100)} %)` : ''}`;
     out.push({
       rule: 'blocked',
       text:
         api === 'none'
-          ? `loop blocked ${perMinute.toFixed(1)} s/min by code outside any patched API → find it with startBlockingMonitor() and move it to the pool`
-          : `loop blocked ${perMinute.toFixed(1)} s/min by ${api} → use its asynchronous form, or run it in the pool`,
+          ? `loop blocked ${perMinute.toFixed(1)} s/min by code outside any patched API${held} → find it with startBlockingMonitor() and move it to the pool`
+          : `loop blocked ${perMinute.toFixed(1)} s/min by ${api}${held} → use its asynchronous form, or run it in the pool`,
     });
   }
   return out;

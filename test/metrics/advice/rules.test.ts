@@ -186,6 +186,21 @@ describe('blockedBy', () => {
       'loop blocked 3.1 s/min by fs.readFileSync → use its asynchronous form, or run it in the pool',
     ]);
   });
+
+  it('says in which greenlet (route) an API blocked, with its share when others blocked in it too', () => {
+    const after = [
+      ...loop(2),
+      `greenhub_hub_blocked_seconds_total{api="fs.readFileSync",name="GET /report"} ${(2.4 * SECONDS) / 60}`,
+      `greenhub_hub_blocked_seconds_total{api="fs.readFileSync",name="GET /export"} ${(0.6 * SECONDS) / 60}`,
+      `greenhub_hub_blocked_seconds_total{api="zlib.gzipSync",name="GET /archive"} ${(1.5 * SECONDS) / 60}`,
+      `greenhub_hub_blocked_seconds_total{api="none",name="none"} ${(0.9 * SECONDS) / 60}`,
+    ];
+    expect(texts(blockedBy(input(after)))).toEqual([
+      'loop blocked 3.0 s/min by fs.readFileSync in GET /report (80 %) → use its asynchronous form, or run it in the pool',
+      'loop blocked 1.5 s/min by zlib.gzipSync in GET /archive → use its asynchronous form, or run it in the pool',
+      'loop blocked 0.9 s/min by code outside any patched API → find it with startBlockingMonitor() and move it to the pool',
+    ]);
+  });
 });
 
 describe('advise()', () => {
