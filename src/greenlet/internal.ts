@@ -90,6 +90,7 @@ export function setRunSegmentHook(hook: RunSegmentHook | null): void {
 
 // What the other folders use of the hub's modules beyond the public API, in one place: they import
 // these from here, never from the module that defines them (scripts/check-internals.mjs).
+/** @internal */
 export {
   currentGreenlet,
   currentOwner,
@@ -99,10 +100,17 @@ export {
   runAs,
   runOutside,
 } from './hub.js';
+/** @internal */
 export { Linkable } from './linkable.js';
+/** @internal */
 export { mapItems } from './map.js';
+/** @internal */
 export { countBlock } from './monitor.js';
+/** @internal */
 export { registerOperation } from './operation.js';
+// Public in the declarations: a class of the thread pool's shared primitives implements it.
+export type { WaitTarget } from './waiter.js';
+/** @internal */
 export {
   CallbackLink,
   checkpointed,
@@ -111,5 +119,4 @@ export {
   Refusal,
   type Waiter,
   WaitList,
-  type WaitTarget,
 } from './waiter.js';
