@@ -152,6 +152,9 @@ export class Timeout extends Error implements Deadline {
     // The context that started it was abandoned (fence.ts) or its greenlet died: nothing to interrupt.
     if (this.context!._liveOwner() !== greenlet) return;
     const exception = this.thrown();
+    // Raised now: an own `stack`, which Node needs to report an unhandled rejection with this
+    // Timeout's message rather than as a bare value (error-like means an own `stack`).
+    if (exception === this && !Object.hasOwn(this, 'stack')) this.stack = `${this.name}: ${this.message}`;
     if (greenlet._deliver(exception)) return;
     if (this._onUndelivered?.(exception) === true) return;
     greenlet._setPending(exception, false);

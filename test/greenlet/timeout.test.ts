@@ -11,6 +11,7 @@ import {
   Timeout,
   withTimeout,
 } from '../../src/index.js';
+import { runNode } from '../patch/scenario.js';
 
 describe('Timeout', () => {
   it('fires into the greenlet that started it, at its current wait', async () => {
@@ -163,6 +164,21 @@ describe('Timeout', () => {
     t.message = 'gave up on the upstream';
     expect([t.message, String(t)]).toEqual(['gave up on the upstream', 'Timeout: gave up on the upstream']);
     expect(new Timeout(5).message).toBe('Timed out after 5 ms');
+  });
+
+  it('a Timeout that fired and escapes as an unhandled rejection is reported by Node with its message, as an error', async () => {
+    const { code, stderr } = await runNode([
+      '--input-type=module',
+      '-e',
+      [
+        "import { sleep, spawn, Timeout } from 'greenhub';",
+        'const g = spawn(async () => { Timeout.start(5); await sleep(10_000); });',
+        'Promise.reject(await g.get().catch((e) => e));',
+      ].join('\n'),
+    ]);
+    expect(code).toBe(1);
+    expect(stderr).toContain('Timeout: Timed out after 5 ms');
+    expect(stderr).not.toContain('UnhandledPromiseRejection');
   });
 
   it('with spawn-site tracking on, its stack says where it was created', () => {
