@@ -15,6 +15,24 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 /**
+ * A test of "inside the guarded folder", and the program's own source files outside it.
+ * @param {ts.Program} program
+ * @param {string} ownerDir
+ */
+function outsideOwner(program, ownerDir) {
+  const inside = (/** @type {string} */ file) => path.resolve(file).startsWith(ownerDir + path.sep);
+  const sources = program
+    .getSourceFiles()
+    .filter(
+      (source) =>
+        !source.isDeclarationFile &&
+        !inside(source.fileName) &&
+        !source.fileName.includes(`${path.sep}node_modules${path.sep}`),
+    );
+  return { inside, sources };
+}
+
+/**
  * The `._x` accesses, outside `ownerDir`, to members declared inside it.
  * @param {ts.Program} program
  * @param {string} ownerDir absolute path of the folder whose internals are guarded
@@ -22,12 +40,10 @@ import ts from 'typescript';
  */
 export function foreignInternalAccesses(program, ownerDir) {
   const checker = program.getTypeChecker();
-  const inside = (/** @type {string} */ file) => path.resolve(file).startsWith(ownerDir + path.sep);
+  const { inside, sources } = outsideOwner(program, ownerDir);
   /** @type {string[]} */
   const found = [];
-  for (const source of program.getSourceFiles()) {
-    if (source.isDeclarationFile || inside(source.fileName)) continue;
-    if (source.fileName.includes(`${path.sep}node_modules${path.sep}`)) continue;
+  for (const source of sources) {
     /** @param {ts.Node} node */
     const visit = (node) => {
       if (ts.isPropertyAccessExpression(node) && node.name.text.startsWith('_')) {
@@ -58,7 +74,7 @@ export function foreignInternalAccesses(program, ownerDir) {
  */
 export function foreignInternalImports(program, ownerDir, publicEntry, facade) {
   const checker = program.getTypeChecker();
-  const inside = (/** @type {string} */ file) => path.resolve(file).startsWith(ownerDir + path.sep);
+  const { inside, sources } = outsideOwner(program, ownerDir);
   const entry = program.getSourceFile(publicEntry);
   const entrySymbol = entry && checker.getSymbolAtLocation(entry);
   const exported = new Set(
@@ -67,9 +83,7 @@ export function foreignInternalImports(program, ownerDir, publicEntry, facade) {
   const facadeModule = facade.replace(/\.ts$/, '');
   /** @type {string[]} */
   const found = [];
-  for (const source of program.getSourceFiles()) {
-    if (source.isDeclarationFile || inside(source.fileName)) continue;
-    if (source.fileName.includes(`${path.sep}node_modules${path.sep}`)) continue;
+  for (const source of sources) {
     for (const statement of source.statements) {
       /** @type {ts.NamedImportBindings | ts.NamedExportBindings | undefined} */
       let bindings;

@@ -340,8 +340,7 @@ export class Hub {
   private switchCounter: Float64Array<ArrayBufferLike> = new Float64Array(1);
   private blockingEvents = 0;
   private blockedMs = 0;
-  /** Blocked time by API; `none` when no patched API was in progress. */
-  /** Blocked ms by API and greenlet metric name: `api` NUL `name` → ms. */
+  /** Blocked ms by API (`none`: no patched API in progress) and greenlet metric name: `api` NUL `name` → ms. */
   private readonly blockedMsByKey = new Map<string, number>();
   private loopExits = 0;
   private deadlocks = 0;
