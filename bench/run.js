@@ -387,7 +387,7 @@ function performanceTargets() {
       both(spawn, spawn24, (c) => c.ratioCtx),
       '≥ 0.85×',
       spawn ? spawn.ratioCtx >= 0.85 : null,
-      "the greenlet object, its link list and the hub's live list per task; on Node 20 the promise hooks every greenlet's promises pay (spawn + join runs at the ALS-active floor's rate within 0.6×)",
+      "the greenlet object, its link list and the hub's live list per task; on Node 20 the promise hooks every greenlet's promises pay (with AsyncLocalStorage active, the bare floor itself runs at about half speed)",
     ],
     [
       'idle greenlet (KB)',
