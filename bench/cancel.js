@@ -2,7 +2,8 @@
 // deadline is kept when the greenlet awaits a promise greenhub does not see, and what the change
 // cost the hot paths, measured against an earlier commit in the same run.
 //
-//   npm run build && node bench/cancel.js                    latency only (about 10 s)
+//   npm run build && node bench/cancel.js                    latency only (about 10 s); the
+//       regression rows of the last --base run are kept as they were, with their date
 //   npm run build && node bench/cancel.js --base 9bfbb3a     also the regression rows: the hub
 //       cases (spawn + join, Event handoff, Timeout start + cancel) and the patched-I/O overhead of
 //       <base> (built in a temporary git worktree) and of this tree, interleaved (about 4 min)
@@ -14,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getHub, sleep, spawn, withTimeout } from 'greenhub';
-import { benchDir, fmt, median, runJson, writeResults } from './lib.js';
+import { benchDir, fmt, median, resultsDir, runJson, writeResults } from './lib.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const baseRef = process.argv.includes('--base') ? process.argv[process.argv.indexOf('--base') + 1] : null;
@@ -152,6 +153,7 @@ function regression(ref) {
         ratio,
         target: '≥ 0.95× (within 5 %)',
         met: ratio >= 0.95,
+        regression: true,
       });
       console.log(`${name}: ${fmt(median(head))} vs ${fmt(median(base))} ${unit} (${ratio.toFixed(2)}×)`);
     }
@@ -176,6 +178,7 @@ function regression(ref) {
         ratio: change,
         target: '≤ 1.05× of the base overhead (noisy on 2 cores)',
         met: change <= 1.05,
+        regression: true,
       });
     }
   } finally {
@@ -185,14 +188,39 @@ function regression(ref) {
   return rows;
 }
 
-if (baseRef) cases.push(...regression(baseRef));
+/**
+ * The regression rows: measured now with --base, else those of the last run that had it (a
+ * latency-only run, as `npm run bench` makes, must not erase them), with when and how they were
+ * measured.
+ * @returns {{ rows: any[], from: { date: string, command: string } | null }}
+ */
+function regressionRows() {
+  if (baseRef) return { rows: regression(baseRef), from: null };
+  let last;
+  try {
+    last = JSON.parse(readFileSync(`${resultsDir}cancel.json`, 'utf8'));
+  } catch {
+    return { rows: [], from: null };
+  }
+  const rows = (last.cases ?? []).filter((/** @type {any} */ c) => c.regression === true);
+  return {
+    rows,
+    from: rows.length > 0 ? (last.regressionFrom ?? { date: last.date, command: last.command }) : null,
+  };
+}
+
+const { rows: regressionCases, from: regressionFrom } = regressionRows();
+cases.push(...regressionCases);
 
 writeResults('cancel', {
   command: `node bench/cancel.js${baseRef ? ` --base ${baseRef}` : ''}`,
   cases,
+  ...(regressionFrom === null ? {} : { regressionFrom }),
   notes: [
     `Latency rows: 2,000 sequential kills and 300 sequential withTimeout(5 ms) calls; the greenlet awaits a promise that never settles. Abandoned continuations at the end: ${abandoned.total} (all of them still awaiting, as they must).`,
-    'Regression rows compare against the commit before the cancellation work, built in a temporary git worktree and run interleaved with this tree in the same session.',
+    regressionFrom === null
+      ? 'Regression rows compare against the commit before the cancellation work, built in a temporary git worktree and run interleaved with this tree in the same session.'
+      : `Regression rows are those of the run of ${regressionFrom.date} (\`${regressionFrom.command}\`): the commit before the cancellation work, built in a temporary git worktree and run interleaved with the tree of that day; this run measured the latency rows only.`,
   ],
 });
 process.exit(0);
