@@ -26,7 +26,7 @@ import {
   checkTimeout,
 } from '../internal/validate.js';
 import { kBlockers } from './deadlock.js';
-import { type AbandonedRecord, currentGreenlet, getHub, type Hub, runAs } from './hub.js';
+import { type AbandonedRecord, currentGreenlet, getHub, type Hub } from './hub.js';
 import { Linkable, LinkKind, setLinkSpawner, UserLink } from './linkable.js';
 import { abortOperations, type Operation } from './operation.js';
 import { Timeout } from './timeout.js';
@@ -396,11 +396,11 @@ export class Greenlet<T = unknown> extends Linkable {
     hub._greenletRuns();
     if (hub._onGreenletEnd !== null) this._ranAt = hub._runClock || now();
     const segment = hub._onRunSegment;
-    if (segment === null) runAs(this, runBody, this);
+    if (segment === null) hub._runAs(this, runBody, this);
     else {
       const name = this._metricName();
       const t0 = now();
-      runAs(this, runBody, this);
+      hub._runAs(this, runBody, this);
       segment(name, now() - t0);
     }
   }
