@@ -378,6 +378,9 @@ export class Hub {
   /** Set while a chunk of the run queue runs; the turn's scope, created by its first start (see _runAs). */
   private inTurn = false;
   private turnScope: AsyncResource | undefined = undefined;
+  /** Without context frames: a start of this chunk entered its greenlet's store; the store to restore. */
+  private entered = false;
+  private outerContext: HubContext | undefined = undefined;
   private drainQueued = false;
   private notifyQueue: (WaitList | unknown)[] = [];
   private notifyDrainQueued = false;
@@ -585,6 +588,10 @@ export class Hub {
     if (FRAMES) {
       this.turnScope ??= new AsyncResource('greenhub.Hub');
       return this.turnScope.runInAsyncScope(enterAndCall, undefined, context, fn, arg) as R;
+    }
+    if (!this.entered) {
+      this.entered = true;
+      this.outerContext = storage.getStore();
     }
     storage.enterWith(context);
     return fn(arg);
@@ -795,7 +802,6 @@ export class Hub {
     // instead of reading it each (a clock read costs about as much as a trivial greenlet's
     // bookkeeping).
     if (this._onGreenletEnd !== null) this._runClock = t;
-    const outer = FRAMES ? undefined : storage.getStore();
     this.inTurn = true;
     for (; i < end; i++) {
       try {
@@ -805,7 +811,11 @@ export class Hub {
       }
     }
     this.inTurn = false;
-    if (!FRAMES && storage.getStore() !== outer) storage.enterWith(outer as HubContext);
+    if (this.entered) {
+      this.entered = false;
+      storage.enterWith(this.outerContext as HubContext);
+      this.outerContext = undefined;
+    }
     this.batchAt = i;
     if (i < batch.length) {
       nativeQueueMicrotask(this.step);

@@ -145,6 +145,17 @@ export class Waiter extends Link {
   private resolve!: (value: unknown) => void;
   private reject!: (error: unknown) => void;
 
+  /**
+   * The executor of every waiter's promise, shared: the Promise constructor calls it at once, so
+   * the waiter being built is a module variable rather than a closure allocated per wait.
+   */
+  private static takeResolvers(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+    const waiter = constructing!;
+    constructing = undefined;
+    waiter.resolve = resolve;
+    waiter.reject = reject;
+  }
+
   constructor(
     owner: WaitOwner,
     /** What is waited on (an Event, a Greenlet, a Lock…). */
@@ -160,10 +171,8 @@ export class Waiter extends Link {
     super();
     this.owner = owner;
     this.since = now();
-    this.promise = new Promise((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
+    constructing = this;
+    this.promise = new Promise(Waiter.takeResolvers);
     owner._addWaiter(this);
   }
 
@@ -233,6 +242,9 @@ export class Waiter extends Link {
 }
 
 function ignore(): void {}
+
+/** The waiter whose promise is being constructed (see Waiter.takeResolvers). */
+let constructing: Waiter | undefined;
 
 /**
  * The checkpoint of a blocking call that completes without blocking (an Event already set, a
