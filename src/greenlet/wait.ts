@@ -84,7 +84,7 @@ class WaitSet<T extends Waitable> implements BlockingTarget {
   /** Unregister from every object that has not fired. */
   unlink(): void {
     if (this.pending === 0) return;
-    for (const link of this.links) link.list?.remove(link);
+    for (const link of this.links) link.list?._removeLink(link);
   }
 
   toString(): string {

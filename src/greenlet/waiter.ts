@@ -25,11 +25,19 @@
 import { armTimer, disarmTimer, now, type Timer } from '../internal/natives.js';
 import type { Hub, WaitOwner } from './hub.js';
 
+/**
+ * @internal What holds a {@link Link}: the {@link WaitList} it is queued in, or the Linkable whose
+ * only link it is (see linkable.ts).
+ */
+export interface LinkOwner {
+  _removeLink(link: Link): void;
+}
+
 /** A node in a {@link WaitList}: a parked waiter or a callback (rawlink, pool reservation…). */
 export abstract class Link {
   prev: Link | null = null;
   next: Link | null = null;
-  list: WaitList | null = null;
+  list: LinkOwner | null = null;
   /** Called by the primitive with what the waiter gets (an item, `true`, the ready object…). */
   abstract fire(arg: unknown): void;
   /** True for links that call user code (rawlink, link…): they must not run synchronously. */
@@ -71,6 +79,11 @@ export class WaitList {
     const link = this.head;
     if (link !== null) this.remove(link);
     return link;
+  }
+
+  /** @internal LinkOwner: take out a link queued here */
+  _removeLink(link: Link): void {
+    this.remove(link);
   }
 
   remove(link: Link): void {
@@ -226,7 +239,7 @@ export class Waiter extends Link {
   private detach(): boolean {
     const owner = this.owner;
     if (owner === null) return false;
-    if (this.list !== null) this.list.remove(this);
+    if (this.list !== null) this.list._removeLink(this);
     if (this.timer !== undefined) {
       disarmTimer(this.timer);
       this.timer = undefined;
