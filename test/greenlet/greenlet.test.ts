@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { addLink, CallbackLink } from '../../src/greenlet/internal.js';
 import {
   Event,
   Greenlet,
@@ -12,7 +13,6 @@ import {
   spawnLater,
   Timeout,
 } from '../../src/index.js';
-import { addLink, CallbackLink } from '../../src/greenlet/internal.js';
 import { captureErrors } from '../helpers.js';
 
 afterEach(() => captureErrors.restore());
