@@ -362,7 +362,6 @@ export class Hub {
   private abandonedTotal = 0;
 
   private ready: Runnable[] = [];
-  private readySpare: Runnable[] = [];
   /** The batch being drained (see drainReady), and how far. */
   private batch: Runnable[] = NO_RUNNABLES;
   private batchAt = 0;
@@ -730,7 +729,8 @@ export class Hub {
     }
     const batch = this.ready;
     this.batch = batch;
-    this.ready = this.readySpare;
+    // A fresh array: emptying a drained one (`length = 0`) frees its store all the same, and costs more.
+    this.ready = [];
     this.batchAt = 0;
     // The first chunk's size comes from the time since the previous turn began per item it ran (its
     // slices, and whatever else the loop did meanwhile: an overestimate, on the safe side). A
@@ -768,10 +768,7 @@ export class Hub {
       }
       const newer = this.ready;
       for (let i = 0; i < newer.length; i++) deferred.push(newer[i]!);
-      newer.length = 0;
       this.ready = deferred;
-      this.readySpare = newer;
-      batch.length = 0;
       if (deferred.length !== 0 && !this.drainQueued) {
         this.drainQueued = true;
         nativeSetImmediate(this.drainReady);
@@ -822,8 +819,6 @@ export class Hub {
       return;
     }
     this.lastTurnItems = batch.length;
-    batch.length = 0;
-    this.readySpare = batch;
     this.batch = NO_RUNNABLES;
     this._runClock = 0; // greenlets started outside a batch (startLater) read the clock themselves
     this.reportFailures();
