@@ -157,6 +157,7 @@ export class Greenlet<T = unknown> extends Linkable {
   get _observed(): boolean {
     return (this.bits & OBSERVED) !== 0;
   }
+  /** @internal */
   set _observed(_: true) {
     this.bits |= OBSERVED;
   }
@@ -164,6 +165,7 @@ export class Greenlet<T = unknown> extends Linkable {
   get _errorDelivered(): boolean {
     return (this.bits & ERROR_DELIVERED) !== 0;
   }
+  /** @internal */
   set _errorDelivered(_: true) {
     this.bits |= ERROR_DELIVERED;
   }

@@ -26,10 +26,11 @@ import { armTimer, disarmTimer, now, type Timer } from '../internal/natives.js';
 import type { Hub, WaitOwner } from './hub.js';
 
 /**
- * @internal What holds a {@link Link}: the {@link WaitList} it is queued in, or the Linkable whose
- * only link it is (see linkable.ts).
+ * What holds a {@link Link}: the {@link WaitList} it is queued in, or the Linkable whose only link
+ * it is (see linkable.ts). Internal: its one member is stripped from the published types.
  */
 export interface LinkOwner {
+  /** @internal */
   _removeLink(link: Link): void;
 }
 
