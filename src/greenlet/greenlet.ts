@@ -26,7 +26,7 @@ import {
   checkTimeout,
 } from '../internal/validate.js';
 import { kBlockers } from './deadlock.js';
-import { type AbandonedRecord, currentGreenlet, getHub, type Hub, runAs } from './hub.js';
+import { type AbandonedRecord, currentGreenlet, getHub, type Hub } from './hub.js';
 import { Linkable, LinkKind, setLinkSpawner, UserLink } from './linkable.js';
 import { abortOperations, type Operation } from './operation.js';
 import { Timeout } from './timeout.js';
@@ -46,6 +46,8 @@ const RESOLVED_TRUE: Promise<boolean> = Promise.resolve(true);
 const NO_ARGS: unknown[] = [];
 
 interface Extras {
+  /** A kill or Timeout kept for the next checkpoint (see _setPending); {@link NONE} when none. */
+  pendingThrow: unknown;
   killException: unknown;
   startTimer: Timer | undefined;
   site: { stack?: string } | undefined;
@@ -94,6 +96,13 @@ export interface GetOptions {
   signal?: AbortSignal;
 }
 
+// The greenlet's yes/no facts, in one small integer (a field each would be 8 bytes of every greenlet).
+const FAILED = 1;
+const OBSERVED = 2;
+const ERROR_DELIVERED = 4;
+/** Counted among the hub's waiting greenlets (see syncBlocked). */
+const BLOCKED = 8;
+
 const KILL_OPTIONS = ['exception', 'block', 'timeout'] as const;
 const GET_OPTIONS = ['block', 'timeout', 'signal'] as const;
 
@@ -115,10 +124,7 @@ export type GreenletState = 'new' | 'scheduled' | 'running' | 'waiting' | 'dead'
 export class Greenlet<T = unknown> extends Linkable {
   /** The greenlet that spawned this one, `null` at top level (and once this one is dead). */
   parent: Greenlet | null;
-  /** @internal */ _failed = false;
   /** @internal value or exception once dead */ _result: unknown = undefined;
-  /** @internal someone joined, got, linked or waited on this greenlet */ _observed = false;
-  /** @internal its exception was handed to someone (get(), a link, raiseError) */ _errorDelivered = false;
   /** @internal first parked waiter (owner list) */ _wfirst: Waiter | null = null;
   /** @internal the hub's live list (internal/intrusive-list.ts) */ _prev: Greenlet | null = null;
   /** @internal */ _next: Greenlet | null = null;
@@ -133,13 +139,36 @@ export class Greenlet<T = unknown> extends Linkable {
   /** @internal */
   _args: unknown[] | undefined;
   private phase: State = State.New;
-  /** Counted among the hub's waiting greenlets (see syncBlocked). */
-  private blocked = false;
+  /** FAILED, OBSERVED, ERROR_DELIVERED, BLOCKED. */
+  private bits = 0;
   private ident = 0;
   private label: string | null = null;
-  private pendingThrow: unknown = NONE;
-  /** Rarely needed state, allocated on first use: kill bookkeeping, the startLater timer, the spawn site. */
+  /**
+   * Rarely needed state, allocated on first use: a pending kill or Timeout, kill bookkeeping, the
+   * startLater timer, the spawn site.
+   */
   private extra: Extras | null = null;
+
+  /** @internal dead with an exception (a default kill is a success) */
+  get _failed(): boolean {
+    return (this.bits & FAILED) !== 0;
+  }
+  /** @internal someone joined, got, linked or waited on this greenlet */
+  get _observed(): boolean {
+    return (this.bits & OBSERVED) !== 0;
+  }
+  /** @internal */
+  set _observed(_: true) {
+    this.bits |= OBSERVED;
+  }
+  /** @internal its exception was handed to someone (get(), a link, raiseError) */
+  get _errorDelivered(): boolean {
+    return (this.bits & ERROR_DELIVERED) !== 0;
+  }
+  /** @internal */
+  set _errorDelivered(_: true) {
+    this.bits |= ERROR_DELIVERED;
+  }
 
   /**
    * A greenlet that will run `fn(...args)`; not started (see {@link start}).
@@ -232,7 +261,7 @@ export class Greenlet<T = unknown> extends Linkable {
       case State.Scheduled:
         return 'scheduled';
       case State.Running:
-        return this.blocked ? 'waiting' : 'running';
+        return (this.bits & BLOCKED) !== 0 ? 'waiting' : 'running';
       default:
         return 'dead';
     }
@@ -396,11 +425,11 @@ export class Greenlet<T = unknown> extends Linkable {
     hub._greenletRuns();
     if (hub._onGreenletEnd !== null) this._ranAt = hub._runClock || now();
     const segment = hub._onRunSegment;
-    if (segment === null) runAs(this, runBody, this);
+    if (segment === null) hub._runAs(this, runBody, this);
     else {
       const name = this._metricName();
       const t0 = now();
-      runAs(this, runBody, this);
+      hub._runAs(this, runBody, this);
       segment(name, now() - t0);
     }
   }
@@ -410,7 +439,7 @@ export class Greenlet<T = unknown> extends Linkable {
     const hub = getHub();
     this._wfirst = linkFirst(this._wfirst, waiter);
     hub._waitParked();
-    if (!this.blocked) this.syncBlocked(hub);
+    if ((this.bits & BLOCKED) === 0) this.syncBlocked(hub);
   }
 
   /** @internal owner list: a wait ended */
@@ -462,9 +491,10 @@ export class Greenlet<T = unknown> extends Linkable {
   /** @internal keep `exception` for the next checkpoint; a kill replaces a pending Timeout, never the reverse */
   _setPending(exception: unknown, isKill: boolean): void {
     if (this.phase !== State.Running) return;
-    if (this.pendingThrow === NONE) getHub()._pendingThrowSet();
+    const extra = this.extras();
+    if (extra.pendingThrow === NONE) getHub()._pendingThrowSet();
     else if (!isKill) return;
-    this.pendingThrow = exception;
+    extra.pendingThrow = exception;
   }
 
   /**
@@ -475,11 +505,11 @@ export class Greenlet<T = unknown> extends Linkable {
    */
   _fenceIfStillPending(): void {
     const extra = this.extra;
-    if (this.phase !== State.Running || extra === null || this.pendingThrow !== extra.killException) return;
+    if (this.phase !== State.Running || extra === null || extra.pendingThrow !== extra.killException) return;
     if (this._wfirst !== null) return;
     extra.abandoned = new AbandonedBody(this);
     getHub()._abandoned(extra.abandoned);
-    this.settle(true, this.pendingThrow);
+    this.settle(true, extra.pendingThrow);
   }
 
   /** @internal fence.ts: the context is the greenlet itself */
@@ -509,6 +539,7 @@ export class Greenlet<T = unknown> extends Linkable {
 
   private extras(): Extras {
     return (this.extra ??= {
+      pendingThrow: NONE,
       killException: NONE,
       startTimer: undefined,
       site: undefined,
@@ -520,7 +551,7 @@ export class Greenlet<T = unknown> extends Linkable {
   /** @internal operation.ts */
   _addOperation(operation: Operation): void {
     this._operations = linkFirst(this._operations, operation);
-    if (!this.blocked) this.syncBlocked(getHub());
+    if ((this.bits & BLOCKED) === 0) this.syncBlocked(getHub());
   }
 
   /** @internal operation.ts */
@@ -532,8 +563,8 @@ export class Greenlet<T = unknown> extends Linkable {
   /** Keep the hub's count of waiting greenlets equal to the live greenlets parked in a wait or an operation. */
   private syncBlocked(hub: Hub): void {
     const blocked = this.phase === State.Running && (this._wfirst !== null || this._operations !== null);
-    if (blocked === this.blocked) return;
-    this.blocked = blocked;
+    if (blocked === ((this.bits & BLOCKED) !== 0)) return;
+    this.bits ^= BLOCKED;
     hub._greenletBlocked(blocked);
   }
 
@@ -549,20 +580,21 @@ export class Greenlet<T = unknown> extends Linkable {
 
   /** @internal */
   _hasPendingThrow(): boolean {
-    return this.pendingThrow !== NONE;
+    return this.extra !== null && this.extra.pendingThrow !== NONE;
   }
 
   /** @internal deliver the pending throw at a checkpoint */
   _takePendingThrow(): unknown {
-    const exception = this.pendingThrow;
-    this.pendingThrow = NONE;
+    const extra = this.extra!;
+    const exception = extra.pendingThrow;
+    extra.pendingThrow = NONE;
     getHub()._pendingThrowTaken();
     return exception;
   }
 
   /** @internal a Timeout was cancelled before its pending throw was delivered; true if it was pending */
   _dropPendingThrow(exception: unknown): boolean {
-    if (this.pendingThrow !== exception) return false;
+    if (!this._hasPendingThrow() || this.extra!.pendingThrow !== exception) return false;
     this._takePendingThrow();
     return true;
   }
@@ -574,13 +606,13 @@ export class Greenlet<T = unknown> extends Linkable {
       const abandoned = this.extra?.abandoned;
       if (abandoned !== undefined) {
         this.extra!.abandoned = undefined;
-        if (this.pendingThrow !== NONE) this._takePendingThrow();
+        if (this._hasPendingThrow()) this._takePendingThrow();
         getHub()._abandonedSettled(abandoned);
       }
       return;
     }
     // A kill or Timeout that fired before the body returned is never lost to a late value.
-    if (!failed && this.pendingThrow !== NONE) this.settle(true, this._takePendingThrow());
+    if (!failed && this._hasPendingThrow()) this.settle(true, this._takePendingThrow());
     else this.settle(failed, result);
   }
 
@@ -606,7 +638,7 @@ export class Greenlet<T = unknown> extends Linkable {
     if (previous === State.Running && this._ranAt !== 0 && hub._onGreenletEnd !== null)
       hub._onGreenletEnd(this, now() - this._ranAt);
     this.phase = State.Dead;
-    this._failed = failed;
+    if (failed) this.bits |= FAILED;
     this._result = result;
     this._fn = undefined;
     this._args = undefined;
@@ -621,7 +653,7 @@ export class Greenlet<T = unknown> extends Linkable {
       if (failed && !killed) hub._failedLater(this);
     }
     // A fenced greenlet keeps its kill pending for its abandoned continuation's next checkpoint.
-    if (this.pendingThrow !== NONE && this.extra?.abandoned === undefined) this._takePendingThrow();
+    if (this._hasPendingThrow() && this.extra!.abandoned === undefined) this._takePendingThrow();
     const controller = this.extra?.controller;
     if (controller !== undefined && result === this.extra!.killException) {
       this.extra!.controller = undefined;

@@ -14,7 +14,15 @@
  */
 import { checkFunction } from '../internal/validate.js';
 import { getHub, runOutside } from './hub.js';
-import { CallbackLink, type FireMode, type Link, park, WaitList, type WaitTarget } from './waiter.js';
+import {
+  CallbackLink,
+  type FireMode,
+  type Link,
+  type LinkOwner,
+  park,
+  WaitList,
+  type WaitTarget,
+} from './waiter.js';
 
 /** @internal How a user link reacts to its source becoming ready. */
 export enum LinkKind {
@@ -85,9 +93,12 @@ export class UserLink extends CallbackLink {
  * Semaphore) hand the current list over as a batch and start a new one on the next link, so that
  * a link added after `clear()` is not fired by a notification that was meant for earlier links.
  */
-export abstract class Linkable implements WaitTarget {
-  /** @internal the links not yet notified; `null` until the first one */
-  _links: WaitList | null = null;
+export abstract class Linkable implements WaitTarget, LinkOwner {
+  /**
+   * @internal The links not yet notified: `null` until the first one; a lone internal link is kept
+   * as it is, without a list (a greenlet in one joinAll, or tracked by one Pool, carries no list).
+   */
+  _links: WaitList | Link | null = null;
 
   /** True when waiting on this object would not block. */
   abstract ready(): boolean;
@@ -105,7 +116,7 @@ export abstract class Linkable implements WaitTarget {
   /** Remove every link registered with `callback` that has not fired yet. */
   unlink(callback: (source: this) => void): void {
     const links = this._links;
-    if (links === null) return;
+    if (!(links instanceof WaitList)) return; // a lone link is never a user's
     for (let link = links.head; link !== null; ) {
       const next = link.next;
       if (link instanceof UserLink && link.fn === (callback as unknown)) links.remove(link);
@@ -115,8 +126,28 @@ export abstract class Linkable implements WaitTarget {
 
   /** @internal register a link; if ready, queue its notification */
   _addLink(link: Link): void {
-    (this._links ??= new WaitList()).push(link);
+    if (this._links === null && !link.runsUserCode) {
+      this._links = link;
+      link.list = this;
+    } else this.linkList().push(link);
     if (this.ready()) this._notifyLinks();
+  }
+
+  /** @internal LinkOwner: a lone link is taken out */
+  _removeLink(link: Link): void {
+    if (this._links !== link) return;
+    this._links = null;
+    link.list = null;
+  }
+
+  /** The links as a list, a lone link first in it. */
+  private linkList(): WaitList {
+    const links = this._links;
+    if (links instanceof WaitList) return links;
+    const list = new WaitList();
+    if (links !== null) list.push(links);
+    this._links = list;
+    return list;
   }
 
   /**
@@ -126,7 +157,14 @@ export abstract class Linkable implements WaitTarget {
    */
   _notifyLinks(): void {
     const links = this._links;
-    if (links === null || links.size === 0) return;
+    if (links === null) return;
+    if (!(links instanceof WaitList)) {
+      this._links = null;
+      links.list = null;
+      links.fire(this);
+      return;
+    }
+    if (links.size === 0) return;
     if (this.handsOverLinks) this._links = null;
     if (links.hasUserLinks) getHub()._notify(links, this);
     else links.fireAll(this);
@@ -140,17 +178,7 @@ export abstract class Linkable implements WaitTarget {
     onTimeout: unknown,
     signal?: AbortSignal,
   ): Promise<T> {
-    return park<T>(
-      getHub(),
-      this,
-      op,
-      (this._links ??= new WaitList()),
-      timeoutMs,
-      mode,
-      onTimeout,
-      undefined,
-      signal,
-    );
+    return park<T>(getHub(), this, op, this.linkList(), timeoutMs, mode, onTimeout, undefined, signal);
   }
 
   /**

@@ -79,7 +79,7 @@ abstract class GreenletSet implements Iterable<Greenlet> {
     const link = this.members.get(greenlet);
     if (link === undefined) return;
     this.members.delete(greenlet);
-    link.list?.remove(link);
+    link.list?._removeLink(link);
     this.released(greenlet);
     this.checkEmpty();
   }
@@ -434,7 +434,7 @@ export class Pool extends GreenletSet {
     greenlet._addLink(
       new CallbackLink(() => {
         if (reservation.list === null) return;
-        reservation.list.remove(reservation);
+        reservation.list._removeLink(reservation);
         this.reserved.delete(greenlet);
         this.checkEmpty();
       }),

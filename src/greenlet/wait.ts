@@ -53,29 +53,38 @@ const TIMED_OUT: unique symbol = Symbol('timed out');
 /** The composite target a multi-object wait parks on. */
 class WaitSet<T extends Waitable> implements BlockingTarget {
   readonly list = new WaitList();
-  readonly ready: T[] = [];
   readonly links: CallbackLink[] = [];
+  /** Links that have not fired yet. */
+  private pending = 0;
   /** Greenlets the wait depends on, for deadlock detection (joinAll of all only). */
   blocking = false;
 
+  /** `ready`: the objects ready at the call, in input order; the others are appended as they become ready. */
   constructor(
     readonly objects: readonly T[],
     readonly count: number,
+    readonly ready: T[],
     private readonly label: string,
     private readonly onReady: (object: T, set: WaitSet<T>) => void,
   ) {
-    const fire = (object: T): void => this.onReady(object, this);
-    for (const object of objects) {
+    const fire = (object: T): void => {
+      this.pending--;
+      this.onReady(object, this);
+    };
+    for (let i = 0; i < objects.length; i++) {
+      const object = objects[i]!;
       if (object.ready()) continue;
       const link = new CallbackLink(fire);
       this.links.push(link);
       object._addLink(link);
     }
+    this.pending = this.links.length;
   }
 
   /** Unregister from every object that has not fired. */
   unlink(): void {
-    for (const link of this.links) link.list?.remove(link);
+    if (this.pending === 0) return;
+    for (const link of this.links) link.list?._removeLink(link);
   }
 
   toString(): string {
@@ -101,15 +110,18 @@ function collect<T extends Waitable>(
   opts: WaitOptions | undefined,
   allowed: readonly string[],
   name = 'objects',
+  onlyGreenlets = false,
 ) {
   checkIterable(where, name, objects);
   checkOptions(where, 'opts', opts, allowed);
   const list = [...objects];
-  list.forEach((object, i) => {
-    if (!(object instanceof Linkable))
-      throw typeError(where, `${name}[${i}]`, 'a Greenlet, Event, AsyncResult or Semaphore', object);
+  for (let i = 0; i < list.length; i++) {
+    const object = list[i];
     if (object instanceof Greenlet) object._observed = true;
-  });
+    else if (!(object instanceof Linkable))
+      throw typeError(where, `${name}[${i}]`, 'a Greenlet, Event, AsyncResult or Semaphore', object);
+    else if (onlyGreenlets) throw typeError(where, `${name}[${i}]`, 'a Greenlet', object);
+  }
   const timeoutMs = checkTimeout(where, 'opts.timeout', opts?.timeout);
   if (opts?.count !== undefined) checkInteger(where, 'opts.count', opts.count, 0, 'a non-negative integer');
   const signal = checkSignal(where, 'opts.signal', opts?.signal);
@@ -151,10 +163,8 @@ export async function joinAll<T extends Greenlet>(
     opts,
     ['timeout', 'count', 'raiseError', 'signal'],
     'greenlets',
+    true,
   );
-  list.forEach((g, i) => {
-    if (!(g instanceof Greenlet)) throw typeError('joinAll()', `greenlets[${i}]`, 'a Greenlet', g);
-  });
   if (opts?.raiseError !== undefined && typeof opts.raiseError !== 'boolean') {
     throw typeError('joinAll()', 'opts.raiseError', 'a boolean', opts.raiseError);
   }
@@ -171,16 +181,18 @@ async function waitFor<T extends Waitable>(
 ): Promise<T[]> {
   const hub = getHub();
   if (signal?.aborted) return checkpointed(hub, Promise.reject(signal.reason));
-  const ready = list.filter((o) => o.ready());
-  if (raiseError) {
-    const failed = ready.find((g) => g instanceof Greenlet && g._failed) as Greenlet | undefined;
-    if (failed !== undefined) {
-      failed._errorDelivered = true;
-      return checkpointed(hub, Promise.reject(failed.exception));
+  const ready: T[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const object = list[i]!;
+    if (!object.ready()) continue;
+    if (raiseError && object instanceof Greenlet && object._failed) {
+      object._errorDelivered = true;
+      return checkpointed(hub, Promise.reject(object.exception));
     }
+    ready.push(object);
   }
   if (ready.length >= count) return checkpointed(hub, Promise.resolve(ready.slice(0, count)));
-  const set = new WaitSet<T>(list, count, label, (object, s) => {
+  const set = new WaitSet<T>(list, count, ready, label, (object, s) => {
     s.ready.push(object);
     const waiter = s.list.head as Waiter | null;
     if (waiter === null) return;
@@ -189,7 +201,6 @@ async function waitFor<T extends Waitable>(
       waiter.fail(object.exception);
     } else if (s.ready.length >= s.count) waiter.fire(undefined);
   });
-  set.ready.push(...ready);
   set.blocking = label === 'joinAll' && count === list.length;
   try {
     await park(hub, set, label, set.list, timeoutMs, FireMode.Value, TIMED_OUT, undefined, signal);
@@ -224,11 +235,16 @@ async function* iterate<T extends Waitable>(
 ): AsyncGenerator<T, void, undefined> {
   const hub = getHub();
   const deadline = timeoutMs === null ? null : now() + timeoutMs;
-  const set = new WaitSet<T>(list, count, 'iwait', (object, s) => {
-    s.ready.push(object);
-    s.list.head?.fire(undefined);
-  });
-  set.ready.push(...list.filter((o) => o.ready()));
+  const set = new WaitSet<T>(
+    list,
+    count,
+    list.filter((o) => o.ready()),
+    'iwait',
+    (object, s) => {
+      s.ready.push(object);
+      s.list.head?.fire(undefined);
+    },
+  );
   let yielded = 0;
   try {
     while (yielded < count) {

@@ -25,11 +25,20 @@
 import { armTimer, disarmTimer, now, type Timer } from '../internal/natives.js';
 import type { Hub, WaitOwner } from './hub.js';
 
+/**
+ * What holds a {@link Link}: the {@link WaitList} it is queued in, or the Linkable whose only link
+ * it is (see linkable.ts). Internal: its one member is stripped from the published types.
+ */
+export interface LinkOwner {
+  /** @internal */
+  _removeLink(link: Link): void;
+}
+
 /** A node in a {@link WaitList}: a parked waiter or a callback (rawlink, pool reservation…). */
 export abstract class Link {
   prev: Link | null = null;
   next: Link | null = null;
-  list: WaitList | null = null;
+  list: LinkOwner | null = null;
   /** Called by the primitive with what the waiter gets (an item, `true`, the ready object…). */
   abstract fire(arg: unknown): void;
   /** True for links that call user code (rawlink, link…): they must not run synchronously. */
@@ -71,6 +80,11 @@ export class WaitList {
     const link = this.head;
     if (link !== null) this.remove(link);
     return link;
+  }
+
+  /** @internal LinkOwner: take out a link queued here */
+  _removeLink(link: Link): void {
+    this.remove(link);
   }
 
   remove(link: Link): void {
@@ -145,6 +159,17 @@ export class Waiter extends Link {
   private resolve!: (value: unknown) => void;
   private reject!: (error: unknown) => void;
 
+  /**
+   * The executor of every waiter's promise, shared: the Promise constructor calls it at once, so
+   * the waiter being built is a module variable rather than a closure allocated per wait.
+   */
+  private static takeResolvers(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+    const waiter = constructing!;
+    constructing = undefined;
+    waiter.resolve = resolve;
+    waiter.reject = reject;
+  }
+
   constructor(
     owner: WaitOwner,
     /** What is waited on (an Event, a Greenlet, a Lock…). */
@@ -160,10 +185,8 @@ export class Waiter extends Link {
     super();
     this.owner = owner;
     this.since = now();
-    this.promise = new Promise((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
+    constructing = this;
+    this.promise = new Promise(Waiter.takeResolvers);
     owner._addWaiter(this);
   }
 
@@ -217,7 +240,7 @@ export class Waiter extends Link {
   private detach(): boolean {
     const owner = this.owner;
     if (owner === null) return false;
-    if (this.list !== null) this.list.remove(this);
+    if (this.list !== null) this.list._removeLink(this);
     if (this.timer !== undefined) {
       disarmTimer(this.timer);
       this.timer = undefined;
@@ -233,6 +256,9 @@ export class Waiter extends Link {
 }
 
 function ignore(): void {}
+
+/** The waiter whose promise is being constructed (see Waiter.takeResolvers). */
+let constructing: Waiter | undefined;
 
 /**
  * The checkpoint of a blocking call that completes without blocking (an Event already set, a

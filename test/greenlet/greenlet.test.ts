@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { addLink, CallbackLink } from '../../src/greenlet/internal.js';
 import {
   Event,
   Greenlet,
@@ -323,6 +324,31 @@ describe('Greenlet links', () => {
     expect(order).toEqual(['raw1', 'raw2']); // not synchronously
     await sleep(0);
     expect(order).toEqual(['raw1', 'raw2', 'late1', 'late2']);
+  });
+
+  it('a lone internal link, then a wait and user links: all fire, in registration order', async () => {
+    const order: string[] = [];
+    const g = spawn(() => sleep(1));
+    addLink(g, new CallbackLink(() => order.push('internal 1')));
+    const joined = g.join().then(() => order.push('join'));
+    g.rawlink(() => order.push('raw'));
+    addLink(g, new CallbackLink(() => order.push('internal 2')));
+    await joined;
+    await sleep(0);
+    // One notification fires the list in order; the woken join resumes after it.
+    expect(order).toEqual(['internal 1', 'raw', 'internal 2', 'join']);
+  });
+
+  it('a lone internal link taken out before the greenlet ends never fires; one added to a dead greenlet fires at once', async () => {
+    const fired: string[] = [];
+    const g = spawn(() => sleep(1));
+    const link = new CallbackLink(() => fired.push('removed'));
+    addLink(g, link);
+    link.list?._removeLink(link);
+    expect(link.list).toBe(null);
+    await g.join();
+    addLink(g, new CallbackLink(() => fired.push('late')));
+    expect(fired).toEqual(['late']);
   });
 
   it('link() callbacks run in a greenlet of their own; rawlink() callbacks run outside any greenlet', async () => {
