@@ -12,7 +12,7 @@
  * A server becomes a metrics source on its first request and stops being one when it closes.
  */
 import type { IncomingMessage } from 'node:http';
-import type { AddressInfo, Server, Socket } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import { registerMetricsSource, type ServerMetricsSnapshot } from '../metrics/sources.js';
 import { HttpStats } from '../server/http-stats.js';
 import { defaultRoute } from '../server/route.js';
@@ -30,10 +30,14 @@ export class PatchedServerStats {
   constructor(private readonly server: Server) {}
 
   /** A connection was accepted (seen through the patched `emit('connection')`). */
-  connected(socket: Socket): void {
+  connected(): void {
     this.accepted++;
     this.open++;
-    socket.once('close', () => this.open--);
+  }
+
+  /** A connection it accepted closed. */
+  disconnected(): void {
+    this.open--;
   }
 
   /** The `server` label: `http:<port>` once listening. */

@@ -45,7 +45,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { GreenletExit } from '../errors.js';
 import { Greenlet } from '../greenlet/greenlet.js';
-import { currentGreenlet, registerOperation } from '../greenlet/internal.js';
+import { registerOperation } from '../greenlet/internal.js';
 import { Operation } from '../greenlet/operation.js';
 import { Pool } from '../greenlet/pool.js';
 import { Timeout } from '../greenlet/timeout.js';
@@ -61,7 +61,7 @@ import {
 import { rememberResponse } from '../server/disconnect-signal.js';
 import { methodLabel } from '../server/route.js';
 import { type Fn, wrapFunctions } from './call.js';
-import { routeLabel, statsFor } from './http-metrics.js';
+import { type PatchedServerStats, routeLabel, statsFor } from './http-metrics.js';
 import { builtin } from './registry.js';
 import { trackServer } from './servers.js';
 
@@ -122,25 +122,48 @@ const defaults: Settings = {
   cancelOnDisconnect: false,
 };
 let settings: Settings = defaults;
-const pools = new WeakMap<object, Pool>();
-/** Responses in progress, per server (what a drain must reach). */
-const inProgress = new WeakMap<object, Set<ServerResponse>>();
-/** Servers shutting down: their responses close their connections. */
-const draining = new WeakSet<object>();
-/** Accepted connections whose first request has not been emitted yet, per server. */
-const awaitingRequest = new WeakMap<object, Set<Socket>>();
-/** Woken when a connection leaves {@link awaitingRequest} (its request came, or it closed). */
-let arrivalWaiters: (() => void)[] = [];
 
-function connectionOpened(server: object, socket: Socket): void {
-  let set = awaitingRequest.get(server);
-  if (set === undefined) awaitingRequest.set(server, (set = new Set()));
-  set.add(socket);
-  socket.once('close', () => requestArrived(server, socket));
+/**
+ * What the patch keeps per server, found with one lookup per request: its metrics, its responses
+ * in progress (what a drain must reach), its accepted connections whose first request has not
+ * been emitted yet, its pool under `maxConcurrency`.
+ */
+class ServerState {
+  readonly responses = new Set<ServerResponse>();
+  readonly awaitingRequest = new Set<Socket>();
+  pool: Pool | null = null;
+  constructor(
+    readonly stats: PatchedServerStats,
+    /** Shutting down: its responses close their connections. */
+    public draining: boolean,
+  ) {}
 }
 
-function requestArrived(server: object, socket: Socket): void {
-  if (awaitingRequest.get(server)?.delete(socket) !== true || arrivalWaiters.length === 0) return;
+const states = new WeakMap<object, ServerState>();
+/** Servers a shutdown began to drain (kept apart: a server may drain before its first connection). */
+const draining = new WeakSet<object>();
+/** Woken when a connection leaves its server's `awaitingRequest` (its request came, or it closed). */
+let arrivalWaiters: (() => void)[] = [];
+
+function stateOf(server: Server): ServerState {
+  let state = states.get(server);
+  if (state === undefined)
+    states.set(server, (state = new ServerState(statsFor(server), draining.has(server))));
+  return state;
+}
+
+function connectionOpened(state: ServerState, socket: Socket): void {
+  state.awaitingRequest.add(socket);
+  state.stats.connected();
+  socket.once('close', () => {
+    state.stats.disconnected();
+    requestArrived(state, socket);
+  });
+}
+
+function requestArrived(state: ServerState, socket: Socket): void {
+  const awaiting = state.awaitingRequest;
+  if (awaiting.size === 0 || !awaiting.delete(socket) || arrivalWaiters.length === 0) return;
   const waiters = arrivalWaiters;
   arrivalWaiters = [];
   for (const wake of waiters) wake();
@@ -151,7 +174,7 @@ function requestArrived(server: object, socket: Socket): void {
  * open): what a graceful shutdown should wait a moment for before it closes every connection.
  */
 export function connectionsAwaitingRequest(server: object): number {
-  return awaitingRequest.get(server)?.size ?? 0;
+  return states.get(server)?.awaitingRequest.size ?? 0;
 }
 
 /**
@@ -173,7 +196,10 @@ export function nextRequestArrival(ms: number): Promise<boolean> {
  */
 export function drainHttpServer(server: object): void {
   draining.add(server);
-  for (const res of inProgress.get(server) ?? []) if (!res.headersSent) res.shouldKeepAlive = false;
+  const state = states.get(server);
+  if (state === undefined) return;
+  state.draining = true;
+  for (const res of state.responses) if (!res.headersSent) res.shouldKeepAlive = false;
 }
 
 /** `GET /orders/42` for `GET /orders/42?full=1`. */
@@ -214,9 +240,9 @@ export function resetHttpServer(): void {
   settings = defaults;
 }
 
-function poolFor(server: object, size: number): Pool {
-  let pool = pools.get(server);
-  if (pool === undefined || pool.size !== size) pools.set(server, (pool = new Pool(size)));
+function poolFor(state: ServerState, size: number): Pool {
+  let pool = state.pool;
+  if (pool === null || pool.size !== size) state.pool = pool = new Pool(size);
   return pool;
 }
 
@@ -227,33 +253,44 @@ function answer(res: ServerResponse, status: number, text: string): void {
 }
 
 /**
- * The request as an operation of its greenlet: settles when the response is complete, when the
- * client left and the handlers' promises settled, or when a handler fails. A kill rejects it so
- * that the greenlet ends, but reports "not delivered": the code the kill is meant for is the
- * handler, which may be waiting on a timer whose callback only the kill's last resort can reach
- * (see greenlet/operation.ts).
+ * The request as an operation of its greenlet, and the promise the greenlet's body returns: it
+ * settles when the response is complete, when the client left and the handlers' promises settled,
+ * or when a handler fails. A kill rejects it so that the greenlet ends, but reports "not
+ * delivered": the code the kill is meant for is the handler, which may be waiting on a timer whose
+ * callback only the kill's last resort can reach (see greenlet/operation.ts).
+ *
+ * The body is no async function: on the way every request takes (the response completes) this one
+ * promise is all it needs; a failure takes {@link failed}, which answers for the handler.
  */
 class RequestCall extends Operation {
   readonly promise: Promise<void>;
-  private resolve!: () => void;
-  private reject!: (error: unknown) => void;
+  private resolve!: (value: Promise<void> | undefined) => void;
   /** Promises returned by the handlers, not yet settled. */
   private pending = 0;
   private clientLeft = false;
-  constructor(greenlet: Greenlet) {
+  private settled = false;
+  constructor(
+    greenlet: Greenlet,
+    private readonly res: ServerResponse,
+    private readonly timeout: Timeout | null,
+  ) {
     super('request', greenlet, abortRequest);
-    this.promise = new Promise((resolve, reject) => {
+    this.promise = new Promise((resolve) => {
       this.resolve = resolve;
-      this.reject = reject;
     });
   }
   finish(): void {
     this.end();
-    this.resolve();
+    if (this.settled) return;
+    this.settled = true;
+    this.timeout?.cancel();
+    this.resolve(undefined);
   }
   fail(error: unknown): void {
     this.end();
-    this.reject(error);
+    if (this.settled) return;
+    this.settled = true;
+    this.resolve(failed(this.res, this.timeout, error));
   }
   /** A handler returned `promise`: a client that leaves waits for it. */
   watch(promise: Promise<unknown>): void {
@@ -277,68 +314,99 @@ function abortRequest(this: RequestCall, reason: unknown): boolean {
   return false;
 }
 
-/** What `serve` and the request greenlet share. */
-interface Exchange {
-  readonly server: Server;
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
-  readonly timeoutMs: number | null;
-  request: RequestCall | null;
-  /** The response closed before it was complete. */
-  clientLeft: boolean;
+/**
+ * A request failed with `error`: its Timeout (the handler gets this turn to answer, then 504), a
+ * kill (the greenlet ends with it), or a handler's error (500, and the greenlet fails with it).
+ */
+async function failed(res: ServerResponse, timeout: Timeout | null, error: unknown): Promise<void> {
+  try {
+    if (error === timeout) {
+      // The handler's own operations failed with the same Timeout: give it this turn to answer.
+      await new Promise((resolve) => nativeSetImmediate(resolve));
+      if (!res.headersSent) {
+        answer(res, 504, 'Gateway Timeout');
+        ignoreLateHeaders(res);
+      }
+      return;
+    }
+    if (error instanceof GreenletExit) throw error;
+    answer(res, 500, 'Internal Server Error');
+    throw error;
+  } finally {
+    timeout?.cancel();
+  }
 }
 
-function serve(server: Server, req: IncomingMessage, res: ServerResponse): boolean {
+const kExchange = Symbol('greenhub request');
+
+/** One request: what `serve`, its greenlet and its response's `'close'` share. */
+class Exchange {
+  request: RequestCall | null = null;
+  /** The response closed before it was complete. */
+  clientLeft = false;
+  greenlet: Greenlet | null = null;
+  constructor(
+    readonly server: Server,
+    readonly state: ServerState,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly started: number,
+    readonly timeoutMs: number | null,
+    readonly cancelOnDisconnect: boolean,
+  ) {}
+}
+
+function serve(server: Server, state: ServerState, req: IncomingMessage, res: ServerResponse): boolean {
   if (server.listenerCount('request') === 0) return false;
   trackServer(server);
-  const { maxConcurrency, name, cancelOnDisconnect } = settings;
-  const exchange: Exchange = {
-    server,
-    req,
-    res,
-    timeoutMs: settings.requestTimeoutMs,
-    request: null,
-    clientLeft: false,
-  };
-  rememberResponse(req, res);
-  if (draining.has(server)) res.shouldKeepAlive = false;
-  const stats = statsFor(server);
+  const { maxConcurrency, name, requestTimeoutMs, cancelOnDisconnect } = settings;
   const started = now();
+  rememberResponse(req, res);
+  if (state.draining) res.shouldKeepAlive = false;
+  const exchange = new Exchange(server, state, req, res, started, requestTimeoutMs, cancelOnDisconnect);
   let greenlet: Greenlet;
   if (maxConcurrency === null) {
     greenlet = new Greenlet(handle, exchange);
     greenlet.start();
   } else {
-    const pool = poolFor(server, maxConcurrency);
+    const pool = poolFor(state, maxConcurrency);
     if (pool.full()) {
-      stats.overloaded++;
+      state.stats.overloaded++;
       res.setHeader('retry-after', '1');
       answer(res, 503, 'Service Unavailable');
-      stats.http.record(methodLabel(req.method), routeLabel(stats, req), 503, now() - started);
+      state.stats.http.record(methodLabel(req.method), routeLabel(state.stats, req), 503, now() - started);
       return true;
     }
     greenlet = pool.applyAsync(handle, [exchange]);
   }
-  greenlet.name = nameOf(name, req);
-  let responses = inProgress.get(server);
-  if (responses === undefined) inProgress.set(server, (responses = new Set()));
-  responses.add(res);
-  stats.inFlight++;
-  res.once('close', () => {
-    responses.delete(res);
-    stats.inFlight--;
-    // 499 (nginx's "client closed request") when the client left before the response ended.
-    const status = res.writableFinished ? res.statusCode : 499;
-    stats.http.record(methodLabel(req.method), routeLabel(stats, req), status, now() - started);
-    if (res.writableFinished) exchange.request?.finish();
-    else if (cancelOnDisconnect)
-      void greenlet.kill({ exception: new GreenletExit('client disconnected'), block: false });
-    else {
-      exchange.clientLeft = true;
-      exchange.request?.clientGone();
-    }
-  });
+  exchange.greenlet = greenlet;
+  greenlet.name = name === requestName ? requestName(req) : nameOf(name, req);
+  state.responses.add(res);
+  state.stats.inFlight++;
+  (res as unknown as Record<symbol, Exchange>)[kExchange] = exchange;
+  res.on('close', responseClosed);
   return true;
+}
+
+/** A response's `'close'` (one listener for every response, its request found on it). */
+function responseClosed(this: ServerResponse): void {
+  const exchange = (this as unknown as Record<symbol, Exchange | null>)[kExchange];
+  if (exchange === null || exchange === undefined) return;
+  (this as unknown as Record<symbol, Exchange | null>)[kExchange] = null;
+  const { state, req, res } = exchange;
+  const { stats } = state;
+  state.responses.delete(res);
+  stats.inFlight--;
+  // 499 (nginx's "client closed request") when the client left before the response ended.
+  const status = res.writableFinished ? res.statusCode : 499;
+  stats.http.record(methodLabel(req.method), routeLabel(stats, req), status, now() - exchange.started);
+  if (res.writableFinished) exchange.request?.finish();
+  else if (exchange.cancelOnDisconnect)
+    void exchange.greenlet!.kill({ exception: new GreenletExit('client disconnected'), block: false });
+  else {
+    exchange.clientLeft = true;
+    exchange.request?.clientGone();
+  }
 }
 
 /** The greenlet name from the `name` option; a throwing or odd option falls back to the default. */
@@ -360,33 +428,19 @@ function runHandlers(exchange: Exchange, request: RequestCall): void {
   }
 }
 
-/** The body of a request greenlet. */
-async function handle(exchange: Exchange): Promise<void> {
-  const { res } = exchange;
+/** The body of a request greenlet: settles with its request (see {@link RequestCall}). */
+function handle(exchange: Exchange): Promise<void> {
   const timeout = exchange.timeoutMs === null ? null : Timeout.start(exchange.timeoutMs);
-  const request = registerOperation(new RequestCall(currentGreenlet()!));
+  const request = registerOperation(new RequestCall(exchange.greenlet!, exchange.res, timeout));
   exchange.request = request;
   try {
     runHandlers(exchange, request);
-    if (exchange.clientLeft) request.clientGone();
-    await request.promise;
   } catch (error) {
-    if (error === timeout) {
-      // The handler's own operations failed with the same Timeout: give it this turn to answer.
-      await new Promise((resolve) => nativeSetImmediate(resolve));
-      if (!res.headersSent) {
-        answer(res, 504, 'Gateway Timeout');
-        ignoreLateHeaders(res);
-      }
-      return;
-    }
-    if (error instanceof GreenletExit) throw error;
-    answer(res, 500, 'Internal Server Error');
-    throw error;
-  } finally {
-    timeout?.cancel();
-    request.end();
+    request.fail(error);
+    return request.promise;
   }
+  if (exchange.clientLeft) request.clientGone();
+  return request.promise;
 }
 
 /** After greenhub answered for the handler, headers it sets late must not throw. */
@@ -401,13 +455,11 @@ function wrapEmit(original: Fn): Fn {
     // count their metrics already.
     if ((this as unknown as Record<symbol, unknown>)[kGreenhubServer] === true)
       return Reflect.apply(original, this, args);
-    if (args[0] === 'connection') {
-      statsFor(this).connected(args[1] as Socket);
-      connectionOpened(this, args[1] as Socket);
-    }
+    if (args[0] === 'connection') connectionOpened(stateOf(this), args[1] as Socket);
     if (args[0] !== 'request' || args.length !== 3) return Reflect.apply(original, this, args);
-    requestArrived(this, (args[1] as IncomingMessage).socket);
-    return serve(this, args[1] as IncomingMessage, args[2] as ServerResponse);
+    const state = stateOf(this);
+    requestArrived(state, (args[1] as IncomingMessage).socket);
+    return serve(this, state, args[1] as IncomingMessage, args[2] as ServerResponse);
   };
 }
 

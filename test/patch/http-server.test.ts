@@ -341,6 +341,41 @@ describe.concurrent('patchHttp: request metrics', () => {
     expect(bytes).toBeLessThan(500_000);
   });
 
+  it('a patched server counts its connections: accepted, and open until each closes', async () => {
+    const { code, result, stderr } = await scenario(`${SERVER()}
+      const { collectMetrics } = await import('greenhub/metrics');
+      const metrics = collectMetrics({ defaultMetrics: false });
+      const server = await serve((req, res) => res.end('ok'));
+      const port = base.split(':').at(-1);
+      let closes = 0;
+      const waiters = [];
+      server.on('connection', (socket) => socket.on('close', () => { closes++; for (const w of waiters.splice(0)) w(); }));
+      const closed = async (n) => { while (closes < n) await new Promise((r) => waiters.push(r)); };
+      const read = async () => {
+        const text = await metrics.register.metrics();
+        const value = (name) => Number(text.split('\\n').find((l) => l.startsWith(name + '{server="http:' + port + '"'))?.split(' ').at(-1));
+        return { open: value('greenhub_server_connections'), accepted: value('greenhub_server_connections_accepted_total') };
+      };
+      await get('/a');
+      await get('/b');
+      await closed(2);
+      const agent = new http.Agent({ keepAlive: true });
+      await new Promise((resolve, reject) => http.get(base + '/c', { agent }, (res) => res.resume().on('end', resolve)).on('error', reject));
+      const whileKeptAlive = await read();
+      agent.destroy();
+      await closed(3);
+      report({ whileKeptAlive, afterwards: await read() });
+      metrics.close();
+      stop();
+    `);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(result).toEqual({
+      whileKeptAlive: { open: 1, accepted: 3 },
+      afterwards: { open: 0, accepted: 3 },
+    });
+  });
+
   it('leaves greenhub’s own servers alone: one greenlet per request, not two', async () => {
     const { code, result } = await scenario(`${SERVER()}
       const { HttpServer } = await import('greenhub/server');
