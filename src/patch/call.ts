@@ -58,6 +58,12 @@ export interface CallSpec {
   readonly followSignal?: (args: unknown[]) => unknown;
   /** A string in the options position means `{ encoding }` (fs). */
   readonly encodingOption?: boolean;
+  /**
+   * The original only reads `signal.aborted` while it works and keeps no hold on the signal once it
+   * has reported (fs `readFile`/`writeFile`): a signal that was not aborted is handed to a later call
+   * instead of a new `AbortController` per call (see {@link Call.reusedSignal}).
+   */
+  readonly reuseSignal?: boolean;
   /** Run the original (default `Reflect.apply`); may set `call.free` or `call.data`. */
   readonly invoke?: (original: Fn, self: unknown, args: unknown[], call: Call) => unknown;
   /** Free a value that arrived after the abort (close a file handle). */
@@ -69,6 +75,14 @@ export interface CallSpec {
 }
 
 const NOT_ABORTED: unique symbol = Symbol('not aborted');
+
+/**
+ * Controllers of finished calls whose signal was never aborted, for the next call of a
+ * {@link CallSpec.reuseSignal} API: an `AbortController` costs several microseconds to create on
+ * Node 20. Each is held by one call at a time, so aborting it still reaches that call alone.
+ */
+const idleControllers: AbortController[] = [];
+const MAX_IDLE_CONTROLLERS = 64;
 
 /**
  * The greenlet a patched call belongs to: the current one while alive, else `undefined` (top
@@ -87,7 +101,10 @@ export abstract class Call extends Operation {
   /** Per-API state (a private resolver…). */
   data: unknown = undefined;
   private controller: AbortController | null = null;
+  /** `controller` came from {@link idleControllers} and goes back there when the call finishes. */
+  private reused = false;
   private userSignal: AbortSignal | null = null;
+  private onUserAbort: (() => void) | null = null;
 
   constructor(kind: string, greenlet: Greenlet, weak = false) {
     super(kind, greenlet, abortCall, weak);
@@ -103,25 +120,42 @@ export abstract class Call extends Operation {
   }
 
   /**
+   * The signal handed to an original that lets go of it once it reports (see
+   * {@link CallSpec.reuseSignal}): an idle one if there is, given back by {@link finish} unless it
+   * was aborted.
+   */
+  get reusedSignal(): AbortSignal {
+    this.reused = true;
+    return (this.controller = idleControllers.pop() ?? new AbortController()).signal;
+  }
+
+  /**
    * Abort the signal handed to the original after the operation ended: a fetch whose body is still
    * being read.
    */
   abortSignal(reason: unknown): void {
-    this.controller?.abort(reason);
+    if (!this.reused) this.controller?.abort(reason);
   }
 
   /** Also abort when the caller's own signal does (its reason, its AbortError: as before). */
   follow(signal: AbortSignal): void {
     this.userSignal = signal;
+    this.onUserAbort = () => {
+      this.controller?.abort(signal.reason);
+    };
     signal.addEventListener('abort', this.onUserAbort);
   }
 
   /** The work is over: stop tracking. */
   finish(): void {
     this.end();
-    if (this.userSignal !== null) {
-      this.userSignal.removeEventListener('abort', this.onUserAbort);
-      this.userSignal = null;
+    this.unfollow();
+    if (this.reused) {
+      this.reused = false;
+      const controller = this.controller!;
+      this.controller = null;
+      if (!controller.signal.aborted && idleControllers.length < MAX_IDLE_CONTROLLERS)
+        idleControllers.push(controller);
     }
   }
 
@@ -131,18 +165,21 @@ export abstract class Call extends Operation {
   /** @internal runs in the greenlet's context */
   _stop(): boolean {
     const reason = this.reason;
+    // A reused controller is aborted here and so never handed out again.
+    this.reused = false;
     this.controller?.abort(reason);
     this.free?.(reason);
-    if (this.userSignal !== null) {
-      this.userSignal.removeEventListener('abort', this.onUserAbort);
-      this.userSignal = null;
-    }
+    this.unfollow();
     return this.deliver(reason);
   }
 
-  private readonly onUserAbort = (): void => {
-    this.controller?.abort(this.userSignal?.reason);
-  };
+  private unfollow(): void {
+    if (this.userSignal !== null) {
+      this.userSignal.removeEventListener('abort', this.onUserAbort!);
+      this.userSignal = null;
+      this.onUserAbort = null;
+    }
+  }
 }
 
 function abortCall(this: Call, reason: unknown): boolean {
@@ -205,7 +242,7 @@ function withSignal(args: unknown[], spec: CallSpec, call: Call, hasCallback: bo
     if (!(userSignal instanceof AbortSignal) || userSignal.aborted) return args;
     call.follow(userSignal);
   }
-  options.signal = call.signal;
+  options.signal = spec.reuseSignal === true ? call.reusedSignal : call.signal;
   const next = args.slice();
   if (at < n) next[at] = options;
   else if (at === n) next.splice(at, 0, options);
