@@ -219,8 +219,9 @@ function isOptionsBag(value: unknown): value is Record<string, unknown> {
 
 /**
  * `args` with the call's signal in the options argument (copied, never mutated). Arguments the
- * original would reject (a number where options go, an already aborted signal) are left as they
- * are, so the original fails exactly as before.
+ * original may reject (a number where options go, an already aborted signal, `null`, which some
+ * originals take for no options and others refuse) are left as they are, so the original behaves
+ * exactly as before.
  */
 function withSignal(args: unknown[], spec: CallSpec, call: Call, hasCallback: boolean): unknown[] {
   const n = hasCallback ? args.length - 1 : args.length;
@@ -231,9 +232,10 @@ function withSignal(args: unknown[], spec: CallSpec, call: Call, hasCallback: bo
   if (at > n && hasCallback) return args;
   const given = at < n ? args[at] : undefined;
   let options: Record<string, unknown>;
-  if (given === undefined || given === null) options = {};
+  if (given === undefined) options = {};
   else if (typeof given === 'string' && spec.encodingOption) options = { encoding: given };
-  else if (typeof given === 'object' && !Array.isArray(given)) options = { ...(given as object) };
+  else if (typeof given === 'object' && given !== null && !Array.isArray(given))
+    options = { ...(given as object) };
   else return args;
   let userSignal = options.signal;
   if ((userSignal === undefined || userSignal === null) && spec.followSignal !== undefined)
@@ -249,6 +251,8 @@ function withSignal(args: unknown[], spec: CallSpec, call: Call, hasCallback: bo
   else next[at] = options;
   return next;
 }
+
+const slice = Array.prototype.slice;
 
 function invoke(spec: CallSpec, original: Fn, self: unknown, args: unknown[], call: Call): unknown {
   try {
@@ -278,10 +282,9 @@ class PromiseCall extends Call {
     return true;
   }
   settle(outcome: unknown): Promise<unknown> {
-    const promise = new Promise((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
+    settling = this;
+    const promise = new Promise(captureSettle);
+    settling = null;
     Promise.resolve(outcome).then(
       (value) => {
         this.spec.settled?.(this);
@@ -303,15 +306,28 @@ class PromiseCall extends Call {
   }
 }
 
+/** The call whose promise `new Promise(captureSettle)` is making (no executor closure per call). */
+let settling: PromiseCall | null = null;
+
+function captureSettle(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+  settling!.resolve = resolve;
+  settling!.reject = reject;
+}
+
 /** Wrap a promise-returning API (see the module comment). */
 export function promiseApi(spec: CallSpec, original: Fn): Fn {
-  return function patched(this: unknown, ...args: unknown[]): unknown {
+  // The wrappers read `arguments`, not a rest parameter: outside a greenlet they forward the
+  // arguments to the original without building an array.
+  return function patched(this: unknown): unknown {
     // The checkpoint comes first: an abandoned continuation (greenlet/fence.ts) meets its pending
     // exception here even though it belongs to no live greenlet any more.
     const pending = checkpoint();
     if (pending !== undefined) return Promise.reject(pending.error);
     const greenlet = liveGreenlet();
-    if (greenlet === undefined) return Reflect.apply(original, this, args);
+    // biome-ignore lint/complexity/noArguments: see above
+    if (greenlet === undefined) return Reflect.apply(original, this, arguments);
+    // biome-ignore lint/complexity/noArguments: see above
+    const args: unknown[] = slice.call(arguments);
     const call = registerOperation(new PromiseCall(greenlet, spec));
     const callArgs = spec.signalAt === undefined ? args : withSignal(args, spec, call, false);
     return call.settle(invoke(spec, original, this, callArgs, call));
@@ -344,18 +360,24 @@ class CallbackCall extends Call {
 
 /** Wrap an API whose last argument is an error-first callback (see the module comment). */
 export function callbackApi(spec: CallSpec, original: Fn): Fn {
-  return function patched(this: unknown, ...args: unknown[]): unknown {
-    const callback = args[args.length - 1];
-    if (typeof callback !== 'function') return Reflect.apply(original, this, args);
+  // `arguments`: see promiseApi.
+  return function patched(this: unknown): unknown {
+    // biome-ignore lint/complexity/noArguments: see above
+    const callback: unknown = arguments[arguments.length - 1];
+    // biome-ignore lint/complexity/noArguments: see above
+    if (typeof callback !== 'function') return Reflect.apply(original, this, arguments);
     const pending = checkpoint();
     if (pending !== undefined) {
       process.nextTick(callback as Fn, pending.error);
       return undefined;
     }
     const greenlet = liveGreenlet();
-    if (greenlet === undefined) return Reflect.apply(original, this, args);
+    // biome-ignore lint/complexity/noArguments: see above
+    if (greenlet === undefined) return Reflect.apply(original, this, arguments);
+    // biome-ignore lint/complexity/noArguments: see above
+    const args: unknown[] = slice.call(arguments);
     const call = registerOperation(new CallbackCall(greenlet, spec, callback as Fn));
-    const callArgs = spec.signalAt === undefined ? args.slice() : withSignal(args, spec, call, true);
+    const callArgs = spec.signalAt === undefined ? args : withSignal(args, spec, call, true);
     callArgs[callArgs.length - 1] = function reported(this: unknown, ...results: unknown[]): void {
       call.report(this, results);
     };
@@ -443,9 +465,13 @@ class IteratorCall extends Call {
 
 /** Wrap an API returning an async iterator that takes a signal (see the module comment). */
 export function iteratorApi(spec: CallSpec, original: Fn): Fn {
-  return function patched(this: unknown, ...args: unknown[]): unknown {
+  // `arguments`: see promiseApi.
+  return function patched(this: unknown): unknown {
     const greenlet = liveGreenlet();
-    if (greenlet === undefined) return Reflect.apply(original, this, args);
+    // biome-ignore lint/complexity/noArguments: see above
+    if (greenlet === undefined) return Reflect.apply(original, this, arguments);
+    // biome-ignore lint/complexity/noArguments: see above
+    const args: unknown[] = slice.call(arguments);
     const call = registerOperation(new IteratorCall(greenlet, spec));
     const iterator = invoke(spec, original, this, withSignal(args, spec, call, false), call);
     const pending = checkpoint();
