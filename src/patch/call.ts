@@ -58,6 +58,12 @@ export interface CallSpec {
   readonly followSignal?: (args: unknown[]) => unknown;
   /** A string in the options position means `{ encoding }` (fs). */
   readonly encodingOption?: boolean;
+  /**
+   * The original only reads `signal.aborted` while it works and keeps no hold on the signal once it
+   * has reported (fs `readFile`/`writeFile`): a signal that was not aborted is handed to a later call
+   * instead of a new `AbortController` per call (see {@link Call.reusedSignal}).
+   */
+  readonly reuseSignal?: boolean;
   /** Run the original (default `Reflect.apply`); may set `call.free` or `call.data`. */
   readonly invoke?: (original: Fn, self: unknown, args: unknown[], call: Call) => unknown;
   /** Free a value that arrived after the abort (close a file handle). */
@@ -69,6 +75,14 @@ export interface CallSpec {
 }
 
 const NOT_ABORTED: unique symbol = Symbol('not aborted');
+
+/**
+ * Controllers of finished calls whose signal was never aborted, for the next call of a
+ * {@link CallSpec.reuseSignal} API: an `AbortController` costs several microseconds to create on
+ * Node 20. Each is held by one call at a time, so aborting it still reaches that call alone.
+ */
+const idleControllers: AbortController[] = [];
+const MAX_IDLE_CONTROLLERS = 64;
 
 /**
  * The greenlet a patched call belongs to: the current one while alive, else `undefined` (top
@@ -87,7 +101,10 @@ export abstract class Call extends Operation {
   /** Per-API state (a private resolver…). */
   data: unknown = undefined;
   private controller: AbortController | null = null;
+  /** `controller` came from {@link idleControllers} and goes back there when the call finishes. */
+  private reused = false;
   private userSignal: AbortSignal | null = null;
+  private onUserAbort: (() => void) | null = null;
 
   constructor(kind: string, greenlet: Greenlet, weak = false) {
     super(kind, greenlet, abortCall, weak);
@@ -103,25 +120,42 @@ export abstract class Call extends Operation {
   }
 
   /**
+   * The signal handed to an original that lets go of it once it reports (see
+   * {@link CallSpec.reuseSignal}): an idle one if there is, given back by {@link finish} unless it
+   * was aborted.
+   */
+  get reusedSignal(): AbortSignal {
+    this.reused = true;
+    return (this.controller = idleControllers.pop() ?? new AbortController()).signal;
+  }
+
+  /**
    * Abort the signal handed to the original after the operation ended: a fetch whose body is still
    * being read.
    */
   abortSignal(reason: unknown): void {
-    this.controller?.abort(reason);
+    if (!this.reused) this.controller?.abort(reason);
   }
 
   /** Also abort when the caller's own signal does (its reason, its AbortError: as before). */
   follow(signal: AbortSignal): void {
     this.userSignal = signal;
+    this.onUserAbort = () => {
+      this.controller?.abort(signal.reason);
+    };
     signal.addEventListener('abort', this.onUserAbort);
   }
 
   /** The work is over: stop tracking. */
   finish(): void {
     this.end();
-    if (this.userSignal !== null) {
-      this.userSignal.removeEventListener('abort', this.onUserAbort);
-      this.userSignal = null;
+    this.unfollow();
+    if (this.reused) {
+      this.reused = false;
+      const controller = this.controller!;
+      this.controller = null;
+      if (!controller.signal.aborted && idleControllers.length < MAX_IDLE_CONTROLLERS)
+        idleControllers.push(controller);
     }
   }
 
@@ -131,18 +165,21 @@ export abstract class Call extends Operation {
   /** @internal runs in the greenlet's context */
   _stop(): boolean {
     const reason = this.reason;
+    // A reused controller is aborted here and so never handed out again.
+    this.reused = false;
     this.controller?.abort(reason);
     this.free?.(reason);
-    if (this.userSignal !== null) {
-      this.userSignal.removeEventListener('abort', this.onUserAbort);
-      this.userSignal = null;
-    }
+    this.unfollow();
     return this.deliver(reason);
   }
 
-  private readonly onUserAbort = (): void => {
-    this.controller?.abort(this.userSignal?.reason);
-  };
+  private unfollow(): void {
+    if (this.userSignal !== null) {
+      this.userSignal.removeEventListener('abort', this.onUserAbort!);
+      this.userSignal = null;
+      this.onUserAbort = null;
+    }
+  }
 }
 
 function abortCall(this: Call, reason: unknown): boolean {
@@ -182,8 +219,9 @@ function isOptionsBag(value: unknown): value is Record<string, unknown> {
 
 /**
  * `args` with the call's signal in the options argument (copied, never mutated). Arguments the
- * original would reject (a number where options go, an already aborted signal) are left as they
- * are, so the original fails exactly as before.
+ * original may reject (a number where options go, an already aborted signal, `null`, which some
+ * originals take for no options and others refuse) are left as they are, so the original behaves
+ * exactly as before.
  */
 function withSignal(args: unknown[], spec: CallSpec, call: Call, hasCallback: boolean): unknown[] {
   const n = hasCallback ? args.length - 1 : args.length;
@@ -194,9 +232,10 @@ function withSignal(args: unknown[], spec: CallSpec, call: Call, hasCallback: bo
   if (at > n && hasCallback) return args;
   const given = at < n ? args[at] : undefined;
   let options: Record<string, unknown>;
-  if (given === undefined || given === null) options = {};
+  if (given === undefined) options = {};
   else if (typeof given === 'string' && spec.encodingOption) options = { encoding: given };
-  else if (typeof given === 'object' && !Array.isArray(given)) options = { ...(given as object) };
+  else if (typeof given === 'object' && given !== null && !Array.isArray(given))
+    options = { ...(given as object) };
   else return args;
   let userSignal = options.signal;
   if ((userSignal === undefined || userSignal === null) && spec.followSignal !== undefined)
@@ -205,13 +244,15 @@ function withSignal(args: unknown[], spec: CallSpec, call: Call, hasCallback: bo
     if (!(userSignal instanceof AbortSignal) || userSignal.aborted) return args;
     call.follow(userSignal);
   }
-  options.signal = call.signal;
+  options.signal = spec.reuseSignal === true ? call.reusedSignal : call.signal;
   const next = args.slice();
   if (at < n) next[at] = options;
   else if (at === n) next.splice(at, 0, options);
   else next[at] = options;
   return next;
 }
+
+const slice = Array.prototype.slice;
 
 function invoke(spec: CallSpec, original: Fn, self: unknown, args: unknown[], call: Call): unknown {
   try {
@@ -241,10 +282,9 @@ class PromiseCall extends Call {
     return true;
   }
   settle(outcome: unknown): Promise<unknown> {
-    const promise = new Promise((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
+    settling = this;
+    const promise = new Promise(captureSettle);
+    settling = null;
     Promise.resolve(outcome).then(
       (value) => {
         this.spec.settled?.(this);
@@ -266,15 +306,28 @@ class PromiseCall extends Call {
   }
 }
 
+/** The call whose promise `new Promise(captureSettle)` is making (no executor closure per call). */
+let settling: PromiseCall | null = null;
+
+function captureSettle(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+  settling!.resolve = resolve;
+  settling!.reject = reject;
+}
+
 /** Wrap a promise-returning API (see the module comment). */
 export function promiseApi(spec: CallSpec, original: Fn): Fn {
-  return function patched(this: unknown, ...args: unknown[]): unknown {
+  // The wrappers read `arguments`, not a rest parameter: outside a greenlet they forward the
+  // arguments to the original without building an array.
+  return function patched(this: unknown): unknown {
     // The checkpoint comes first: an abandoned continuation (greenlet/fence.ts) meets its pending
     // exception here even though it belongs to no live greenlet any more.
     const pending = checkpoint();
     if (pending !== undefined) return Promise.reject(pending.error);
     const greenlet = liveGreenlet();
-    if (greenlet === undefined) return Reflect.apply(original, this, args);
+    // biome-ignore lint/complexity/noArguments: see above
+    if (greenlet === undefined) return Reflect.apply(original, this, arguments);
+    // biome-ignore lint/complexity/noArguments: see above
+    const args: unknown[] = slice.call(arguments);
     const call = registerOperation(new PromiseCall(greenlet, spec));
     const callArgs = spec.signalAt === undefined ? args : withSignal(args, spec, call, false);
     return call.settle(invoke(spec, original, this, callArgs, call));
@@ -307,18 +360,24 @@ class CallbackCall extends Call {
 
 /** Wrap an API whose last argument is an error-first callback (see the module comment). */
 export function callbackApi(spec: CallSpec, original: Fn): Fn {
-  return function patched(this: unknown, ...args: unknown[]): unknown {
-    const callback = args[args.length - 1];
-    if (typeof callback !== 'function') return Reflect.apply(original, this, args);
+  // `arguments`: see promiseApi.
+  return function patched(this: unknown): unknown {
+    // biome-ignore lint/complexity/noArguments: see above
+    const callback: unknown = arguments[arguments.length - 1];
+    // biome-ignore lint/complexity/noArguments: see above
+    if (typeof callback !== 'function') return Reflect.apply(original, this, arguments);
     const pending = checkpoint();
     if (pending !== undefined) {
       process.nextTick(callback as Fn, pending.error);
       return undefined;
     }
     const greenlet = liveGreenlet();
-    if (greenlet === undefined) return Reflect.apply(original, this, args);
+    // biome-ignore lint/complexity/noArguments: see above
+    if (greenlet === undefined) return Reflect.apply(original, this, arguments);
+    // biome-ignore lint/complexity/noArguments: see above
+    const args: unknown[] = slice.call(arguments);
     const call = registerOperation(new CallbackCall(greenlet, spec, callback as Fn));
-    const callArgs = spec.signalAt === undefined ? args.slice() : withSignal(args, spec, call, true);
+    const callArgs = spec.signalAt === undefined ? args : withSignal(args, spec, call, true);
     callArgs[callArgs.length - 1] = function reported(this: unknown, ...results: unknown[]): void {
       call.report(this, results);
     };
@@ -406,9 +465,13 @@ class IteratorCall extends Call {
 
 /** Wrap an API returning an async iterator that takes a signal (see the module comment). */
 export function iteratorApi(spec: CallSpec, original: Fn): Fn {
-  return function patched(this: unknown, ...args: unknown[]): unknown {
+  // `arguments`: see promiseApi.
+  return function patched(this: unknown): unknown {
     const greenlet = liveGreenlet();
-    if (greenlet === undefined) return Reflect.apply(original, this, args);
+    // biome-ignore lint/complexity/noArguments: see above
+    if (greenlet === undefined) return Reflect.apply(original, this, arguments);
+    // biome-ignore lint/complexity/noArguments: see above
+    const args: unknown[] = slice.call(arguments);
     const call = registerOperation(new IteratorCall(greenlet, spec));
     const iterator = invoke(spec, original, this, withSignal(args, spec, call, false), call);
     const pending = checkpoint();

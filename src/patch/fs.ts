@@ -74,7 +74,8 @@ function spec(name: string): CallSpec {
   const signalAt = SIGNAL_AT[name];
   return {
     kind: 'fs',
-    ...(signalAt === undefined ? {} : { signalAt, encodingOption: true }),
+    // readFile and writeFile only poll their signal: a signal left unaborted serves the next call.
+    ...(signalAt === undefined ? {} : { signalAt, encodingOption: true, reuseSignal: true }),
     ...(name === 'open' || name === 'opendir' ? { late: closeLate } : {}),
   };
 }

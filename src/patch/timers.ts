@@ -186,31 +186,52 @@ function wake(call: SleepCall, value: unknown): void {
   call.resolve(value);
 }
 
+/** The call whose promise `new Promise(captureSleep)` is making (no executor closure per sleep). */
+let sleeping: SleepCall | null = null;
+
+function captureSleep(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+  sleeping!.resolve = resolve;
+  sleeping!.reject = reject;
+}
+
 /**
  * `timers/promises.setTimeout`/`setImmediate` in a greenlet without options: one timer and one
- * promise, like the original. With options (a `signal`, `ref: false`) the original runs with the
+ * promise, like the original. With options (a `signal`, `ref: false`), or a first argument the
+ * original validates (`accepts` false: a delay that is not a number), the original runs with the
  * greenlet's signal added.
  */
 function makeSleep(
   original: Fn,
-  arm: (call: SleepCall, args: unknown[]) => unknown,
+  arm: (call: SleepCall, first: unknown, second: unknown) => unknown,
   clear: Fn,
   optionsAt: number,
+  accepts: (first: unknown) => boolean,
 ): Fn {
   const withOptions = promiseApi({ kind: 'timer', signalAt: optionsAt }, original);
-  return function sleep(this: unknown, ...args: unknown[]): unknown {
+  // `arguments`, not a rest parameter: the outside-a-greenlet path forwards them without an array.
+  return function sleep(this: unknown, first?: unknown, second?: unknown): unknown {
     const pending = checkpoint(); // first: see promiseApi
     if (pending !== undefined) return Promise.reject(pending.error);
     const greenlet = liveGreenlet();
-    if (greenlet === undefined) return Reflect.apply(original, this, args);
-    if (args.length > optionsAt) return Reflect.apply(withOptions, this, args);
+    // biome-ignore lint/complexity/noArguments: see above
+    if (greenlet === undefined) return Reflect.apply(original, this, arguments);
+    // biome-ignore lint/complexity/noArguments: see above
+    if (arguments.length > optionsAt || !accepts(first)) return Reflect.apply(withOptions, this, arguments);
     const call = registerOperation(new SleepCall(greenlet, clear));
-    return new Promise((resolve, reject) => {
-      call.resolve = resolve;
-      call.reject = reject;
-      call.handle = arm(call, args);
-    });
+    sleeping = call;
+    const promise = new Promise(captureSleep);
+    sleeping = null;
+    call.handle = arm(call, first, second);
+    return promise;
   };
+}
+
+function isDelay(value: unknown): boolean {
+  return typeof value === 'number' || value === undefined;
+}
+
+function anyValue(): boolean {
+  return true;
 }
 
 /** Patch timers (see the module comment). Returns what it replaced. */
@@ -225,15 +246,17 @@ export function patchTimers(): string[] {
   const done: string[] = [];
   const sleepTimeout = makeSleep(
     promises.setTimeout as Fn,
-    (call, args) => setTimeout0(wake, args[0], call, args[1]),
+    (call, delay, value) => setTimeout0(wake, delay, call, value),
     clearTimeout0,
     2,
+    isDelay,
   );
   const sleepImmediate = makeSleep(
     promises.setImmediate as Fn,
-    (call, args) => setImmediate0(wake, call, args[0]),
+    (call, value) => setImmediate0(wake, call, value),
     clearImmediate0,
     1,
+    anyValue,
   );
   const promised: Record<string, Fn> = {
     setTimeout: sleepTimeout,

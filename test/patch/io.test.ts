@@ -182,6 +182,52 @@ describe.concurrent('patched I/O: a kill stops the operation, frees its resource
     expect((result as { killMs: number }).killMs).toBeLessThan(50);
   });
 
+  it('a kill aborts the readFile of the killed greenlet only; the signals of calls that finished serve later ones, an aborted one never does', async () => {
+    const { code, result } = await scenario(`${PATCHED}
+      import fs from 'node:fs';
+      import os from 'node:os';
+      import path from 'node:path';
+      import { execFileSync } from 'node:child_process';
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'greenhub-fifo-'));
+      const [fifoA, fifoB, fifoC] = ['a', 'b', 'c'].map((name) => path.join(dir, name));
+      for (const fifo of [fifoA, fifoB, fifoC]) execFileSync('mkfifo', [fifo]);
+      const file = path.join(dir, 'file');
+      fs.writeFileSync(file, 'file');
+      const read = async (name, opts) => {
+        const g = spawn(() => fs.promises.readFile(name, opts));
+        await g.join();
+        return g.exception?.name ?? g.value;
+      };
+      const first = await read(file, 'utf8'); // its signal is left for a later call
+      const a = spawn(() => fs.promises.readFile(fifoA, 'utf8'));
+      const b = read(fifoB, 'utf8');
+      const mine = new AbortController();
+      const c = spawn(() => fs.promises.readFile(fifoC, { encoding: 'utf8', signal: mine.signal }));
+      await sleep(20); // all three are stuck opening their FIFO in libuv's thread pool
+      await a.kill();
+      mine.abort(new Error('mine'));
+      // Unblock the thread pool: B gets data, A and C meet their aborted signals after the open.
+      fs.writeFileSync(fifoB, 'b');
+      fs.closeSync(fs.openSync(fifoA, 'w'));
+      fs.closeSync(fs.openSync(fifoC, 'w'));
+      await c.join();
+      const after = await Promise.all([read(file, 'utf8'), read(file, 'utf8')]);
+      const cb = await new Promise((resolve) => spawn(() => fs.readFile(file, 'utf8', (e, v) => resolve(e?.name ?? v))));
+      report({ first, a: a.value instanceof GreenletExit, b: await b, c: [c.exception?.name, c.exception?.cause?.message], after, cb, ops: ops() });
+      fs.rmSync(dir, { recursive: true });
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({
+      first: 'file',
+      a: true,
+      b: 'b',
+      c: ['AbortError', 'mine'],
+      after: ['file', 'file'],
+      cb: 'file',
+      ops: {},
+    });
+  });
+
   it('fs callbacks and util.promisify(fs.*) deliver the kill to their callback', async () => {
     const { code, result } = await scenario(`${PATCHED}
       import fs from 'node:fs';

@@ -205,4 +205,24 @@ describe.concurrent('patchTimers', () => {
     expect(patched.code).toBe(0);
     expect(patched.result).toEqual(plain.result);
   });
+
+  it('in a greenlet, timers/promises resolves, rejects and validates as the originals do', async () => {
+    const program = (wrap: string) => `
+      import { setTimeout as delay, setImmediate as immediate } from 'node:timers/promises';
+      const settled = (p) => p.then((v) => ['ok', v], (e) => ['error', e.code ?? e.name]);
+      const outcomes = () => Promise.all([
+        settled(delay()), settled(delay(1)), settled(delay(1, 'v')), settled(delay(1, 'v', {})),
+        settled(delay('1')), settled(delay(1, 'v', null)), settled(delay(1, 'v', { ref: 'no' })),
+        settled(immediate()), settled(immediate('v')), settled(immediate('v', 1)),
+      ]);
+      report(await ${wrap});
+    `;
+    const [plain, patched] = await Promise.all([
+      scenario(program('outcomes()')),
+      scenario(`${PATCHED}\n${program('spawn(outcomes).get()')}`),
+    ]);
+    expect(patched.code).toBe(0);
+    expect(patched.result).toEqual(plain.result);
+    expect(plain.result).toContainEqual(['error', 'ERR_INVALID_ARG_TYPE']);
+  });
 });
