@@ -228,7 +228,7 @@ const jsonLines = (child) => {
 };
 
 {
-  const STARTS = quick ? 5 : 15;
+  const STARTS = quick ? 11 : 21;
   const hello = `${benchDir}fixtures/hello.mjs`;
   /** @param {string[]} preload @returns {Promise<{ cpuMs: number, maxRssKb: number, wallMs: number }>} */
   const start = async (preload) => {

@@ -179,6 +179,17 @@ describe.concurrent('patchAll(), unpatchAll() and the registry of originals', ()
       },
     });
   });
+  it('the register preload does not even load the patches into a worker thread: it loads no builtin a bare worker does not', async () => {
+    const { code, result, stderr } = await runNode([
+      '--import',
+      'greenhub/register',
+      'test/patch/fixtures/worker-builtins-main.mjs',
+    ]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    // node:module gives the preload its require(); the patches would bring http, net, os, perf_hooks…
+    expect(result).toEqual({ extra: ['NativeModule module'] });
+  });
   it('in a worker thread, signal and blocking are skipped and left unpatched, by patchAll() and by their own functions alike', async () => {
     const { code, result, stderr } = await runNode(['test/patch/fixtures/worker-targets.mjs']);
     expect(stderr).toBe('');
