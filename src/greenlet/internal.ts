@@ -88,6 +88,8 @@ export function setRunSegmentHook(hook: RunSegmentHook | null): void {
   getHub()._onRunSegment = hook;
 }
 
+/** @internal */
+export { Completion } from './greenlet.js';
 // What the other folders use of the hub's modules beyond the public API, in one place: they import
 // these from here, never from the module that defines them (scripts/check-internals.mjs).
 /** @internal */

@@ -45,7 +45,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { GreenletExit } from '../errors.js';
 import { Greenlet } from '../greenlet/greenlet.js';
-import { registerOperation } from '../greenlet/internal.js';
+import { Completion, registerOperation } from '../greenlet/internal.js';
 import { Operation } from '../greenlet/operation.js';
 import { Pool } from '../greenlet/pool.js';
 import { Timeout } from '../greenlet/timeout.js';
@@ -253,18 +253,18 @@ function answer(res: ServerResponse, status: number, text: string): void {
 }
 
 /**
- * The request as an operation of its greenlet, and the promise the greenlet's body returns: it
- * settles when the response is complete, when the client left and the handlers' promises settled,
- * or when a handler fails. A kill rejects it so that the greenlet ends, but reports "not
+ * The request as an operation of its greenlet, and what ends the greenlet (its body returns
+ * {@link completion}): the response is complete, or the client left and the handlers' promises
+ * settled, or a handler failed. A kill fails it so that the greenlet ends, but reports "not
  * delivered": the code the kill is meant for is the handler, which may be waiting on a timer whose
  * callback only the kill's last resort can reach (see greenlet/operation.ts).
  *
- * The body is no async function: on the way every request takes (the response completes) this one
- * promise is all it needs; a failure takes {@link failed}, which answers for the handler.
+ * On the way every request takes (the response completes) no promise is made: the body is no async
+ * function, and the greenlet ends through a Completion; a failure takes {@link failed}, which
+ * answers for the handler.
  */
 class RequestCall extends Operation {
-  readonly promise: Promise<void>;
-  private resolve!: (value: Promise<void> | undefined) => void;
+  readonly completion = new Completion();
   /** Promises returned by the handlers, not yet settled. */
   private pending = 0;
   private clientLeft = false;
@@ -275,22 +275,23 @@ class RequestCall extends Operation {
     private readonly timeout: Timeout | null,
   ) {
     super('request', greenlet, abortRequest);
-    this.promise = new Promise((resolve) => {
-      this.resolve = resolve;
-    });
   }
   finish(): void {
     this.end();
     if (this.settled) return;
     this.settled = true;
     this.timeout?.cancel();
-    this.resolve(undefined);
+    this.completion.settle(false, undefined);
   }
   fail(error: unknown): void {
     this.end();
     if (this.settled) return;
     this.settled = true;
-    this.resolve(failed(this.res, this.timeout, error));
+    const { completion } = this;
+    failed(this.res, this.timeout, error).then(
+      () => completion.settle(false, undefined),
+      (reason: unknown) => completion.settle(true, reason),
+    );
   }
   /** A handler returned `promise`: a client that leaves waits for it. */
   watch(promise: Promise<unknown>): void {
@@ -429,7 +430,7 @@ function runHandlers(exchange: Exchange, request: RequestCall): void {
 }
 
 /** The body of a request greenlet: settles with its request (see {@link RequestCall}). */
-function handle(exchange: Exchange): Promise<void> {
+function handle(exchange: Exchange): Completion {
   const timeout = exchange.timeoutMs === null ? null : Timeout.start(exchange.timeoutMs);
   const request = registerOperation(new RequestCall(exchange.greenlet!, exchange.res, timeout));
   exchange.request = request;
@@ -437,10 +438,10 @@ function handle(exchange: Exchange): Promise<void> {
     runHandlers(exchange, request);
   } catch (error) {
     request.fail(error);
-    return request.promise;
+    return request.completion;
   }
   if (exchange.clientLeft) request.clientGone();
-  return request.promise;
+  return request.completion;
 }
 
 /** After greenhub answered for the handler, headers it sets late must not throw. */
