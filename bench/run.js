@@ -27,6 +27,7 @@ const AREAS = {
   cancel: { script: 'cancel.js', quick: [] },
   switch: { script: 'switch.js', quick: ['--quick'] },
   workers: { script: 'workers.js', quick: ['--duration', '2'] },
+  suites: { script: 'suites.js', quick: ['--reps', '1'] },
   http: { script: 'http/run.js', quick: ['--reps', '1', '--duration', '3'] },
 };
 
@@ -298,6 +299,7 @@ for (const [name, title] of [
   ['cancel', 'Cancellation at the caller (issue 11)'],
   ['switch', 'The hub’s switch interval (issue 16)'],
   ['workers', 'Processes: greenhub run --workers (issue 13)'],
+  ['suites', 'Other projects’ test suites under the preload (issue 16)'],
 ]) {
   const data = load(/** @type {string} */ (name));
   if (data) parts.push(genericSection(data, /** @type {string} */ (title)), '');
@@ -370,6 +372,8 @@ function performanceTargets() {
   const timer = find('patch', 'setTimeout(0), inside a greenlet');
   const readFile = find('patch', 'fs.promises.readFile (small file), inside a greenlet');
   const switchIo = load('switch')?.cases[0];
+  const express = find('suites', "express's own test suite");
+  const koa = find('suites', "koa's own test suite");
   /** @param {any} c */
   const extra = (c) =>
     c === undefined ? '—' : `+${fmt(c.greenhub - c.baseline)} ${c.unit.replace('ms CPU', 'ms')}`;
@@ -387,21 +391,21 @@ function performanceTargets() {
       both(spawn, spawn24, (c) => c.ratioCtx),
       '≥ 0.85×',
       spawn ? spawn.ratioCtx >= 0.85 : null,
-      "the greenlet object, its link list and the hub's live list per task; on Node 20 the promise hooks every greenlet's promises pay (with AsyncLocalStorage active, the bare floor itself runs at about half speed)",
+      "garbage collection, 43–58 % of the time: all 100k greenlets live through a round, so every object a greenlet keeps is copied and promoted; half of the rest is the async body itself (as in the floor), the other half greenhub's own work per greenlet (construct, schedule, the body's `.then`, settle, and joinAll's link: 12–16 %). Node 24: one context frame per greenlet now (run() built two)",
     ],
     [
       'idle greenlet (KB)',
       [idle, idle24].map((c) => (c ? fmt(c.greenhub) : '—')).join(' / '),
       '≤ 1.0 KB',
       idle ? idle.greenhub <= 1 && (!idle24 || idle24.greenhub <= 1) : null,
-      'a pending async function alone is 0.74 KB; the Greenlet object and its promise the rest; on Node 24 the AsyncContextFrame per greenlet',
+      "heap per idle greenlet on Node 20: the Greenlet 152 B, its Waiter 160 B, the waiter's promise and resolving functions ~290 B (with async hooks' properties), the body's derived `.then` promise ~170 B; Node 24 adds its context frame (~180 B); the RSS figure also carries the young generation grown during the 100k spawns (0.3–0.5 KB per greenlet). One promise fewer would reach 1 KB on Node 20: no public API reacts to a promise without deriving another",
     ],
     [
       'sleep(0) ping-pong vs setImmediate ping-pong',
       both(ping, ping24, (c) => c.ratio),
       '≥ 0.7×',
       ping ? ping.ratio >= 0.7 : null,
-      'with AsyncLocalStorage active the floor itself drops to 0.77×; greenhub is 0.70× of that floor (Node 20)',
+      "Node 20's async hooks: every switch pays promise init hooks on the waiter's promise and on the await's own promise (with AsyncLocalStorage active the floor itself drops to about 0.8×); met on Node 24",
     ],
     [
       'a ready socket behind 200 greenlets of 0.5 ms slices, vs gevent',
@@ -415,21 +419,21 @@ function performanceTargets() {
       both(trip, trip24, (c) => c.ratio),
       '≤ 1.3×',
       trip ? trip.ratio <= 1.3 : null,
-      'met',
+      "not a change of code: the tree before this session measured 1.25× in the morning and 2.11× in this bench an hour later. A standalone script alternating the same two pools call by call, with the bench's imports, gives 1.14–1.37× for both trees; in the bench's own process both pools are slower (piscina 58–66 µs against 27–35) and greenhub more so. Not explained yet: the wake-up of a parked thread, bimodal on this machine, is the suspect",
     ],
     [
       'pool dispatch vs piscina (100 in flight)',
       both(dispatch, dispatch24, (c) => c.ratio),
       '≥ 0.95×',
       dispatch ? dispatch.ratio >= 0.95 : null,
-      "greenhub's own JavaScript is ~2 µs a task against piscina's 20–30 µs; the per-task Submission's garbage and a bimodal 2-core machine (rounds from 0.59× to 1.00×)",
+      "the main thread's profile: piscina's postTask and its per-task worker `interface` object are ~40 % of its busy time for both; greenhub's own functions ~5 % and its garbage ~2 % more (a Submission, the task message, two promise reactions per task); the worker's entry (run-state cells, clock reads, the result check) adds a little on threads that share the same 2 cores",
     ],
     [
       'hello-world node:http under the preload (plain ÷ preloaded CPU per request)',
       hello ? ratio(hello.ratio) : '—',
       '≥ 0.95×',
       hello ? hello.ratio >= 0.95 : null,
-      'a greenlet per request (~10 µs of greenhub code: serve, the request operation, runBody) and the promise hooks AsyncLocalStorage turns on in Node 20',
+      "ablations run side by side: the HTTP patch off 1.00×; every per-request bookkeeping and metric but no greenlet 0.87–0.92×; with the greenlet 0.72–0.77×. A handler deferred to setImmediate inside AsyncLocalStorage.run() costs nothing (0.99×), a synchronous greenlet per request (no promise) already 0.87×, each promise made in the request's context ~5 % on Node 20 (its init hook; a request now makes 2, was 4). Node 24: 0.84×",
     ],
     [
       'preload start-up: extra CPU / RSS',
@@ -438,14 +442,21 @@ function performanceTargets() {
       startCpu && startRss
         ? startCpu.greenhub - startCpu.baseline <= 15 && startRss.greenhub - startRss.baseline <= 5
         : null,
-      'importing patch-all (a 52-module graph, ~45 ms); loading the core modules it patches (~14 ms, 3.6 MB) even before any of ours',
+      "instruction counts (callgrind): on Node 20, 170M of the 211M extra are Node's ESM loader resolving and compiling our ~56 modules (a one-file bundle measured −55 %, still +39 ms, and would need every entry point built with shared chunks); on Node 24 half is the builtins the http and blocking patches load (crypto/tls/https: OpenSSL). Loading the hub only when the first greenlet is made is the way under 15 ms. Worker threads under the preload no longer load any of it (4 workers: +276 → +55 ms)",
     ],
     [
       'patched callback setTimeout / readFile inside a greenlet',
       `${timer ? ratio(timer.ratio) : '—'} / ${readFile ? ratio(readFile.ratio) : '—'}`,
       '≤ 1.05×',
       timer && readFile ? timer.ratio <= 1.05 && readFile.ratio <= 1.05 : null,
-      'readFile: an AbortSignal per call (~7 µs) so that a kill can abort it',
+      'readFile reuses the AbortController of a finished call (the wrapper alone: 5.0 → 0.9 µs); what is left is the operation a call registers with its greenlet, and ±5 % between runs (1.06–1.15×). setTimeout: an operation object per timer, +8–10 % in long runs',
+    ],
+    [
+      "Express / Koa own test suites' wall time under the preload vs plain",
+      [express, koa].map((c) => (c === undefined ? '—' : ratio(c.ratio))).join(' / '),
+      '≤ 1.15×',
+      express && koa ? express.met && koa.met : null,
+      "Koa's runner starts a process per test file (74): the preload's start-up in each, about 6 s of its 20 s (with the HTTP patch off the preloaded run takes as long)",
     ],
   ];
   return [
