@@ -5,15 +5,8 @@
  * importing `greenhub` alone does not load `node:http`; `greenhub/patch` imports this module before
  * it patches `http` or `net`, so the captures are the originals.
  */
-import type * as Http from 'node:http';
-import type * as Net from 'node:net';
-
-// Not `import http from 'node:http'`: on Node 22 and later, an ES module import of `node:http`
-// reads every export of the module, and the lazy `WebSocket` export loads undici (about 20 ms and
-// 3 MB at start-up); `require()` and `process.getBuiltinModule()` give the same module object
-// without reading them.
-const http = process.getBuiltinModule('http') as typeof Http;
-const net = process.getBuiltinModule('net') as typeof Net;
+import http from 'node:http';
+import net from 'node:net';
 
 export const nativeHttpCreateServer: typeof http.createServer = http.createServer;
 export const nativeHttpRequest: typeof http.request = http.request;
