@@ -171,9 +171,10 @@ describe.concurrent('patched I/O: a kill stops the operation, frees its resource
       await g.kill();
       await h.kill();
       const killMs = since(t);
-      // Unblock the thread pool: open and close the writing end.
+      // Unblock the thread pool: open and close the writing end. The two descriptors the opens
+      // return are closed by whoever receives them, on libuv's thread pool: wait for that (2 s at most).
       fs.closeSync(fs.openSync(fifo, 'w'));
-      await new Promise((r) => setTimeout(r, 50));
+      for (let waited = 0; fds() !== before && waited < 2000; waited += 10) await new Promise((r) => setTimeout(r, 10));
       report({ killed: g.value instanceof GreenletExit && h.value instanceof GreenletExit, killMs, fdsBack: fds() === before, ops: ops() });
       fs.rmSync(dir, { recursive: true });
     `);
