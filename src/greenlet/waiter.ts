@@ -23,6 +23,7 @@
  *   take it) rejects with the signal's reason when it aborts, at once when it already has.
  */
 import { armTimer, disarmTimer, now, type Timer } from '../internal/natives.js';
+import { promiseFor } from '../internal/settler.js';
 import type { Hub, WaitOwner } from './hub.js';
 
 /**
@@ -156,19 +157,9 @@ export class Waiter extends Link {
   signal: AbortSignal | null = null;
   readonly since: number;
   readonly promise: Promise<unknown>;
-  private resolve!: (value: unknown) => void;
-  private reject!: (error: unknown) => void;
-
-  /**
-   * The executor of every waiter's promise, shared: the Promise constructor calls it at once, so
-   * the waiter being built is a module variable rather than a closure allocated per wait.
-   */
-  private static takeResolvers(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
-    const waiter = constructing!;
-    constructing = undefined;
-    waiter.resolve = resolve;
-    waiter.reject = reject;
-  }
+  /** Settle {@link promise} (see internal/settler.ts). */
+  resolve!: (value: unknown) => void;
+  reject!: (error: unknown) => void;
 
   constructor(
     owner: WaitOwner,
@@ -185,8 +176,7 @@ export class Waiter extends Link {
     super();
     this.owner = owner;
     this.since = now();
-    constructing = this;
-    this.promise = new Promise(Waiter.takeResolvers);
+    this.promise = promiseFor(this);
     owner._addWaiter(this);
   }
 
@@ -256,9 +246,6 @@ export class Waiter extends Link {
 }
 
 function ignore(): void {}
-
-/** The waiter whose promise is being constructed (see Waiter.takeResolvers). */
-let constructing: Waiter | undefined;
 
 /**
  * The checkpoint of a blocking call that completes without blocking (an Event already set, a

@@ -39,6 +39,7 @@ import {
   throwInto,
 } from '../greenlet/internal.js';
 import { Operation } from '../greenlet/operation.js';
+import { promiseFor } from '../internal/settler.js';
 import { isReplaced, replace } from './registry.js';
 import type { PatchTarget } from './table.js';
 
@@ -282,9 +283,7 @@ class PromiseCall extends Call {
     return true;
   }
   settle(outcome: unknown): Promise<unknown> {
-    settling = this;
-    const promise = new Promise(captureSettle);
-    settling = null;
+    const promise = promiseFor(this);
     Promise.resolve(outcome).then(
       (value) => {
         this.spec.settled?.(this);
@@ -304,14 +303,6 @@ class PromiseCall extends Call {
     );
     return promise;
   }
-}
-
-/** The call whose promise `new Promise(captureSettle)` is making (no executor closure per call). */
-let settling: PromiseCall | null = null;
-
-function captureSettle(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
-  settling!.resolve = resolve;
-  settling!.reject = reject;
 }
 
 /** Wrap a promise-returning API (see the module comment). */

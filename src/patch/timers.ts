@@ -21,6 +21,7 @@ import { promisify } from 'node:util';
 import type { Greenlet } from '../greenlet/greenlet.js';
 import { checkpoint, registerOperation } from '../greenlet/internal.js';
 import { Operation } from '../greenlet/operation.js';
+import { promiseFor } from '../internal/settler.js';
 import { dressAs, type Fn, iteratorApi, liveGreenlet, promiseApi, wrapFunctions } from './call.js';
 import { builtin, replace } from './registry.js';
 
@@ -186,14 +187,6 @@ function wake(call: SleepCall, value: unknown): void {
   call.resolve(value);
 }
 
-/** The call whose promise `new Promise(captureSleep)` is making (no executor closure per sleep). */
-let sleeping: SleepCall | null = null;
-
-function captureSleep(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
-  sleeping!.resolve = resolve;
-  sleeping!.reject = reject;
-}
-
 /**
  * `timers/promises.setTimeout`/`setImmediate` in a greenlet without options: one timer and one
  * promise, like the original. With options (a `signal`, `ref: false`), or a first argument the
@@ -218,9 +211,7 @@ function makeSleep(
     // biome-ignore lint/complexity/noArguments: see above
     if (arguments.length > optionsAt || !accepts(first)) return Reflect.apply(withOptions, this, arguments);
     const call = registerOperation(new SleepCall(greenlet, clear));
-    sleeping = call;
-    const promise = new Promise(captureSleep);
-    sleeping = null;
+    const promise = promiseFor(call);
     call.handle = arm(call, first, second);
     return promise;
   };
