@@ -62,7 +62,7 @@ export interface CallSpec {
   /**
    * The original only reads `signal.aborted` while it works and keeps no hold on the signal once it
    * has reported (fs `readFile`/`writeFile`): a signal that was not aborted is handed to a later call
-   * instead of a new `AbortController` per call (see {@link Call.reusedSignal}).
+   * instead of a new `AbortController` per call (see {@link Call.takeReusableSignal}).
    */
   readonly reuseSignal?: boolean;
   /** Run the original (default `Reflect.apply`); may set `call.free` or `call.data`. */
@@ -121,11 +121,11 @@ export abstract class Call extends Operation {
   }
 
   /**
-   * The signal handed to an original that lets go of it once it reports (see
+   * The signal to hand an original that lets go of it once it reports (see
    * {@link CallSpec.reuseSignal}): an idle one if there is, given back by {@link finish} unless it
-   * was aborted.
+   * was aborted. Takes it from the idle ones: call it once per call.
    */
-  get reusedSignal(): AbortSignal {
+  takeReusableSignal(): AbortSignal {
     this.reused = true;
     return (this.controller = idleControllers.pop() ?? new AbortController()).signal;
   }
@@ -245,7 +245,7 @@ function withSignal(args: unknown[], spec: CallSpec, call: Call, hasCallback: bo
     if (!(userSignal instanceof AbortSignal) || userSignal.aborted) return args;
     call.follow(userSignal);
   }
-  options.signal = spec.reuseSignal === true ? call.reusedSignal : call.signal;
+  options.signal = spec.reuseSignal === true ? call.takeReusableSignal() : call.signal;
   const next = args.slice();
   if (at < n) next[at] = options;
   else if (at === n) next.splice(at, 0, options);
