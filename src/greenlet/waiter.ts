@@ -157,8 +157,9 @@ export class Waiter extends Link {
   signal: AbortSignal | null = null;
   readonly since: number;
   readonly promise: Promise<unknown>;
-  /** Settle {@link promise} (see internal/settler.ts). */
+  /** @internal Settle {@link promise} (see internal/settler.ts). */
   resolve!: (value: unknown) => void;
+  /** @internal */
   reject!: (error: unknown) => void;
 
   constructor(

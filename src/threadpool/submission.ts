@@ -33,6 +33,7 @@ import { currentGreenlet } from '../greenlet/internal.js';
 import { beginOperation, type Operation } from '../greenlet/operation.js';
 import { Timeout } from '../greenlet/timeout.js';
 import { nativeClearTimeout, nativeSetTimeout, now } from '../internal/natives.js';
+import { promiseFor } from '../internal/settler.js';
 import type { Lane } from './lanes.js';
 import { CANCEL_CLOSE, CANCEL_KILL, CANCEL_TIMEOUT, STATE_QUEUED } from './protocol.js';
 import type { AnyTaskRef } from './task.js';
@@ -79,8 +80,10 @@ export class Submission<R = unknown> {
   /** `wait()` handed out the caller's promise itself; `guarded`: it has a handler of our own. */
   private waited = false;
   private guarded = false;
-  private resolve!: (value: R) => void;
-  private reject!: (error: unknown) => void;
+  /** @internal Settle {@link promise} (see internal/settler.ts). */
+  resolve!: (value: R) => void;
+  /** @internal */
+  reject!: (error: unknown) => void;
   private operation: Operation | null = null;
   private grace: ReturnType<typeof setTimeout> | undefined = undefined;
   /** The per-call deadline and abort listener, released when the caller's promise settles. */
@@ -100,10 +103,7 @@ export class Submission<R = unknown> {
     /** The public call, for error messages. */
     readonly where: string,
   ) {
-    this.promise = new Promise<R>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
+    this.promise = promiseFor(this);
   }
 
   /**
