@@ -57,3 +57,9 @@ export {
 } from './greenlet/wait.js';
 
 import './threadpool/default-pool.js';
+
+import { activateDeferredPatches } from './patch/deferred.js';
+
+// Under `greenhub/register` with its default settings, greenhub is loaded now: patch
+// (patch/deferred.ts). Called after every import above has been evaluated.
+activateDeferredPatches();

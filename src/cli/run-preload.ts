@@ -23,10 +23,14 @@
 import cluster from 'node:cluster';
 import { isMainThread } from 'node:worker_threads';
 import { startMetricsServer } from '../metrics/server.js';
+import { activateDeferredPatches } from '../patch/deferred.js';
 import { WORKER_ENV } from './cluster/protocol.js';
 import { serveMetricsToPrimary } from './cluster/worker.js';
 import { serveMetricsOrExit } from './metrics-spec.js';
 import { watchParent } from './orphan-watch.js';
+
+// greenhub run serves metrics from here: greenhub is in use from the start (patch/deferred.ts).
+activateDeferredPatches();
 
 const spec = process.env.GREENHUB_METRICS;
 const supervised = process.env.GREENHUB_SUPERVISED === '1';

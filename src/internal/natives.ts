@@ -8,13 +8,22 @@
  * patch cannot reach them.
  */
 import { performance } from 'node:perf_hooks';
+import { originalOf } from '../patch/registry.js';
 
-export const nativeSetTimeout: typeof globalThis.setTimeout = globalThis.setTimeout;
-export const nativeClearTimeout: typeof globalThis.clearTimeout = globalThis.clearTimeout;
-export const nativeSetInterval: typeof globalThis.setInterval = globalThis.setInterval;
-export const nativeClearInterval: typeof globalThis.clearInterval = globalThis.clearInterval;
-export const nativeSetImmediate: typeof globalThis.setImmediate = globalThis.setImmediate;
-export const nativeQueueMicrotask: typeof globalThis.queueMicrotask = globalThis.queueMicrotask;
+/**
+ * The original of a global, also when the preload's stand-in (patch/registry.ts's `Shell`) is at
+ * its place while this module loads.
+ */
+function original<K extends keyof typeof globalThis>(name: K): (typeof globalThis)[K] {
+  return originalOf(globalThis, name) as (typeof globalThis)[K];
+}
+
+export const nativeSetTimeout: typeof globalThis.setTimeout = original('setTimeout');
+export const nativeClearTimeout: typeof globalThis.clearTimeout = original('clearTimeout');
+export const nativeSetInterval: typeof globalThis.setInterval = original('setInterval');
+export const nativeClearInterval: typeof globalThis.clearInterval = original('clearInterval');
+export const nativeSetImmediate: typeof globalThis.setImmediate = original('setImmediate');
+export const nativeQueueMicrotask: typeof globalThis.queueMicrotask = original('queueMicrotask');
 
 /** Monotonic milliseconds (`performance.now()`), for "waiting since" and durations. */
 export const now: () => number = performance.now.bind(performance);

@@ -7,9 +7,11 @@
  */
 import http from 'node:http';
 import net from 'node:net';
+import { originalOf } from '../patch/registry.js';
 
+// originalOf: the preload's stand-in for `http.request` may be in place while this module loads.
 export const nativeHttpCreateServer: typeof http.createServer = http.createServer;
-export const nativeHttpRequest: typeof http.request = http.request;
+export const nativeHttpRequest = originalOf(http, 'request') as typeof http.request;
 export const NativeHttpAgent: typeof http.Agent = http.Agent;
 export const nativeNetCreateServer: typeof net.createServer = net.createServer;
 

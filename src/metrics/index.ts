@@ -36,3 +36,9 @@ export {
   type ThreadPoolMetricsSource,
 } from './sources.js';
 export { POOL_DURATION_BUCKETS_SECONDS, type TaskDurationsSnapshot } from './task-durations.js';
+
+import { activateDeferredPatches } from '../patch/deferred.js';
+
+// Under `greenhub/register` with its default settings, greenhub is loaded now: patch
+// (patch/deferred.ts). Called after every import above has been evaluated.
+activateDeferredPatches();

@@ -34,6 +34,7 @@ import { now } from '../internal/natives.js';
 import { checkFunction } from '../internal/validate.js';
 import { dressAs, type Fn, wrapFunctions } from './call.js';
 import { builtin, replace } from './registry.js';
+import { BLOCKING_DEFAULTS, BLOCKING_FUNCTIONS } from './surface.js';
 
 /**
  * What happens to a call that blocked longer than `maxBlockingTime`.
@@ -79,92 +80,6 @@ export interface BlockingStats {
   seconds: number;
   byApi: Record<string, { events: number; seconds: number }>;
 }
-
-const FS_SYNC = [
-  'accessSync',
-  'appendFileSync',
-  'chmodSync',
-  'chownSync',
-  'closeSync',
-  'copyFileSync',
-  'cpSync',
-  'existsSync',
-  'fchmodSync',
-  'fchownSync',
-  'fdatasyncSync',
-  'fstatSync',
-  'fsyncSync',
-  'ftruncateSync',
-  'futimesSync',
-  'globSync',
-  'lchownSync',
-  'linkSync',
-  'lstatSync',
-  'lutimesSync',
-  'mkdirSync',
-  'mkdtempSync',
-  'openSync',
-  'opendirSync',
-  'readdirSync',
-  'readFileSync',
-  'readlinkSync',
-  'readSync',
-  'readvSync',
-  'realpathSync',
-  'renameSync',
-  'rmdirSync',
-  'rmSync',
-  'statfsSync',
-  'statSync',
-  'symlinkSync',
-  'truncateSync',
-  'unlinkSync',
-  'utimesSync',
-  'writeFileSync',
-  'writeSync',
-  'writevSync',
-] as const;
-
-/**
- * What `patchBlocking()` replaces.
- *
- * @example
- * ```ts
- * BLOCKING_FUNCTIONS.zlib.includes('gzipSync'); // true
- * ```
- */
-export const BLOCKING_FUNCTIONS = {
-  fs: FS_SYNC,
-  child_process: ['execSync', 'execFileSync', 'spawnSync'],
-  crypto: [
-    'pbkdf2Sync',
-    'scryptSync',
-    'hkdfSync',
-    'generateKeyPairSync',
-    'generateKeySync',
-    'generatePrimeSync',
-    'checkPrimeSync',
-    'randomFillSync',
-  ],
-  zlib: [
-    'deflateSync',
-    'inflateSync',
-    'deflateRawSync',
-    'inflateRawSync',
-    'gzipSync',
-    'gunzipSync',
-    'unzipSync',
-    'brotliCompressSync',
-    'brotliDecompressSync',
-  ],
-  Atomics: ['wait'],
-} as const;
-
-/** The mode and threshold until configured, and after `unpatchAll()`. */
-export const BLOCKING_DEFAULTS = { mode: 'warn', maxBlockingTime: 100 } as const satisfies {
-  mode: BlockingMode;
-  maxBlockingTime: number;
-};
 
 let mode: BlockingMode = BLOCKING_DEFAULTS.mode;
 let limitMs: number = BLOCKING_DEFAULTS.maxBlockingTime;
@@ -245,7 +160,11 @@ function refuse(api: string, wrapper: Fn): void {
   );
 }
 
-function slow(api: string, durationMs: number, wrapper: Fn): void {
+/**
+ * @internal Count and report one slow call; `wrapper` is the frame above the caller's (its site).
+ * Also the preload's stand-ins' way in, for a call that blocked before greenhub was loaded.
+ */
+export function reportSlowCall(api: string, durationMs: number, wrapper: Fn): void {
   const greenlet = currentGreenlet();
   const report: BlockingReport = {
     api,
@@ -302,7 +221,7 @@ function timed(api: string, original: Fn): Fn {
       depth--;
       setBlockingApi(previousApi);
       const duration = now() - start;
-      if (duration > limitMs) slow(api, duration, wrapper);
+      if (duration > limitMs) reportSlowCall(api, duration, wrapper);
     }
   };
   return wrapper;

@@ -33,20 +33,7 @@ import type fsModule from 'node:fs';
 import { promisify } from 'node:util';
 import { callbackApi, dressAs, type Fn, liveGreenlet, trackEmitter, wrapFunctions } from './call.js';
 import { builtin, originalOf, replace } from './registry.js';
-
-/**
- * What `patchChildProcess()` replaces.
- *
- * @example
- * ```ts
- * CHILD_PROCESS_FUNCTIONS.child_process; // ['spawn', 'fork', 'exec', 'execFile']
- * ```
- */
-export const CHILD_PROCESS_FUNCTIONS = {
-  child_process: ['spawn', 'fork', 'exec', 'execFile'],
-  /** Where every start ends: sets `detached` for a child started in a greenlet (see the module comment). */
-  'ChildProcess.prototype': ['spawn'],
-} as const;
+import { CHILD_PROCESS_FUNCTIONS } from './surface.js';
 
 function killSignalOf(args: unknown[]): NodeJS.Signals | number {
   for (const arg of args) {

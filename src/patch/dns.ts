@@ -19,38 +19,7 @@
 import type { Resolver as CallbackResolver } from 'node:dns';
 import { type CallSpec, callbackApi, dressAs, type Fn, promiseApi, wrapFunctions } from './call.js';
 import { builtin, isTargetPatched, rereplace } from './registry.js';
-
-const QUERIES = [
-  'resolve',
-  'resolve4',
-  'resolve6',
-  'resolveAny',
-  'resolveCaa',
-  'resolveCname',
-  'resolveMx',
-  'resolveNaptr',
-  'resolveNs',
-  'resolvePtr',
-  'resolveSoa',
-  'resolveSrv',
-  'resolveTxt',
-  'reverse',
-] as const;
-
-/**
- * What `patchDns()` replaces.
- *
- * @example
- * ```ts
- * DNS_FUNCTIONS['dns/promises'].includes('resolve4'); // true
- * ```
- */
-export const DNS_FUNCTIONS = {
-  dns: [...QUERIES, 'lookupService', 'setServers'],
-  'dns/promises': [...QUERIES, 'lookup', 'lookupService', 'setServers'],
-  'dns.Resolver.prototype': QUERIES,
-  'dns/promises.Resolver.prototype': QUERIES,
-} as const;
+import { DNS_FUNCTIONS, QUERIES } from './surface.js';
 
 type Label = 'dns' | 'dns/promises';
 

@@ -8,16 +8,7 @@
  */
 import { iteratorApi, promiseApi, wrapFunctions } from './call.js';
 import { builtin } from './registry.js';
-
-/**
- * What `patchEvents()` replaces.
- *
- * @example
- * ```ts
- * EVENTS_FUNCTIONS.events; // ['once', 'on']
- * ```
- */
-export const EVENTS_FUNCTIONS = { events: ['once', 'on'] } as const;
+import { EVENTS_FUNCTIONS } from './surface.js';
 
 /** Patch events (see the module comment). Returns what it replaced. */
 export function patchEvents(): string[] {

@@ -12,19 +12,7 @@
  */
 import { type Call, type Fn, promiseApi, wrapFunctions } from './call.js';
 import { isTargetPatched } from './registry.js';
-
-/**
- * What `patchFetch()` replaces.
- *
- * @example
- * ```ts
- * FETCH_FUNCTIONS['Response.prototype'].includes('json'); // true
- * ```
- */
-export const FETCH_FUNCTIONS = {
-  global: ['fetch'],
-  'Response.prototype': ['arrayBuffer', 'blob', 'bytes', 'formData', 'json', 'text'],
-} as const;
+import { FETCH_FUNCTIONS } from './surface.js';
 
 /** On a response fetched in a greenlet: the call, whose signal still aborts the request. */
 const kRequest = Symbol('greenhub fetch call');

@@ -17,49 +17,7 @@ import type { Dir } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { type CallSpec, callbackApi, promiseApi, wrapFunctions } from './call.js';
 import { builtin } from './registry.js';
-
-const PATH_FUNCTIONS = [
-  'access',
-  'appendFile',
-  'chmod',
-  'chown',
-  'copyFile',
-  'cp',
-  'lchown',
-  'link',
-  'lstat',
-  'lutimes',
-  'mkdir',
-  'mkdtemp',
-  'opendir',
-  'readdir',
-  'readFile',
-  'readlink',
-  'realpath',
-  'rename',
-  'rm',
-  'rmdir',
-  'stat',
-  'statfs',
-  'symlink',
-  'truncate',
-  'unlink',
-  'utimes',
-  'writeFile',
-] as const;
-
-/**
- * What `patchFs()` replaces.
- *
- * @example
- * ```ts
- * FS_FUNCTIONS['fs/promises'].includes('readFile'); // true
- * ```
- */
-export const FS_FUNCTIONS = {
-  fs: PATH_FUNCTIONS,
-  'fs/promises': [...PATH_FUNCTIONS, 'open'],
-} as const;
+import { FS_FUNCTIONS } from './surface.js';
 
 /** Where the options object that takes `signal` goes. */
 const SIGNAL_AT: Record<string, number> = { readFile: 1, writeFile: 2 };

@@ -94,19 +94,6 @@ export const HTTP_SERVER_OPTIONS = [
   'cancelOnDisconnect',
 ] as const;
 
-/**
- * What the server half of `patchHttp()` replaces (defined on these prototypes).
- *
- * @example
- * ```ts
- * isObjectPatched(http.Server.prototype, 'emit'); // true after patchHttp()
- * ```
- */
-export const HTTP_SERVER_FUNCTIONS = {
-  'http.Server.prototype': ['emit'],
-  'https.Server.prototype': ['emit'],
-} as const;
-
 /** Server options, checked. */
 export interface Settings {
   requestTimeoutMs: number | null;

@@ -10,16 +10,7 @@ import type { ClientRequest } from 'node:http';
 import { type Fn, liveGreenlet, trackEmitter, wrapFunctions } from './call.js';
 import { destroyWith } from './net.js';
 import { builtin } from './registry.js';
-
-/**
- * What the client half of `patchHttp()` replaces.
- *
- * @example
- * ```ts
- * HTTP_CLIENT_FUNCTIONS.https; // ['request', 'get']
- * ```
- */
-export const HTTP_CLIENT_FUNCTIONS = { http: ['request', 'get'], https: ['request', 'get'] } as const;
+import { HTTP_CLIENT_FUNCTIONS } from './surface.js';
 
 function wrapRequest(original: Fn): Fn {
   return function request(this: unknown, ...args: unknown[]): unknown {

@@ -21,27 +21,32 @@ export { onShutdown } from '../internal/shutdown-hooks.js';
 export { isThreadPatched } from '../internal/thread-mode.js';
 export { disconnectSignal } from '../server/disconnect-signal.js';
 export {
-  BLOCKING_FUNCTIONS,
   type BlockingMode,
   type BlockingReport,
   type BlockingStats,
   blockingStats,
   onBlockingCall,
 } from './blocking.js';
-export { CHILD_PROCESS_FUNCTIONS } from './child-process.js';
-export { DNS_FUNCTIONS } from './dns.js';
-export { EVENTS_FUNCTIONS } from './events.js';
-export { FETCH_FUNCTIONS } from './fetch.js';
-export { FS_FUNCTIONS } from './fs.js';
-export { HTTP_CLIENT_FUNCTIONS } from './http.js';
-export { HTTP_SERVER_FUNCTIONS, type HttpServerOptions } from './http-server.js';
+export type { HttpServerOptions } from './http-server.js';
 export type { LateCapture } from './late.js';
-export { NET_FUNCTIONS } from './net.js';
 export { type PatchOptions, patchAll, unpatchAll } from './patch-all.js';
 export { getOriginal, isModulePatched, isObjectPatched } from './queries.js';
 export type { PatchReport } from './report.js';
-export { type ShutdownOptions, SIGNAL_FUNCTIONS, type SignalOptions, shutdown } from './signal.js';
-export { STREAM_FUNCTIONS } from './stream.js';
+export { type ShutdownOptions, type SignalOptions, shutdown } from './signal.js';
+export {
+  BLOCKING_FUNCTIONS,
+  CHILD_PROCESS_FUNCTIONS,
+  DNS_FUNCTIONS,
+  EVENTS_FUNCTIONS,
+  FETCH_FUNCTIONS,
+  FS_FUNCTIONS,
+  HTTP_CLIENT_FUNCTIONS,
+  HTTP_SERVER_FUNCTIONS,
+  NET_FUNCTIONS,
+  SIGNAL_FUNCTIONS,
+  STREAM_FUNCTIONS,
+  TIMER_FUNCTIONS,
+} from './surface.js';
 export type { BlockingOptions, PatchTarget } from './table.js';
 export {
   patchBlocking,
@@ -57,4 +62,9 @@ export {
   patchThread,
   patchTimers,
 } from './targets.js';
-export { TIMER_FUNCTIONS } from './timers.js';
+
+import { activateDeferredPatches } from './deferred.js';
+
+// Under `greenhub/register` with its default settings, greenhub is loaded now: patch
+// (patch/deferred.ts). Called after every import above has been evaluated.
+activateDeferredPatches();

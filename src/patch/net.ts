@@ -14,16 +14,7 @@
 import type { Socket } from 'node:net';
 import { type Fn, liveGreenlet, trackEmitter, wrapFunctions } from './call.js';
 import { builtin } from './registry.js';
-
-/**
- * What `patchNet()` replaces.
- *
- * @example
- * ```ts
- * isObjectPatched(net.Socket.prototype, 'connect'); // true after patchNet()
- * ```
- */
-export const NET_FUNCTIONS = { 'net.Socket.prototype': ['connect'] } as const;
+import { NET_FUNCTIONS } from './surface.js';
 
 /** Destroy a socket or request; with an error only when someone listens for it (see call.ts). */
 export function destroyWith(emitter: { destroy(error?: Error): unknown }, reason: unknown): void {

@@ -11,6 +11,10 @@
  * Builtins are patched on their CommonJS module objects; {@link syncEsm} then runs
  * `module.syncBuiltinESMExports()` so that ESM named imports (`import { readFile } from
  * 'node:fs/promises'`, live bindings) see the same functions.
+ *
+ * It also keeps the preload's stand-ins ({@link Shell}, placed by deferred.ts before greenhub is
+ * loaded): a stand-in calls whatever greenhub has at its property, and this registry is what knows
+ * that — {@link replace} and {@link restore} keep each stand-in's `impl` in step.
  */
 import module from 'node:module';
 import type { PatchTarget } from './table.js';
@@ -27,6 +31,35 @@ const saved = new Map<object, Map<PropertyKey, Saved>>();
 /** In patch order, so that restoring walks it backwards. */
 const journal: Saved[] = [];
 const targets = new Set<PatchTarget>();
+
+// biome-ignore lint/suspicious/noExplicitAny: a stand-in forwards any signature unchanged
+type AnyFn = (this: any, ...args: any[]) => any;
+
+/**
+ * A stand-in the preload puts where a patch will go, so that code which copies a function early
+ * (`const { readFile } = require('node:fs/promises')`) is not left holding the original once
+ * greenhub loads: `fn` calls `impl`, which is what greenhub has at the property — the original until
+ * a patch replaces it, the patch's function after, the original again after `unpatchAll()`.
+ */
+export interface Shell {
+  /** The function placed at the property (and copied by early code). */
+  readonly fn: AnyFn;
+  /** What `fn` calls. */
+  impl: AnyFn;
+  readonly original: AnyFn;
+  /**
+   * Someone replaced the stand-in at its property before greenhub loaded (a wrapper of their own
+   * that calls it): from then on it calls the original, and the patch wraps their function.
+   */
+  detached: boolean;
+}
+
+const shells = new Map<object, Map<PropertyKey, Shell>>();
+
+function shellAt(object: object, key: PropertyKey): Shell | undefined {
+  const shell = shells.get(object)?.get(key);
+  return shell === undefined || shell.detached ? undefined : shell;
+}
 
 /** A builtin module by name (`process.getBuiltinModule` where available). */
 export function builtin<T = Record<string, unknown>>(name: string): T {
@@ -58,7 +91,42 @@ export function replace(target: PatchTarget, object: object, key: PropertyKey, v
   const entry: Saved = { object, key, descriptor, target };
   keys.set(key, entry);
   journal.push(entry);
+  const shell = shellAt(object, key);
+  if (shell !== undefined && value !== shell.fn) shell.impl = value as AnyFn;
   return true;
+}
+
+/**
+ * Put `shell.fn` at `object[key]` (a function) under `target`, recorded like any replacement.
+ * Returns `false` when the property is patched already or cannot be redefined.
+ */
+export function installShell(target: PatchTarget, object: object, key: PropertyKey, shell: Shell): boolean {
+  if (!replace(target, object, key, shell.fn)) return false;
+  let keys = shells.get(object);
+  if (keys === undefined) shells.set(object, (keys = new Map()));
+  keys.set(key, shell);
+  return true;
+}
+
+/**
+ * Greenhub is loaded: the stand-ins give way before the real patches go in. One still at its
+ * property is taken out (the original goes back, to be wrapped as usual); one someone replaced is
+ * left to them and detached (see {@link Shell.detached}). Either way copies of it keep working.
+ */
+export function retireShells(): void {
+  for (const [object, keys] of shells) {
+    for (const [key, shell] of keys) {
+      const entry = saved.get(object)?.get(key);
+      if (entry === undefined || shell.detached) continue;
+      if ((object as Record<PropertyKey, unknown>)[key] === shell.fn) {
+        restoreEntry(entry);
+        continue;
+      }
+      forget(entry);
+      shell.detached = true;
+      shell.impl = shell.original;
+    }
+  }
 }
 
 /**
@@ -106,17 +174,29 @@ export function restore(target?: PatchTarget): number {
   for (let i = journal.length - 1; i >= 0; i--) {
     const entry = journal[i]!;
     if (target !== undefined && entry.target !== target) continue;
-    const { object, key, descriptor } = entry;
-    if (descriptor === undefined) delete (object as Record<PropertyKey, unknown>)[key];
-    else if (descriptor.configurable) Object.defineProperty(object, key, descriptor);
-    else (object as Record<PropertyKey, unknown>)[key] = descriptor.value;
-    saved.get(object)!.delete(key);
-    journal.splice(i, 1);
+    restoreEntry(entry);
     restored++;
   }
   if (target === undefined) targets.clear();
   else targets.delete(target);
   return restored;
+}
+
+/** Put one recorded property back as it was. */
+function restoreEntry(entry: Saved): void {
+  const { object, key, descriptor } = entry;
+  const shell = shellAt(object, key);
+  if (shell !== undefined) shell.impl = originalOf(object, key) as AnyFn;
+  if (descriptor === undefined) delete (object as Record<PropertyKey, unknown>)[key];
+  else if (descriptor.configurable) Object.defineProperty(object, key, descriptor);
+  else (object as Record<PropertyKey, unknown>)[key] = descriptor.value;
+  forget(entry);
+}
+
+/** Drop the record of one replaced property, leaving the property as it is. */
+function forget(entry: Saved): void {
+  saved.get(entry.object)!.delete(entry.key);
+  journal.splice(journal.indexOf(entry), 1);
 }
 
 /** Carry module-object changes to ESM named imports of builtins. */

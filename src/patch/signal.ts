@@ -46,6 +46,7 @@ import { type Fn, wrapFunctions } from './call.js';
 import { connectionsAwaitingRequest, drainHttpServer, nextRequestArrival } from './http-server.js';
 import { builtin } from './registry.js';
 import { trackedServers, trackServer } from './servers.js';
+import { SHUTDOWN_SIGNALS, SIGNAL_FUNCTIONS } from './surface.js';
 
 /**
  * Options of `patchSignal(opts)` / `patchAll({ signal: opts })`.
@@ -85,16 +86,6 @@ export interface ShutdownOptions {
   /** Why, for the log line (default `'shutdown()'`). */
   reason?: string;
 }
-
-/**
- * What `patchSignal()` replaces (besides installing the signal handlers).
- *
- * @example
- * ```ts
- * isObjectPatched(net.Server.prototype, 'listen'); // true after patchSignal()
- * ```
- */
-export const SIGNAL_FUNCTIONS = { 'net.Server.prototype': ['listen'] } as const;
 
 interface Timings {
   gracePeriod: number;
@@ -231,7 +222,8 @@ async function within(hook: () => unknown, ms: number): Promise<string | null> {
   }
 }
 
-function onSignal(signal: NodeJS.Signals): void {
+/** @internal The shutdown signal handler; also called by the preload's for a signal that came before greenhub was loaded. */
+export function onSignal(signal: NodeJS.Signals): void {
   // SIGHUP often means "reload" to an application that listens for it: then it is the application's.
   if (signal === 'SIGHUP' && process.listenerCount('SIGHUP') > 1) return;
   if (running !== null) {
@@ -255,7 +247,7 @@ export function checkSignalOptions(
   opts: SignalOptions | undefined,
 ): SignalSettings {
   checkOptions(where, name, opts, SIGNAL_OPTIONS);
-  let signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
+  let signals: NodeJS.Signals[] = [...SHUTDOWN_SIGNALS];
   if (opts?.signals !== undefined) {
     checkIterable(where, `${name}.signals`, opts.signals);
     signals = [...opts.signals];

@@ -7,16 +7,7 @@
  */
 import { promiseApi, wrapFunctions } from './call.js';
 import { builtin } from './registry.js';
-
-/**
- * What `patchStream()` replaces.
- *
- * @example
- * ```ts
- * STREAM_FUNCTIONS['stream/promises']; // ['pipeline', 'finished']
- * ```
- */
-export const STREAM_FUNCTIONS = { 'stream/promises': ['pipeline', 'finished'] } as const;
+import { STREAM_FUNCTIONS } from './surface.js';
 
 /** Patch stream/promises (see the module comment). Returns what it replaced. */
 export function patchStream(): string[] {

@@ -10,12 +10,7 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import { checkDelay, checkOptions, rangeError, typeError } from '../internal/validate.js';
-import {
-  BLOCKING_DEFAULTS,
-  type BlockingMode,
-  configureBlocking,
-  patchBlocking as patchBlockingCalls,
-} from './blocking.js';
+import { type BlockingMode, configureBlocking, patchBlocking as patchBlockingCalls } from './blocking.js';
 import { patchChildProcess } from './child-process.js';
 import { patchDns, rebindDns } from './dns.js';
 import { patchEvents } from './events.js';
@@ -34,6 +29,7 @@ import { isTargetPatched, markPatched, restore } from './registry.js';
 import type { PatchReport } from './report.js';
 import { checkSignalOptions, installSignal, type SignalOptions, unpatchSignal } from './signal.js';
 import { patchStream } from './stream.js';
+import { BLOCKING_DEFAULTS } from './surface.js';
 import { patchThread, unpatchThread } from './thread.js';
 import { patchTimers } from './timers.js';
 

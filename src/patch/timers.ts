@@ -24,21 +24,7 @@ import { Operation } from '../greenlet/operation.js';
 import { promiseFor } from '../internal/settler.js';
 import { dressAs, type Fn, iteratorApi, liveGreenlet, promiseApi, wrapFunctions } from './call.js';
 import { builtin, replace } from './registry.js';
-
-/**
- * What `patchTimers()` replaces, per object.
- *
- * @example
- * ```ts
- * TIMER_FUNCTIONS['timers/promises']; // ['setTimeout', 'setImmediate', 'setInterval']
- * ```
- */
-export const TIMER_FUNCTIONS = {
-  global: ['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval'],
-  timers: ['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval'],
-  'timers/promises': ['setTimeout', 'setImmediate', 'setInterval'],
-  Timeout: ['close', 'Symbol.dispose', 'Symbol.toPrimitive'],
-} as const;
+import { TIMER_FUNCTIONS } from './surface.js';
 
 type Handle = ReturnType<typeof setTimeout>;
 type TimerHost = Record<PropertyKey, unknown>;

@@ -30,3 +30,9 @@ export {
   StreamServer,
   type StreamServerOptions,
 } from './stream-server.js';
+
+import { activateDeferredPatches } from '../patch/deferred.js';
+
+// Under `greenhub/register` with its default settings, greenhub is loaded now: patch
+// (patch/deferred.ts). Called after every import above has been evaluated.
+activateDeferredPatches();

@@ -44,3 +44,9 @@ export type { PoolView, TaskOptions } from './pool-view.js';
 export { type SharedAcquireOptions, SharedEvent, SharedLock, SharedSemaphore } from './shared.js';
 export { type TaskExport, TaskRef, task } from './task.js';
 export { Thread, type ThreadOptions } from './thread.js';
+
+import { activateDeferredPatches } from '../patch/deferred.js';
+
+// Under `greenhub/register` with its default settings, greenhub is loaded now: patch
+// (patch/deferred.ts). Called after every import above has been evaluated.
+activateDeferredPatches();

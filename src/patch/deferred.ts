@@ -1,0 +1,280 @@
+/**
+ * The preload's light half: `greenhub/register` with the default settings patches everything, but
+ * loads greenhub only once something uses it ("load what is used, when used").
+ *
+ * At start-up it loads this module, the registry and the lists of what the patches replace — not
+ * greenhub's sixty-odd modules, which were most of the preload's start-up cost — and puts a
+ * stand-in (registry.ts's `Shell`) at every module function and global a patch replaces, so that
+ * code which copies one early (`const { readFile } = require('node:fs/promises')`) still reaches
+ * the patch later. Until greenhub loads, a stand-in calls the original, which is exactly what the
+ * patch would do: no greenlet can exist before greenhub is loaded, and outside a greenlet a patched
+ * function is the original (call.ts). Prototype methods get no stand-in: code reaches them through
+ * instances, after the patch. The builtins that cost to load (http, https, dns, child_process,
+ * crypto, zlib: some 11 ms on Node 20, OpenSSL on Node 24) are not loaded for this: their stand-ins
+ * go in when the application first asks for the module (module.registerHooks where Node has it,
+ * else `require()`).
+ *
+ * Greenhub loads, the stand-ins give way (registry.ts's `retireShells`), and `patchAll()` runs as
+ * the preload would have run it, when:
+ * - the application imports greenhub (every entry point calls {@link activateDeferredPatches});
+ * - a server starts listening: its requests run in greenlets, and shutdown on signals tracks it;
+ * - a shutdown signal arrives: the shutdown runs as it would have;
+ * - a synchronous call blocks longer than the blocking limit: it is reported as the blocking patch
+ *   reports it (the stand-ins of the `*Sync` functions time the call, as the patch does).
+ *
+ * With `GREENHUB_PATCH` set, the preload patches at once instead (register.ts): its settings are
+ * checked before the application starts, which a deferred patch could not do.
+ */
+import module from 'node:module';
+import { builtin, installShell, retireShells, type Shell, syncEsm } from './registry.js';
+import { BLOCKING_DEFAULTS, SHUTDOWN_SIGNALS, SIGNAL_FUNCTIONS, TARGET_SURFACES } from './surface.js';
+import type { PatchTarget } from './table.js';
+
+type AnyFn = Shell['fn'];
+
+/** `module.registerHooks` (Node ≥ 22.15), as far as this module uses it. */
+type RegisterHooks = (hooks: {
+  resolve(
+    specifier: string,
+    context: unknown,
+    nextResolve: (specifier: string, context: unknown) => { url: string },
+  ): { url: string };
+}) => { deregister(): void };
+
+/** Builtins the preload does not load: each gets its stand-ins when the application first asks for it. */
+const LOADED_WHEN_ASKED = new Set([
+  'http',
+  'https',
+  'dns',
+  'dns/promises',
+  'child_process',
+  'crypto',
+  'zlib',
+]);
+
+let deferred = false;
+/** The stand-ins of each builtin in {@link LOADED_WHEN_ASKED} not asked for yet. */
+const waiting = new Map<string, [PatchTarget, readonly string[]][]>();
+let stopWatching: (() => void) | null = null;
+
+/**
+ * `require()` of one of greenhub's own ES modules without the "loading ES Module using require()"
+ * ExperimentalWarning that Node 22.12 prints (later versions print none): a warning plain Node would
+ * not print.
+ */
+export function requireQuietly<T>(specifier: string): T {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = function emitOtherWarnings(
+    this: unknown,
+    warning: unknown,
+    ...rest: unknown[]
+  ): void {
+    if (rest[0] === 'ExperimentalWarning' && String(warning).includes('using require()')) return;
+    Reflect.apply(emitWarning, this, [warning, ...rest]);
+  } as typeof process.emitWarning;
+  try {
+    return module.createRequire(import.meta.url)(specifier) as T;
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+}
+
+/** Put the stand-ins in and the triggers that load greenhub (see the module comment). */
+export function deferPatchAll(): void {
+  deferred = true;
+  for (const [target, surface] of Object.entries(TARGET_SURFACES) as [
+    PatchTarget,
+    Record<string, readonly string[]>,
+  ][]) {
+    for (const [where, names] of Object.entries(surface)) {
+      if (LOADED_WHEN_ASKED.has(where)) {
+        let list = waiting.get(where);
+        if (list === undefined) waiting.set(where, (list = []));
+        list.push([target, names]);
+      } else if (hostOf(where) !== undefined) placeShells(target, where, names);
+    }
+  }
+  if (waiting.size !== 0) stopWatching = watchBuiltins(askedFor);
+  const listen = builtin<{ Server: { prototype: object } }>('net').Server.prototype;
+  for (const name of SIGNAL_FUNCTIONS['net.Server.prototype'])
+    installShell('signal', listen, name, activatingShell((listen as Record<string, AnyFn>)[name]!));
+  for (const signal of SHUTDOWN_SIGNALS) process.on(signal, onSignalBeforeLoad);
+  syncEsm();
+}
+
+/**
+ * Load greenhub and patch, if the preload deferred it and nothing has loaded it yet: every entry
+ * point of greenhub calls this once its modules are loaded. Otherwise it does nothing.
+ */
+export function activateDeferredPatches(): void {
+  if (!deferred) return;
+  deferred = false;
+  stopWatching?.();
+  stopWatching = null;
+  waiting.clear();
+  for (const signal of SHUTDOWN_SIGNALS) process.removeListener(signal, onSignalBeforeLoad);
+  retireShells();
+  requireQuietly<typeof import('./patch-all.js')>('./patch-all.js').patchAllFrom(undefined, true);
+}
+
+/** Where the functions of a `*_FUNCTIONS` key live; `undefined` for a prototype. */
+function hostOf(where: string): object | undefined {
+  if (where === 'global') return globalThis;
+  if (where === 'Atomics') return Atomics;
+  return module.isBuiltin(where) ? builtin(where) : undefined;
+}
+
+function placeShells(target: PatchTarget, where: string, names: readonly string[]): void {
+  const host = hostOf(where) as Record<string, unknown>;
+  for (const name of names) {
+    const original = host[name];
+    if (typeof original !== 'function') continue;
+    const api = where === 'global' ? name : `${where}.${name}`;
+    installShell(
+      target,
+      host,
+      name,
+      target === 'blocking' ? timedShell(api, original as AnyFn) : forwardingShell(original as AnyFn),
+    );
+  }
+}
+
+function askedFor(name: string): void {
+  const list = waiting.get(name);
+  if (list === undefined) return;
+  waiting.delete(name);
+  for (const [target, names] of list) placeShells(target, name, names);
+  syncEsm();
+  if (waiting.size === 0) {
+    stopWatching?.();
+    stopWatching = null;
+  }
+}
+
+/**
+ * Call `asked` with the name of each builtin the application asks for (without `node:`), before
+ * it gets it. Returns the function that stops watching.
+ */
+function watchBuiltins(asked: (name: string) => void): () => void {
+  // Node ≥ 22.15: one synchronous resolve hook sees `import` and `require()` alike.
+  const registerHooks = (module as unknown as { registerHooks?: RegisterHooks }).registerHooks;
+  if (registerHooks !== undefined) {
+    const hooks = registerHooks({
+      resolve(specifier, context, nextResolve) {
+        const resolved = nextResolve(specifier, context);
+        if (resolved.url.startsWith('node:')) asked(resolved.url.slice(5));
+        return resolved;
+      },
+    });
+    return () => hooks.deregister();
+  }
+  // Node 20: `require()` only. An ES module's `import … from 'node:http'` binds live to the module's
+  // exports, which the patch updates (registry.ts's syncEsm); only `const { request } = http` after a
+  // default import would keep the original.
+  type Load = (this: unknown, request: unknown, ...rest: unknown[]) => unknown;
+  const loader = module as unknown as { _load: Load };
+  const load = loader._load;
+  const hooked: Load = function _load(request) {
+    // biome-ignore lint/complexity/noArguments: forwards the loader's exact arguments
+    const exports = Reflect.apply(load, this, arguments);
+    if (typeof request === 'string') asked(request.startsWith('node:') ? request.slice(5) : request);
+    return exports;
+  };
+  loader._load = hooked;
+  return () => {
+    // Another hook placed on top of this one keeps calling it; it then forwards only.
+    if (loader._load === hooked) loader._load = load;
+  };
+}
+
+const SKIPPED_KEYS = new Set<PropertyKey>(['length', 'name', 'prototype', 'arguments', 'caller']);
+
+/**
+ * Make `fn` look like `original` (name, length) and give it `original`'s own properties
+ * (`util.promisify.custom`, `realpath.native`) as accessors of `shell.impl`'s, so that after the
+ * patch they are the patch's.
+ */
+function dressShell(shell: Shell): Shell {
+  const { fn, original } = shell;
+  Object.defineProperty(fn, 'name', { value: original.name, configurable: true });
+  Object.defineProperty(fn, 'length', { value: original.length, configurable: true });
+  for (const key of Reflect.ownKeys(original)) {
+    if (SKIPPED_KEYS.has(key)) continue;
+    Object.defineProperty(fn, key, {
+      get: () => (shell.impl as unknown as Record<PropertyKey, unknown>)[key],
+      set: (value: unknown) => {
+        (shell.impl as unknown as Record<PropertyKey, unknown>)[key] = value;
+      },
+      enumerable: Object.getOwnPropertyDescriptor(original, key)!.enumerable ?? false,
+      configurable: true,
+    });
+  }
+  return shell;
+}
+
+function forwardingShell(original: AnyFn): Shell {
+  const shell: Shell = {
+    fn: function standIn(this: unknown): unknown {
+      // biome-ignore lint/complexity/noArguments: forwards the exact arguments without copying them
+      return Reflect.apply(shell.impl, this, arguments);
+    },
+    impl: original,
+    original,
+    detached: false,
+  };
+  return dressShell(shell);
+}
+
+/** Loads greenhub first: a server about to listen. */
+function activatingShell(original: AnyFn): Shell {
+  const shell: Shell = {
+    fn: function standIn(this: unknown): unknown {
+      activateDeferredPatches();
+      // biome-ignore lint/complexity/noArguments: as above
+      return Reflect.apply(shell.impl, this, arguments);
+    },
+    impl: original,
+    original,
+    detached: false,
+  };
+  return dressShell(shell);
+}
+
+/** Timed calls in progress: `readFileSync` calls `openSync`, and only the outer call is timed. */
+let depth = 0;
+
+/** A `*Sync` function's: times the call as the blocking patch would (blocking.ts). */
+function timedShell(api: string, original: AnyFn): Shell {
+  const shell: Shell = {
+    fn: function standIn(this: unknown): unknown {
+      // Once greenhub is loaded, `impl` is the blocking patch's own timed function.
+      // biome-ignore lint/complexity/noArguments: as above
+      if (!deferred || depth !== 0) return Reflect.apply(shell.impl, this, arguments);
+      const start = process.hrtime();
+      depth++;
+      try {
+        // biome-ignore lint/complexity/noArguments: as above
+        return Reflect.apply(shell.impl, this, arguments);
+      } finally {
+        depth--;
+        const [s, ns] = process.hrtime(start);
+        const ms = s * 1e3 + ns / 1e6;
+        if (ms > BLOCKING_DEFAULTS.maxBlockingTime) blockedBeforeLoad(api, ms, shell.fn);
+      }
+    },
+    impl: original,
+    original,
+    detached: false,
+  };
+  return dressShell(shell);
+}
+
+function blockedBeforeLoad(api: string, ms: number, site: AnyFn): void {
+  activateDeferredPatches();
+  requireQuietly<typeof import('./blocking.js')>('./blocking.js').reportSlowCall(api, ms, site);
+}
+
+function onSignalBeforeLoad(signal: NodeJS.Signals): void {
+  activateDeferredPatches();
+  requireQuietly<typeof import('./signal.js')>('./signal.js').onSignal(signal);
+}
