@@ -49,6 +49,7 @@ import { Completion, registerOperation } from '../greenlet/internal.js';
 import { Operation } from '../greenlet/operation.js';
 import { Pool } from '../greenlet/pool.js';
 import { Timeout } from '../greenlet/timeout.js';
+import { linkFirst, nodes, unlink } from '../internal/intrusive-list.js';
 import { nativeClearTimeout, nativeSetImmediate, nativeSetTimeout, now } from '../internal/natives.js';
 import { kGreenhubServer } from '../internal/net-natives.js';
 import {
@@ -116,7 +117,13 @@ let settings: Settings = defaults;
  * been emitted yet, its pool under `maxConcurrency`.
  */
 class ServerState {
-  readonly responses = new Set<ServerResponse>();
+  /**
+   * Its requests in progress, newest first (internal/intrusive-list.ts). Not a `Set`: a Set that
+   * gains and loses an entry per request kept whole requests alive through V8's young-generation
+   * collections until the next full one — on Node 24 every run, on Node 20 most: six times the
+   * garbage collector's time of a hello-world server, and 10–25 % of its throughput.
+   */
+  inFlight: Exchange | null = null;
   readonly awaitingRequest = new Set<Socket>();
   pool: Pool | null = null;
   constructor(
@@ -186,7 +193,7 @@ export function drainHttpServer(server: object): void {
   const state = states.get(server);
   if (state === undefined) return;
   state.draining = true;
-  for (const res of state.responses) if (!res.headersSent) res.shouldKeepAlive = false;
+  for (const { res } of nodes(state.inFlight)) if (!res.headersSent) res.shouldKeepAlive = false;
 }
 
 /** `GET /orders/42` for `GET /orders/42?full=1`. */
@@ -329,6 +336,10 @@ const kExchange = Symbol('greenhub request');
 
 /** One request: what `serve`, its greenlet and its response's `'close'` share. */
 class Exchange {
+  /** @internal its place in its server's requests in progress */
+  _prev: Exchange | null = null;
+  /** @internal */
+  _next: Exchange | null = null;
   request: RequestCall | null = null;
   /** The response closed before it was complete. */
   clientLeft = false;
@@ -369,7 +380,7 @@ function serve(server: Server, state: ServerState, req: IncomingMessage, res: Se
   }
   exchange.greenlet = greenlet;
   greenlet.name = name === requestName ? requestName(req) : nameOf(name, req);
-  state.responses.add(res);
+  state.inFlight = linkFirst(state.inFlight, exchange);
   state.stats.inFlight++;
   (res as unknown as Record<symbol, Exchange>)[kExchange] = exchange;
   res.on('close', responseClosed);
@@ -383,7 +394,7 @@ function responseClosed(this: ServerResponse): void {
   (this as unknown as Record<symbol, Exchange | null>)[kExchange] = null;
   const { state, req, res } = exchange;
   const { stats } = state;
-  state.responses.delete(res);
+  state.inFlight = unlink(state.inFlight, exchange);
   stats.inFlight--;
   // 499 (nginx's "client closed request") when the client left before the response ended.
   const status = res.writableFinished ? res.statusCode : 499;

@@ -67,6 +67,25 @@ describe.concurrent('patchSignal: graceful shutdown', () => {
     expect(code).toBe(0);
   });
 
+  it('a keep-alive request in flight when the signal comes is answered with connection: close', async () => {
+    const server = startServer({ GRACE_MS: '5000', HOOK: 'ok' });
+    const port = await server.port;
+    const socket = net.connect(port, '127.0.0.1');
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (c: string) => (answer += c));
+    const closed = new Promise<unknown>((resolve) => {
+      socket.on('close', resolve);
+      socket.on('error', resolve);
+    });
+    socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n'); // HTTP/1.1: keep-alive unless told otherwise
+    await server.until('GOT /slow');
+    server.child().kill('SIGTERM');
+    await closed;
+    const { code } = await server.exited;
+    expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*[Cc]onnection: close\r\n[\s\S]*done \/slow$/);
+    expect(code).toBe(0);
+  });
+
   it('a connection that sends nothing holds the shutdown at most ARRIVAL_WAIT_MS', async () => {
     const server = startServer({ GRACE_MS: '20000', HOOK: 'ok' });
     const port = await server.port;
