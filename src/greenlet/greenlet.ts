@@ -26,7 +26,7 @@ import {
   checkTimeout,
 } from '../internal/validate.js';
 import { kBlockers } from './deadlock.js';
-import { type AbandonedRecord, currentGreenlet, getHub, type Hub } from './hub.js';
+import { type AbandonedRecord, currentGreenlet, getHub, type Hub, runAs } from './hub.js';
 import { Linkable, LinkKind, setLinkSpawner, UserLink } from './linkable.js';
 import { abortOperations, type Operation } from './operation.js';
 import { Timeout } from './timeout.js';
@@ -420,18 +420,43 @@ export class Greenlet<T = unknown> extends Linkable {
   /** @internal the hub starts the greenlet */
   _run(): void {
     if (this.phase !== State.Scheduled) return;
+    this.runFirstSlice(getHub(), false);
+  }
+
+  /**
+   * @internal Start and run the first slice now, inside the caller's code, where plain Node would
+   * have run the body: a request's handler inside `emit('request')` (patch/http-server.ts). No hop
+   * through the run queue, and the handler runs at the same point of the event loop as without
+   * greenhub.
+   */
+  _startNow(): void {
+    if (this.phase !== State.New) return;
     const hub = getHub();
+    this.becomeLive(hub);
+    this.runFirstSlice(hub, true);
+  }
+
+  /**
+   * `now`: outside the run queue's turn — maybe inside another greenlet's synchronous code, whose
+   * context must be back when this slice returns, so through `runAs()`, never the turn's shortcut.
+   */
+  private runFirstSlice(hub: Hub, now_: boolean): void {
     this.phase = State.Running;
     hub._greenletRuns();
-    if (hub._onGreenletEnd !== null) this._ranAt = hub._runClock || now();
+    if (hub._onGreenletEnd !== null) this._ranAt = (now_ ? 0 : hub._runClock) || now();
     const segment = hub._onRunSegment;
-    if (segment === null) hub._runAs(this, runBody, this);
+    if (segment === null) this.enter(hub, now_);
     else {
       const name = this._metricName();
       const t0 = now();
-      hub._runAs(this, runBody, this);
+      this.enter(hub, now_);
       segment(name, now() - t0);
     }
+  }
+
+  private enter(hub: Hub, now_: boolean): void {
+    if (now_) runAs(this, runBody, this);
+    else hub._runAs(this, runBody, this);
   }
 
   /** @internal owner list: a wait begins */

@@ -33,6 +33,11 @@ export function hasPendingThrow(greenlet: Greenlet): boolean {
   return greenlet._hasPendingThrow();
 }
 
+/** Start `greenlet` and run its first slice now, inside the caller's code (see `Greenlet._startNow`). */
+export function startNow(greenlet: Greenlet): void {
+  greenlet._startNow();
+}
+
 /** Someone takes care of `greenlet`'s failure: the hub does not report it as unobserved. */
 export function markObserved(greenlet: Greenlet): void {
   greenlet._observed = true;

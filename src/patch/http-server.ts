@@ -45,7 +45,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { GreenletExit } from '../errors.js';
 import { Greenlet } from '../greenlet/greenlet.js';
-import { Completion, registerOperation } from '../greenlet/internal.js';
+import { Completion, registerOperation, startNow } from '../greenlet/internal.js';
 import { Operation } from '../greenlet/operation.js';
 import { Pool } from '../greenlet/pool.js';
 import { Timeout } from '../greenlet/timeout.js';
@@ -364,11 +364,10 @@ function serve(server: Server, state: ServerState, req: IncomingMessage, res: Se
   if (state.draining) res.shouldKeepAlive = false;
   const exchange = new Exchange(server, state, req, res, started, requestTimeoutMs, cancelOnDisconnect);
   let greenlet: Greenlet;
-  if (maxConcurrency === null) {
-    greenlet = new Greenlet(handle, exchange);
-    greenlet.start();
-  } else {
-    const pool = poolFor(state, maxConcurrency);
+  let pool: Pool | null = null;
+  if (maxConcurrency === null) greenlet = new Greenlet(handle, exchange);
+  else {
+    pool = poolFor(state, maxConcurrency);
     if (pool.full()) {
       state.stats.overloaded++;
       res.setHeader('retry-after', '1');
@@ -384,6 +383,9 @@ function serve(server: Server, state: ServerState, req: IncomingMessage, res: Se
   state.stats.inFlight++;
   (res as unknown as Record<symbol, Exchange>)[kExchange] = exchange;
   res.on('close', responseClosed);
+  // The handler runs now, inside this emit, as it would without greenhub (a pool's greenlet waits
+  // for its turn in the pool instead).
+  if (pool === null) startNow(greenlet);
   return true;
 }
 

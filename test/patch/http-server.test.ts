@@ -56,6 +56,33 @@ describe.concurrent('patchHttp: a greenlet per request', () => {
     });
   });
 
+  it("the handler runs inside emit('request'), as without greenhub: in its greenlet, named, before emit returns", async () => {
+    const { code, result } = await scenario(`${SERVER()}
+      const order = [];
+      const server = await serve((req, res) => {
+        order.push(['handler', getCurrent()?.name ?? null]);
+        res.end('ok');
+      });
+      // An own emit that calls the (patched) prototype's and notes when it returned.
+      server.emit = function emit(event, ...args) {
+        const returned = Object.getPrototypeOf(server).emit.call(this, event, ...args);
+        if (event === 'request') order.push(['emit returned', getCurrent()?.name ?? null]);
+        return returned;
+      };
+      const body = (await get('/x')).body;
+      report({ order, body });
+      stop();
+    `);
+    expect(code).toBe(0);
+    expect(result).toEqual({
+      order: [
+        ['handler', 'GET /x'],
+        ['emit returned', null],
+      ],
+      body: 'ok',
+    });
+  });
+
   it('the name option gives bounded route names; a name it cannot give falls back to method and path', async () => {
     const { code, result } =
       await scenario(`${SERVER("{ name: (req) => (req.url.startsWith('/orders/') ? 'GET /orders/:id' : undefined) }")}

@@ -63,7 +63,9 @@ describe.concurrent('patchSignal: graceful shutdown', () => {
     expect(answer).toMatch(
       /^HTTP\/1\.1 200 OK\r\n[\s\S]*[Cc]onnection: close\r\n[\s\S]*done \/late-request$/,
     );
-    expect(stderr).toContain('greenhub: shutdown complete: 1 greenlet finished, 0 killed; exit 0');
+    // Its handler runs inside the request's emit, as without greenhub, and usually finishes before
+    // the shutdown counts the greenlets still running (0); a slower write leaves it running (1).
+    expect(stderr).toMatch(/greenhub: shutdown complete: [01] greenlets? finished, 0 killed; exit 0/);
     expect(code).toBe(0);
   });
 
