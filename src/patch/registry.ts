@@ -137,6 +137,8 @@ export function rereplace(object: object, key: PropertyKey, value: unknown): voi
   if (!isReplaced(object, key)) return;
   const descriptor = Object.getOwnPropertyDescriptor(object, key);
   Object.defineProperty(object, key, { ...descriptor, value });
+  const shell = shellAt(object, key);
+  if (shell !== undefined) shell.impl = value as AnyFn;
 }
 
 /** Mark `target` as patched (also targets that replace no property, such as `thread`). */
