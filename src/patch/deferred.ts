@@ -53,8 +53,12 @@ const LOADED_WHEN_ASKED = new Set([
 ]);
 
 let deferred = false;
-/** The stand-ins of each builtin in {@link LOADED_WHEN_ASKED} not asked for yet. */
-const waiting = new Map<string, [PatchTarget, readonly string[]][]>();
+/**
+ * The stand-ins of each builtin in {@link LOADED_WHEN_ASKED} not asked for yet, by family: `dns`
+ * and `dns/promises` are one (`require('node:dns').promises` is `node:dns/promises`, reached
+ * without asking for it).
+ */
+const waiting = new Map<string, [string, PatchTarget, readonly string[]][]>();
 let stopWatching: (() => void) | null = null;
 
 /**
@@ -88,9 +92,9 @@ export function deferPatchAll(): void {
   ][]) {
     for (const [where, names] of Object.entries(surface)) {
       if (LOADED_WHEN_ASKED.has(where)) {
-        let list = waiting.get(where);
-        if (list === undefined) waiting.set(where, (list = []));
-        list.push([target, names]);
+        let list = waiting.get(familyOf(where));
+        if (list === undefined) waiting.set(familyOf(where), (list = []));
+        list.push([where, target, names]);
       } else if (hostOf(where) !== undefined) placeShells(target, where, names);
     }
   }
@@ -139,11 +143,18 @@ function placeShells(target: PatchTarget, where: string, names: readonly string[
   }
 }
 
+/** `dns` for `dns/promises`. */
+function familyOf(name: string): string {
+  const slash = name.indexOf('/');
+  return slash === -1 ? name : name.slice(0, slash);
+}
+
 function askedFor(name: string): void {
-  const list = waiting.get(name);
+  const family = familyOf(name);
+  const list = waiting.get(family);
   if (list === undefined) return;
-  waiting.delete(name);
-  for (const [target, names] of list) placeShells(target, name, names);
+  waiting.delete(family);
+  for (const [where, target, names] of list) placeShells(target, where, names);
   syncEsm();
   if (waiting.size === 0) {
     stopWatching?.();

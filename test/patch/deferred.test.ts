@@ -88,12 +88,14 @@ describe.concurrent('greenhub/register with its default settings loads greenhub 
       const { once, EventEmitter } = require('node:events');
       const { setTimeout: delay } = require('node:timers/promises');
       const { request } = require('node:http'); // a builtin the preload did not load itself
+      const { resolve4 } = require('node:dns').promises; // node:dns/promises, never asked for by name
       const copiedSetTimeout = setTimeout;
       const before = { loaded: greenhubLoaded(), names: [once.name, delay.name, request.name, copiedSetTimeout.name] };
       (async () => {
         const server = require('node:http').createServer(() => {}); // never answers
         await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
         const { spawn, sleep, GreenletExit } = await import('greenhub');
+        const { getOriginal } = await import('greenhub/patch');
         const emitter = new EventEmitter();
         let req;
         const greenlets = [
@@ -112,7 +114,7 @@ describe.concurrent('greenhub/register with its default settings loads greenhub 
         // 60 s timers and the socket would live on.
         report({ before, killed: greenlets.map((g) => g.value instanceof GreenletExit),
           listeners: emitter.listenerCount('never'), timers: process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length,
-          requestDestroyed: req.destroyed });
+          requestDestroyed: req.destroyed, resolve4IsOriginal: resolve4 === getOriginal('dns/promises', 'resolve4') });
       })();`,
       { register: true },
     );
@@ -124,6 +126,7 @@ describe.concurrent('greenhub/register with its default settings loads greenhub 
       listeners: 0,
       timers: 0,
       requestDestroyed: true,
+      resolve4IsOriginal: false,
     });
   });
 
