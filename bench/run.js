@@ -434,7 +434,7 @@ function performanceTargets() {
     [
       'hello-world node:http under the preload (plain ÷ preloaded CPU per request)',
       ...ratioTarget([hello], (c) => c.ratio, '≥', 0.95),
-      "ablations run side by side: the HTTP patch off 1.00×; every per-request bookkeeping and metric but no greenlet 0.87–0.92×; with the greenlet 0.72–0.77×. A handler deferred to setImmediate inside AsyncLocalStorage.run() costs nothing (0.99×), a synchronous greenlet per request (no promise) already 0.87×, each promise made in the request's context ~5 % on Node 20 (its init hook; a request now makes 2, was 4). Node 24: 0.84×",
+      "this case's client (8 keep-alive connections from the bench's own Node process) leaves the servers mostly idle, so each request pays its own wake-up: a request greenlet now starts inside emit('request') as plain Node's handler does (no run-queue turn), and the rest is AsyncLocalStorage's async hooks on Node 20 (every async resource of the request pays an init hook once a store is active) and the greenlet's own bookkeeping. Saturated by wrk (50 connections) the two servers now serve about the same requests/s (46–53k against 42–47k, Node 20): the per-request Set of responses in progress had kept whole requests alive through V8's scavenges (GC time 6×, a full GC every 400 ms; every run on Node 24, most on Node 20), replaced by an intrusive list. Node 24: 0.89× (was 0.84×)",
     ],
     [
       'preload start-up: extra CPU / RSS',
@@ -443,7 +443,7 @@ function performanceTargets() {
       startCpu && startRss
         ? startCpu.greenhub - startCpu.baseline <= 15 && startRss.greenhub - startRss.baseline <= 5
         : null,
-      "instruction counts (callgrind): on Node 20, 170M of the 211M extra are Node's ESM loader resolving and compiling our ~56 modules (a one-file bundle measured −55 %, still +39 ms, and would need every entry point built with shared chunks); on Node 24 half is the builtins the http and blocking patches load (crypto/tls/https: OpenSSL). Loading the hub only when the first greenlet is made is the way under 15 ms. Worker threads under the preload no longer load any of it (4 workers: +276 → +55 ms)",
+      "met: the preload loads five small modules and puts stand-ins where the patches go; greenhub loads when the application imports it, a server listens, a shutdown signal comes or a sync call blocks (was +71 ms / +12.9 MB: Node's ES-module loader reading greenhub's ~56 modules). What is left is mostly builtins the stand-ins need (net for the listen trigger, fs/promises, stream/promises). Node 24: +12.6 ms / +5.0 MB. With GREENHUB_PATCH set the preload still patches at once (its settings are checked before the program starts)",
     ],
     [
       'patched callback setTimeout / readFile inside a greenlet',
@@ -455,7 +455,7 @@ function performanceTargets() {
       [express, koa].map((c) => (c === undefined ? '—' : ratio(c.ratio))).join(' / '),
       '≤ 1.15×',
       express && koa ? express.met && koa.met : null,
-      "Koa's runner starts a process per test file (74): the preload's start-up in each, about 6 s of its 20 s (with the HTTP patch off the preloaded run takes as long)",
+      "Koa's runner starts a process per test file (74); files that never listen now load no greenhub, the application tests load it at their server's listen (about 40 ms each on Node 20's ES-module loader); runs of the same tree vary by ±0.1",
     ],
   ];
   return [
