@@ -10,11 +10,13 @@ import {
 import { cjsScenario, scenario, startProcess } from './scenario.js';
 
 /**
- * In the child: whether greenhub has been loaded. Loading it patches every target, and the blocking
- * target loads `node:zlib` to patch `zlib.gzipSync` & co.; none of these programs use zlib, and the
- * preload's light half does not load it.
+ * In the child: whether greenhub has been loaded. Loading it patches every target, and the
+ * childProcess and blocking targets load `node:child_process` to patch it; none of these programs
+ * use it, the preload's light half does not load it, and neither do the builtins they import (on
+ * Node 24 an ES import of `node:http` loads `node:zlib`, so zlib would not do).
  */
-const LOADED = "const greenhubLoaded = () => process.moduleLoadList.includes('NativeModule zlib');\n";
+const LOADED =
+  "const greenhubLoaded = () => process.moduleLoadList.includes('NativeModule child_process');\n";
 
 describe('a stand-in (registry.ts Shell) calls what greenhub has at its property', () => {
   function standIn(original: (x: number) => string): Shell {
