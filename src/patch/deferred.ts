@@ -12,7 +12,9 @@
  * instances, after the patch. The builtins that cost to load (http, https, dns, child_process,
  * crypto, zlib: some 11 ms on Node 20, OpenSSL on Node 24) are not loaded for this: their stand-ins
  * go in when the application first asks for the module (module.registerHooks where Node has it,
- * else `require()`).
+ * else `require()`); where `import` can be watched, `node:net` (for the listen trigger) and
+ * `stream/promises` wait too. What is taken with `process.getBuiltinModule()` is not seen: a
+ * server made that way under Node ≥ 22.15 loads greenhub only when something else does.
  *
  * Greenhub loads, the stand-ins give way (registry.ts's `retireShells`), and `patchAll()` runs as
  * the preload would have run it, when:
@@ -41,7 +43,15 @@ type RegisterHooks = (hooks: {
   ): { url: string };
 }) => { deregister(): void };
 
-/** Builtins the preload does not load: each gets its stand-ins when the application first asks for it. */
+/** `module.registerHooks`, where Node has it (≥ 22.15): it sees `import` and `require()` alike. */
+const registerHooks = (module as unknown as { registerHooks?: RegisterHooks }).registerHooks;
+
+/**
+ * Builtins the preload does not load: each gets its stand-ins when the application first asks for
+ * it. Where only `require()` can be watched (Node 20), `stream/promises` is loaded at once: an ES
+ * module's `import stream from 'node:stream'; const { pipeline } = stream.promises` would not be
+ * seen.
+ */
 const LOADED_WHEN_ASKED = new Set([
   'http',
   'https',
@@ -50,16 +60,29 @@ const LOADED_WHEN_ASKED = new Set([
   'child_process',
   'crypto',
   'zlib',
+  ...(registerHooks === undefined ? [] : ['stream/promises']),
 ]);
+
+/**
+ * Where servers come from: the listen trigger goes on `net.Server.prototype` once one of these is
+ * asked for (where `import` can be watched; else at once: `node:net` loads streams, 2.3 MB).
+ */
+const SERVER_MODULES = ['net', 'http', 'https', 'tls', 'http2'];
 
 let deferred = false;
 /**
- * The stand-ins of each builtin in {@link LOADED_WHEN_ASKED} not asked for yet, by family: `dns`
- * and `dns/promises` are one (`require('node:dns').promises` is `node:dns/promises`, reached
- * without asking for it).
+ * What waits for a builtin to be asked for, by family: `dns` and `dns/promises` are one
+ * (`require('node:dns').promises` is `node:dns/promises`, reached without asking for it).
  */
-const waiting = new Map<string, [string, PatchTarget, readonly string[]][]>();
+const waiting = new Map<string, (() => void)[]>();
 let stopWatching: (() => void) | null = null;
+
+function whenAsked(name: string, place: () => void): void {
+  const family = familyOf(name);
+  let list = waiting.get(family);
+  if (list === undefined) waiting.set(family, (list = []));
+  list.push(place);
+}
 
 /**
  * `require()` of one of greenhub's own ES modules without the "loading ES Module using require()"
@@ -91,17 +114,13 @@ export function deferPatchAll(): void {
     Record<string, readonly string[]>,
   ][]) {
     for (const [where, names] of Object.entries(surface)) {
-      if (LOADED_WHEN_ASKED.has(where)) {
-        let list = waiting.get(familyOf(where));
-        if (list === undefined) waiting.set(familyOf(where), (list = []));
-        list.push([where, target, names]);
-      } else if (hostOf(where) !== undefined) placeShells(target, where, names);
+      if (LOADED_WHEN_ASKED.has(where)) whenAsked(where, () => placeShells(target, where, names));
+      else if (hostOf(where) !== undefined) placeShells(target, where, names);
     }
   }
-  if (waiting.size !== 0) stopWatching = watchBuiltins(askedFor);
-  const listen = builtin<{ Server: { prototype: object } }>('net').Server.prototype;
-  for (const name of SIGNAL_FUNCTIONS['net.Server.prototype'])
-    installShell('signal', listen, name, activatingShell((listen as Record<string, AnyFn>)[name]!));
+  if (registerHooks === undefined) placeListenTrigger();
+  else for (const name of SERVER_MODULES) whenAsked(name, placeListenTrigger);
+  stopWatching = watchBuiltins(askedFor);
   for (const signal of SHUTDOWN_SIGNALS) process.on(signal, onSignalBeforeLoad);
   syncEsm();
 }
@@ -149,12 +168,23 @@ function familyOf(name: string): string {
   return slash === -1 ? name : name.slice(0, slash);
 }
 
+let listenTriggerPlaced = false;
+
+/** A server about to listen loads greenhub first. */
+function placeListenTrigger(): void {
+  if (listenTriggerPlaced) return;
+  listenTriggerPlaced = true;
+  const listen = builtin<{ Server: { prototype: object } }>('net').Server.prototype;
+  for (const name of SIGNAL_FUNCTIONS['net.Server.prototype'])
+    installShell('signal', listen, name, activatingShell((listen as Record<string, AnyFn>)[name]!));
+}
+
 function askedFor(name: string): void {
   const family = familyOf(name);
   const list = waiting.get(family);
   if (list === undefined) return;
   waiting.delete(family);
-  for (const [where, target, names] of list) placeShells(target, where, names);
+  for (const place of list) place();
   syncEsm();
   if (waiting.size === 0) {
     stopWatching?.();
@@ -168,7 +198,6 @@ function askedFor(name: string): void {
  */
 function watchBuiltins(asked: (name: string) => void): () => void {
   // Node ≥ 22.15: one synchronous resolve hook sees `import` and `require()` alike.
-  const registerHooks = (module as unknown as { registerHooks?: RegisterHooks }).registerHooks;
   if (registerHooks !== undefined) {
     const hooks = registerHooks({
       resolve(specifier, context, nextResolve) {
