@@ -434,7 +434,7 @@ function performanceTargets() {
     [
       'hello-world node:http under the preload (plain ÷ preloaded CPU per request)',
       ...ratioTarget([hello], (c) => c.ratio, '≥', 0.95),
-      "this case's client (8 keep-alive connections from the bench's own Node process) leaves the servers mostly idle, so each request pays its own wake-up: a request greenlet now starts inside emit('request') as plain Node's handler does (no run-queue turn), and the rest is AsyncLocalStorage's async hooks on Node 20 (every async resource of the request pays an init hook once a store is active) and the greenlet's own bookkeeping. Saturated by wrk (50 connections) the two servers now serve about the same requests/s (46–53k against 42–47k, Node 20): the per-request Set of responses in progress had kept whole requests alive through V8's scavenges (GC time 6×, a full GC every 400 ms; every run on Node 24, most on Node 20), replaced by an intrusive list. Node 24: 0.89× (was 0.84×)",
+      "this case's client (8 keep-alive connections from the bench's own Node process) leaves the servers mostly idle, so each request pays its own wake-up: a request greenlet now starts inside emit('request') as plain Node's handler does (no run-queue turn), and the rest is AsyncLocalStorage's async hooks on Node 20 (every async resource of the request pays an init hook once a store is active) and the greenlet's own bookkeeping. Saturated by wrk (50 connections) the two servers now serve about the same requests/s (46–53k against 42–47k, Node 20): the per-request Set of responses in progress had kept whole requests alive through V8's scavenges (GC time 6×, a full GC every 400 ms; every run on Node 24, most on Node 20), replaced by an intrusive list. Node 24: 0.87–0.89× (was 0.84×)",
     ],
     [
       'preload start-up: extra CPU / RSS',
@@ -443,7 +443,7 @@ function performanceTargets() {
       startCpu && startRss
         ? startCpu.greenhub - startCpu.baseline <= 15 && startRss.greenhub - startRss.baseline <= 5
         : null,
-      "met: the preload loads five small modules and puts stand-ins where the patches go; greenhub loads when the application imports it, a server listens, a shutdown signal comes or a sync call blocks (was +71 ms / +12.9 MB: Node's ES-module loader reading greenhub's ~56 modules). What is left is mostly builtins the stand-ins need (net for the listen trigger, fs/promises, stream/promises). Node 24: +12.6 ms / +5.0 MB. With GREENHUB_PATCH set the preload still patches at once (its settings are checked before the program starts)",
+      "met: the preload loads five small modules and puts stand-ins where the patches go; greenhub loads when the application imports it, a server listens, a shutdown signal comes or a sync call blocks (was +71 ms / +12.9 MB: Node's ES-module loader reading greenhub's ~56 modules). What is left is mostly builtins the stand-ins need (net for the listen trigger, fs/promises, stream/promises). Node 24: +7 to +17 ms / +0 to +3.7 MB across runs (+7.1 ms in 40 interleaved pairs); node:net and stream/promises wait there until asked for. With GREENHUB_PATCH set the preload still patches at once (its settings are checked before the program starts)",
     ],
     [
       'patched callback setTimeout / readFile inside a greenlet',
