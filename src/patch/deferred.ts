@@ -89,7 +89,7 @@ function whenAsked(name: string, place: () => void): void {
  * ExperimentalWarning that Node 22.12 prints (later versions print none): a warning plain Node would
  * not print.
  */
-export function requireQuietly<T>(specifier: string): T {
+function requireQuietly<T>(specifier: string): T {
   const emitWarning = process.emitWarning;
   process.emitWarning = function emitOtherWarnings(
     this: unknown,
