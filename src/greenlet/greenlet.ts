@@ -437,25 +437,25 @@ export class Greenlet<T = unknown> extends Linkable {
   }
 
   /**
-   * `now`: outside the run queue's turn — maybe inside another greenlet's synchronous code, whose
+   * `eager`: outside the run queue's turn — maybe inside another greenlet's synchronous code, whose
    * context must be back when this slice returns, so through `runAs()`, never the turn's shortcut.
    */
-  private runFirstSlice(hub: Hub, now_: boolean): void {
+  private runFirstSlice(hub: Hub, eager: boolean): void {
     this.phase = State.Running;
     hub._greenletRuns();
-    if (hub._onGreenletEnd !== null) this._ranAt = (now_ ? 0 : hub._runClock) || now();
+    if (hub._onGreenletEnd !== null) this._ranAt = (eager ? 0 : hub._runClock) || now();
     const segment = hub._onRunSegment;
-    if (segment === null) this.enter(hub, now_);
+    if (segment === null) this.enter(hub, eager);
     else {
       const name = this._metricName();
       const t0 = now();
-      this.enter(hub, now_);
+      this.enter(hub, eager);
       segment(name, now() - t0);
     }
   }
 
-  private enter(hub: Hub, now_: boolean): void {
-    if (now_) runAs(this, runBody, this);
+  private enter(hub: Hub, eager: boolean): void {
+    if (eager) runAs(this, runBody, this);
     else hub._runAs(this, runBody, this);
   }
 

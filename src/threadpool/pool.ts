@@ -74,7 +74,8 @@ type PiscinaModule = { Piscina: typeof Piscina; transferableSymbol: symbol; valu
 
 const require = createRequire(import.meta.url);
 let piscinaModule: PiscinaModule | undefined;
-const ENTRY = fileURLToPath(new URL('./worker-entry.js', import.meta.url));
+// worker-shim.cts: the entry as piscina's require() meets it (see there).
+const ENTRY = fileURLToPath(new URL('./worker-shim.cjs', import.meta.url));
 let poolCount = 0;
 
 /** See `stats()`: piscina 5 reports utilization in thousandths. */
