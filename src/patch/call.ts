@@ -40,7 +40,7 @@ import {
 } from '../greenlet/internal.js';
 import { Operation } from '../greenlet/operation.js';
 import { promiseFor } from '../internal/settler.js';
-import { isReplaced, replace } from './registry.js';
+import { isReplaced, OWN_KEYS_NOT_CARRIED, replace } from './registry.js';
 import type { PatchTarget } from './table.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: wrappers forward any signature unchanged
@@ -474,8 +474,6 @@ export function iteratorApi(spec: CallSpec, original: Fn): Fn {
 // ---------------------------------------------------------------------------------------------
 // Installing wrappers
 
-const SKIPPED_KEYS = new Set<PropertyKey>(['length', 'name', 'prototype', 'arguments', 'caller']);
-
 /**
  * Give `wrapper` the original's `name`, `length` and own properties (`realpath.native`, the
  * `customPromisifyArgs` symbol that makes `util.promisify(fs.read)` resolve to an object…), except
@@ -485,7 +483,7 @@ export function dressAs<F extends Fn>(wrapper: F, original: Fn): F {
   Object.defineProperty(wrapper, 'name', { value: original.name, configurable: true });
   Object.defineProperty(wrapper, 'length', { value: original.length, configurable: true });
   for (const key of Reflect.ownKeys(original)) {
-    if (SKIPPED_KEYS.has(key) || Object.hasOwn(wrapper, key)) continue;
+    if (OWN_KEYS_NOT_CARRIED.has(key) || Object.hasOwn(wrapper, key)) continue;
     Object.defineProperty(wrapper, key, Object.getOwnPropertyDescriptor(original, key)!);
   }
   return wrapper;

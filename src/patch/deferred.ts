@@ -28,7 +28,14 @@
  * checked before the application starts, which a deferred patch could not do.
  */
 import module from 'node:module';
-import { builtin, installShell, retireShells, type Shell, syncEsm } from './registry.js';
+import {
+  builtin,
+  installShell,
+  OWN_KEYS_NOT_CARRIED,
+  retireShells,
+  type Shell,
+  syncEsm,
+} from './registry.js';
 import { BLOCKING_DEFAULTS, SHUTDOWN_SIGNALS, SIGNAL_FUNCTIONS, TARGET_SURFACES } from './surface.js';
 import type { PatchTarget } from './table.js';
 
@@ -115,7 +122,7 @@ export function deferPatchAll(): void {
   ][]) {
     for (const [where, names] of Object.entries(surface)) {
       if (LOADED_WHEN_ASKED.has(where)) whenAsked(where, () => placeShells(target, where, names));
-      else if (hostOf(where) !== undefined) placeShells(target, where, names);
+      else placeShells(target, where, names);
     }
   }
   if (registerHooks === undefined) placeListenTrigger();
@@ -147,8 +154,10 @@ function hostOf(where: string): object | undefined {
   return module.isBuiltin(where) ? builtin(where) : undefined;
 }
 
+/** The stand-ins of one `*_FUNCTIONS` entry; none for a prototype's. */
 function placeShells(target: PatchTarget, where: string, names: readonly string[]): void {
-  const host = hostOf(where) as Record<string, unknown>;
+  const host = hostOf(where) as Record<string, unknown> | undefined;
+  if (host === undefined) return;
   for (const name of names) {
     const original = host[name];
     if (typeof original !== 'function') continue;
@@ -227,19 +236,23 @@ function watchBuiltins(asked: (name: string) => void): () => void {
   };
 }
 
-const SKIPPED_KEYS = new Set<PropertyKey>(['length', 'name', 'prototype', 'arguments', 'caller']);
-
 /**
- * Make `fn` look like `original` (name, length) and give it `original`'s own properties
- * (`util.promisify.custom`, `realpath.native`) as accessors of `shell.impl`'s, so that after the
- * patch they are the patch's.
+ * A stand-in for `original` whose function `make` builds (it calls `shell.impl`), looking like
+ * `original` (name, length) and with `original`'s own properties (`util.promisify.custom`,
+ * `realpath.native`) as accessors of `shell.impl`'s, so that after the patch they are the patch's.
  */
-function dressShell(shell: Shell): Shell {
-  const { fn, original } = shell;
+function standIn(original: AnyFn, make: (shell: Shell) => AnyFn): Shell {
+  const shell: { -readonly [K in keyof Shell]: Shell[K] } = {
+    fn: original,
+    impl: original,
+    original,
+    detached: false,
+  };
+  const fn = (shell.fn = make(shell));
   Object.defineProperty(fn, 'name', { value: original.name, configurable: true });
   Object.defineProperty(fn, 'length', { value: original.length, configurable: true });
   for (const key of Reflect.ownKeys(original)) {
-    if (SKIPPED_KEYS.has(key)) continue;
+    if (OWN_KEYS_NOT_CARRIED.has(key)) continue;
     Object.defineProperty(fn, key, {
       get: () => (shell.impl as unknown as Record<PropertyKey, unknown>)[key],
       set: (value: unknown) => {
@@ -253,31 +266,27 @@ function dressShell(shell: Shell): Shell {
 }
 
 function forwardingShell(original: AnyFn): Shell {
-  const shell: Shell = {
-    fn: function standIn(this: unknown): unknown {
-      // biome-ignore lint/complexity/noArguments: forwards the exact arguments without copying them
-      return Reflect.apply(shell.impl, this, arguments);
-    },
-    impl: original,
+  return standIn(
     original,
-    detached: false,
-  };
-  return dressShell(shell);
+    (shell) =>
+      function standIn(this: unknown): unknown {
+        // biome-ignore lint/complexity/noArguments: forwards the exact arguments without copying them
+        return Reflect.apply(shell.impl, this, arguments);
+      },
+  );
 }
 
 /** Loads greenhub first: a server about to listen. */
 function activatingShell(original: AnyFn): Shell {
-  const shell: Shell = {
-    fn: function standIn(this: unknown): unknown {
-      activateDeferredPatches();
-      // biome-ignore lint/complexity/noArguments: as above
-      return Reflect.apply(shell.impl, this, arguments);
-    },
-    impl: original,
+  return standIn(
     original,
-    detached: false,
-  };
-  return dressShell(shell);
+    (shell) =>
+      function standIn(this: unknown): unknown {
+        activateDeferredPatches();
+        // biome-ignore lint/complexity/noArguments: as above
+        return Reflect.apply(shell.impl, this, arguments);
+      },
+  );
 }
 
 /** Timed calls in progress: `readFileSync` calls `openSync`, and only the outer call is timed. */
@@ -285,28 +294,26 @@ let depth = 0;
 
 /** A `*Sync` function's: times the call as the blocking patch would (blocking.ts). */
 function timedShell(api: string, original: AnyFn): Shell {
-  const shell: Shell = {
-    fn: function standIn(this: unknown): unknown {
-      // Once greenhub is loaded, `impl` is the blocking patch's own timed function.
-      // biome-ignore lint/complexity/noArguments: as above
-      if (!deferred || depth !== 0) return Reflect.apply(shell.impl, this, arguments);
-      const start = process.hrtime();
-      depth++;
-      try {
-        // biome-ignore lint/complexity/noArguments: as above
-        return Reflect.apply(shell.impl, this, arguments);
-      } finally {
-        depth--;
-        const [s, ns] = process.hrtime(start);
-        const ms = s * 1e3 + ns / 1e6;
-        if (ms > BLOCKING_DEFAULTS.maxBlockingTime) blockedBeforeLoad(api, ms, shell.fn);
-      }
-    },
-    impl: original,
+  return standIn(
     original,
-    detached: false,
-  };
-  return dressShell(shell);
+    (shell) =>
+      function standIn(this: unknown): unknown {
+        // Once greenhub is loaded, `impl` is the blocking patch's own timed function.
+        // biome-ignore lint/complexity/noArguments: as above
+        if (!deferred || depth !== 0) return Reflect.apply(shell.impl, this, arguments);
+        const start = process.hrtime();
+        depth++;
+        try {
+          // biome-ignore lint/complexity/noArguments: as above
+          return Reflect.apply(shell.impl, this, arguments);
+        } finally {
+          depth--;
+          const [s, ns] = process.hrtime(start);
+          const ms = s * 1e3 + ns / 1e6;
+          if (ms > BLOCKING_DEFAULTS.maxBlockingTime) blockedBeforeLoad(api, ms, shell.fn);
+        }
+      },
+  );
 }
 
 function blockedBeforeLoad(api: string, ms: number, site: AnyFn): void {

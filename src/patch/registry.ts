@@ -61,6 +61,19 @@ function shellAt(object: object, key: PropertyKey): Shell | undefined {
   return shell === undefined || shell.detached ? undefined : shell;
 }
 
+/**
+ * A function's own keys a replacement does not take from the original it stands for (it has its
+ * own): the rest (`realpath.native`, `util.promisify.custom`…) are carried over (call.ts's
+ * `dressAs`, deferred.ts's stand-ins).
+ */
+export const OWN_KEYS_NOT_CARRIED: ReadonlySet<PropertyKey> = new Set([
+  'length',
+  'name',
+  'prototype',
+  'arguments',
+  'caller',
+]);
+
 /** A builtin module by name (`process.getBuiltinModule` where available). */
 export function builtin<T = Record<string, unknown>>(name: string): T {
   return process.getBuiltinModule(name) as T;
