@@ -16,11 +16,12 @@ export const quick = process.argv.includes('--quick');
 
 /**
  * The line an area prints as it finishes a case (bench/run.js shows it as it comes).
- * @param {{ name: string, unit: string, greenhub: number, baseline: number, ratio: number, target: string, met: boolean }} c
+ * @param {{ name: string, unit: string, greenhub: number, baseline: number, ratio: number, target: string, met: boolean | null }} c
+ *   `met` null: a case without a target
  */
 export function progress(c) {
   console.log(
-    `${c.met ? 'met ' : 'MISS'} ${c.name}: ${fmt(c.greenhub)} vs ${fmt(c.baseline)} ${c.unit} (${c.ratio.toFixed(2)}×), target ${c.target}`,
+    `${c.met === null ? '    ' : c.met ? 'met ' : 'MISS'} ${c.name}: ${fmt(c.greenhub)} vs ${fmt(c.baseline)} ${c.unit} (${c.ratio.toFixed(2)}×), target ${c.target}`,
   );
 }
 

@@ -153,7 +153,7 @@ function genericSection(data, title) {
   ];
   for (const c of data.cases) {
     lines.push(
-      `| ${c.name} | ${c.unit} | ${fmt(c.greenhub)} | ${fmt(c.baseline)} (${c.baselineName}) | ${ratio(c.ratio)} | ${c.target} | ${c.met ? 'yes' : '**no**'} |`,
+      `| ${c.name} | ${c.unit} | ${fmt(c.greenhub)} | ${fmt(c.baseline)} (${c.baselineName}) | ${ratio(c.ratio)} | ${c.target} | ${c.met === null ? '—' : c.met ? 'yes' : '**no**'} |`,
     );
   }
   if (data.notes) lines.push('', ...[].concat(data.notes));
@@ -330,8 +330,8 @@ function summarise(names) {
             met: c.met,
           }));
     for (const c of cases) {
-      if (!c.met) missed++;
-      rows.push([c.met ? 'met ' : 'MISS', name, c.name, c.figure, c.target]);
+      if (c.met === false) missed++;
+      rows.push([c.met === null ? '    ' : c.met ? 'met ' : 'MISS', name, c.name, c.figure, c.target]);
     }
   }
   const cut = (/** @type {string} */ text, /** @type {number} */ n) =>

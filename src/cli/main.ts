@@ -4,6 +4,7 @@
  * what is wrong (the flag, the expected form, what came) and exits with status 2.
  */
 import { readFileSync } from 'node:fs';
+import { packageFile } from '../internal/own-files.js';
 import { UsageError } from './usage-error.js';
 
 const HELP = `Usage: greenhub <command> [options]
@@ -35,7 +36,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case '--version':
     case '-v': {
-      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+      const pkg = JSON.parse(readFileSync(packageFile('package.json'), 'utf8'));
       process.stdout.write(`${pkg.version}\n`);
       return 0;
     }

@@ -34,6 +34,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { packageFile } from '../internal/own-files.js';
 import { parsePatchEnv } from '../patch/env.js';
 import type { ClusterConfig } from './cluster/primary.js';
 import { MAX_THREADS, parseWorkers, threadsPerWorker } from './cluster/sizing.js';
@@ -178,11 +180,8 @@ export function run(argv: readonly string[]): Promise<number> {
     const host = (values.get('metrics-host') as string | undefined) ?? '127.0.0.1';
     env.GREENHUB_METRICS = `${host.includes(':') ? `[${host}]` : host}:${values.get('metrics-port') ?? 9464}`;
   }
-  const preloads = [
-    new URL('../patch/register.js', import.meta.url),
-    new URL('./run-preload.js', import.meta.url),
-  ];
-  const execArgv = preloads.flatMap((url) => ['--import', url.href]);
+  const preloads = ['dist/patch/register.js', 'dist/cli/run-preload.js'];
+  const execArgv = preloads.flatMap((file) => ['--import', pathToFileURL(packageFile(file)).href]);
   const workersText = (values.get('workers') as string | undefined) ?? process.env.GREENHUB_WORKERS;
   const threads = values.get('threads') as number | undefined;
   if (workersText === undefined || workersText === '') {
@@ -209,7 +208,7 @@ export function run(argv: readonly string[]): Promise<number> {
   env.GREENHUB_CLUSTER = JSON.stringify(config);
   delete env.GREENHUB_PATCH;
   delete env.GREENHUB_WORKERS;
-  const primary = spawn(process.execPath, [new URL('./cluster/primary-entry.js', import.meta.url).pathname], {
+  const primary = spawn(process.execPath, [packageFile('dist/cli/cluster/primary-entry.js')], {
     stdio: 'inherit',
     env,
     detached: true,

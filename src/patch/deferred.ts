@@ -28,6 +28,7 @@
  * checked before the application starts, which a deferred patch could not do.
  */
 import module from 'node:module';
+import { packageFile } from '../internal/own-files.js';
 import {
   builtin,
   installShell,
@@ -92,11 +93,11 @@ function whenAsked(name: string, place: () => void): void {
 }
 
 /**
- * `require()` of one of greenhub's own ES modules without the "loading ES Module using require()"
- * ExperimentalWarning that Node 22.12 prints (later versions print none): a warning plain Node would
- * not print.
+ * `require()` of one of greenhub's own built ES modules (`dist/patch/patch-all.js`) without the
+ * "loading ES Module using require()" ExperimentalWarning that Node 22.12 prints (later versions
+ * print none): a warning plain Node would not print.
  */
-function requireQuietly<T>(specifier: string): T {
+function requireQuietly<T>(file: string): T {
   const emitWarning = process.emitWarning;
   process.emitWarning = function emitOtherWarnings(
     this: unknown,
@@ -107,7 +108,7 @@ function requireQuietly<T>(specifier: string): T {
     Reflect.apply(emitWarning, this, [warning, ...rest]);
   } as typeof process.emitWarning;
   try {
-    return module.createRequire(import.meta.url)(specifier) as T;
+    return module.createRequire(import.meta.url)(packageFile(file)) as T;
   } finally {
     process.emitWarning = emitWarning;
   }
@@ -144,7 +145,7 @@ export function activateDeferredPatches(): void {
   waiting.clear();
   for (const signal of SHUTDOWN_SIGNALS) process.removeListener(signal, onSignalBeforeLoad);
   retireShells();
-  requireQuietly<typeof import('./patch-all.js')>('./patch-all.js').patchAllFrom(undefined, true);
+  requireQuietly<typeof import('./patch-all.js')>('dist/patch/patch-all.js').patchAllFrom(undefined, true);
 }
 
 /** Where the functions of a `*_FUNCTIONS` key live; `undefined` for a prototype. */
@@ -318,10 +319,10 @@ function timedShell(api: string, original: AnyFn): Shell {
 
 function blockedBeforeLoad(api: string, ms: number, site: AnyFn): void {
   activateDeferredPatches();
-  requireQuietly<typeof import('./blocking.js')>('./blocking.js').reportSlowCall(api, ms, site);
+  requireQuietly<typeof import('./blocking.js')>('dist/patch/blocking.js').reportSlowCall(api, ms, site);
 }
 
 function onSignalBeforeLoad(signal: NodeJS.Signals): void {
   activateDeferredPatches();
-  requireQuietly<typeof import('./signal.js')>('./signal.js').onSignal(signal);
+  requireQuietly<typeof import('./signal.js')>('dist/patch/signal.js').onSignal(signal);
 }

@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../internal/own-files.js';
 import { originalOf } from './registry.js';
 
 /**
@@ -39,7 +39,7 @@ export interface LateCapture {
 const MAX_MODULES = 5_000;
 const MAX_BYTES = 1 << 20;
 /** greenhub's own built files (`dist/`). */
-const OWN_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const OWN_DIR = packageFile('dist');
 const REQUIRE = String.raw`require\(\s*['"](?:node:)?([a-z_/]+)['"]\s*\)(\s*\.\s*promises)?`;
 const DESTRUCTURED = new RegExp(String.raw`(?:const|let|var)\s*\{([^}]*)\}\s*=\s*${REQUIRE}`, 'g');
 const MEMBER = new RegExp(String.raw`=\s*${REQUIRE}\s*\.\s*([A-Za-z_$][\w$]*)\s*(?![\w$(])`, 'g');

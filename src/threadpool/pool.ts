@@ -23,7 +23,6 @@
  * pay for them.
  */
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { Remote } from 'comlink';
 import type { Piscina } from 'piscina';
@@ -32,6 +31,7 @@ import type { Greenlet } from '../greenlet/greenlet.js';
 import { getHub } from '../greenlet/hub.js';
 import { Deque } from '../internal/deque.js';
 import { nativeClearTimeout, nativeSetImmediate, nativeSetTimeout, now } from '../internal/natives.js';
+import { packageFile } from '../internal/own-files.js';
 import { onShutdown } from '../internal/shutdown-hooks.js';
 import { checkOptions, checkTimeout, typeError } from '../internal/validate.js';
 import { PlacementRecorder } from '../metrics/placements.js';
@@ -75,7 +75,7 @@ type PiscinaModule = { Piscina: typeof Piscina; transferableSymbol: symbol; valu
 const require = createRequire(import.meta.url);
 let piscinaModule: PiscinaModule | undefined;
 // worker-shim.cts: the entry as piscina's require() meets it (see there).
-const ENTRY = fileURLToPath(new URL('./worker-shim.cjs', import.meta.url));
+const ENTRY = packageFile('dist/threadpool/worker-shim.cjs');
 let poolCount = 0;
 
 /** See `stats()`: piscina 5 reports utilization in thousandths. */

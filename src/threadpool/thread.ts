@@ -20,13 +20,13 @@
  * `threading.excepthook`): `join()` does not throw it, and nothing is lost silently.
  */
 
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InvalidStateError, UncloneableError } from '../errors.js';
 import { Event } from '../greenlet/event.js';
 import { Greenlet } from '../greenlet/greenlet.js';
 import { getHub } from '../greenlet/hub.js';
 import { checkpointed, hasFailed, markObserved } from '../greenlet/internal.js';
+import { packageFile } from '../internal/own-files.js';
 import { isThreadPatched } from '../internal/thread-mode.js';
 import { checkBoolean, checkOptions, checkString, checkTimeout, typeError } from '../internal/validate.js';
 import { describeUncloneable, locateUncloneable, typeName } from './clone-check.js';
@@ -50,7 +50,7 @@ export interface ThreadOptions<F extends Fn> {
   daemon?: boolean;
 }
 
-const ENTRY = fileURLToPath(new URL('./thread-entry.js', import.meta.url));
+const ENTRY = packageFile('dist/threadpool/thread-entry.js');
 const PATCH_ORDER =
   ' This Thread runs as a real worker thread because `thread` was not patched when start() was called. ' +
   'If it should be a greenlet (sharing hub objects and closures), patch first: call patchAll() before ' +

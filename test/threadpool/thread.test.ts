@@ -1,11 +1,11 @@
 import { Event, getHub, InvalidStateError, Lock, sleep } from 'greenhub';
+import { patchThread, unpatchAll } from 'greenhub/patch';
 import { ClosureError, SharedEvent, Thread, ThreadModeError } from 'greenhub/threadpool';
 import { afterEach, describe, expect, it } from 'vitest';
-// The flag greenhub/patch sets (patchAll({ thread })): the mode a Thread reads at start().
-import { setThreadPatched } from '../../dist/internal/thread-mode.js';
 import { flags, ref, until } from './helpers.js';
 
-afterEach(() => setThreadPatched(false));
+// patchThread() sets only the mode a Thread reads at start(); unpatchAll() sets it back.
+afterEach(() => unpatchAll());
 
 /** Capture what the hub reports through onError while `body` runs. */
 async function reported(body: () => Promise<void>): Promise<unknown[]> {
@@ -110,7 +110,7 @@ describe('Thread, thread not patched: a real worker thread', () => {
 
 describe('Thread, thread patched: a greenlet', () => {
   it('runs its target as a greenlet on the hub: closures and hub primitives work', async () => {
-    setThreadPatched(true);
+    patchThread();
     const ready = new Event();
     let seen = 0;
     const t = new Thread({
@@ -131,7 +131,7 @@ describe('Thread, thread patched: a greenlet', () => {
   });
 
   it('a failure is reported once, like a real thread', async () => {
-    setThreadPatched(true);
+    patchThread();
     const t = new Thread({ target: ref('fail'), args: ['as a greenlet'] });
     const errors = await reported(async () => {
       t.start();
@@ -145,7 +145,7 @@ describe('Thread, thread patched: a greenlet', () => {
 describe('the mode is fixed at start()', () => {
   it('a Thread created unpatched and started after patching is a greenlet, and is not alive forever', async () => {
     const t = new Thread({ target: ref('add'), args: [1, 2] });
-    setThreadPatched(true);
+    patchThread();
     t.start();
     expect(t.mode).toBe('greenlet');
     expect(await t.join(5_000)).toBe(true);
@@ -153,10 +153,10 @@ describe('the mode is fixed at start()', () => {
   });
 
   it('a Thread created patched and started after unpatching is a real thread', async () => {
-    setThreadPatched(true);
+    patchThread();
     const mark = flags();
     const t = new Thread({ target: ref('markStarted'), args: [mark.buffer, 100] });
-    setThreadPatched(false);
+    unpatchAll();
     t.start();
     expect(t.mode).toBe('thread');
     await until(mark.view, 1); // running on its own thread while the hub goes on

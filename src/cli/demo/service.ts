@@ -15,6 +15,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sleep } from '../../greenlet/sleep.js';
 import { nativeClearTimeout, nativeSetTimeout } from '../../internal/natives.js';
+import { packageFile } from '../../internal/own-files.js';
 import { collectMetrics, type MetricsCollection } from '../../metrics/collect.js';
 import { HttpServer } from '../../server/http-server.js';
 import { type MountedStatusPage, mountStatusPage } from '../../server/status.js';
@@ -110,7 +111,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     minThreads: opts.threads,
     niceIncrement: opts.niceIncrement,
   });
-  const cpuTask = task<typeof cpuWork>(new URL('./work.js', import.meta.url), 'cpuWork');
+  const cpuTask = task<typeof cpuWork>(packageFile('dist/cli/demo/work.js'), 'cpuWork');
   const placed = hybrid(cpuTask, { pool, size: (n: number) => n, name: 'cpuWork' });
   const cpu: (n: number) => Promise<string> =
     opts.mode === 'inline'
