@@ -204,6 +204,27 @@ describe.concurrent('greenhub/register with its default settings loads greenhub 
     expect(result).toEqual({ before: false, atListen: true, inGreenlet: true });
   });
 
+  it('a CommonJS server that listens loads it without loading what plain Node would not: no undici', async () => {
+    // An ES import of node:http builds its module facade, which reads every export; on Node 24 that
+    // loads undici (http's lazy WebSocket exports), 20–50 ms of CPU this program never asked for.
+    const { code, result, stderr } = await cjsScenario(
+      `${LOADED}
+      const http = require('node:http');
+      const server = http.createServer((req, res) => res.end());
+      server.listen(0, '127.0.0.1', () => {
+        server.close();
+        report({
+          loaded: greenhubLoaded(),
+          undici: process.moduleLoadList.filter((m) => m.includes('undici')),
+        });
+      });`,
+      { register: true },
+    );
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(result).toEqual({ loaded: true, undici: [] });
+  });
+
   it('a synchronous call that blocks longer than the limit before greenhub loads is reported as the blocking patch reports it; a short one loads nothing', async () => {
     const { code, result, stderr } = await scenario(
       `${LOADED}
