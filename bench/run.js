@@ -443,7 +443,7 @@ function performanceTargets() {
       startCpu && startRss
         ? startCpu.greenhub - startCpu.baseline <= 15 && startRss.greenhub - startRss.baseline <= 5
         : null,
-      "met: the preload loads five small modules and puts stand-ins where the patches go; greenhub loads when the application imports it, a server listens, a shutdown signal comes or a sync call blocks (was +71 ms / +12.9 MB: Node's ES-module loader reading greenhub's ~56 modules). What is left is mostly builtins the stand-ins need (net for the listen trigger, fs/promises, stream/promises). Node 24: +7 to +17 ms / +0 to +3.7 MB across runs (+7.1 ms in 40 interleaved pairs); node:net and stream/promises wait there until asked for. With GREENHUB_PATCH set the preload still patches at once (its settings are checked before the program starts)",
+      "met: the preload loads a few small files of the bundle (register, the stand-ins, the registry) and puts stand-ins where the patches go; greenhub loads when the application imports it, a server listens, a shutdown signal comes or a sync call blocks (was +71 ms / +12.9 MB: Node's ES-module loader reading greenhub's ~56 modules). What is left is mostly builtins the stand-ins need (net for the listen trigger, fs/promises, stream/promises). Node 24: +7 to +17 ms / +0 to +3.7 MB across runs (+14.8 ms in this session's run). This program is an ES module; a CommonJS program pays Node's own `--import` on top (an empty ES preload: +19 ms of CPU, 20 interleaved pairs, Node 20), then greenhub's +10 ms. With GREENHUB_PATCH set the preload still patches at once (its settings are checked before the program starts)",
     ],
     [
       'patched callback setTimeout / readFile inside a greenlet',
@@ -455,7 +455,7 @@ function performanceTargets() {
       [express, koa].map((c) => (c === undefined ? '—' : ratio(c.ratio))).join(' / '),
       '≤ 1.15×',
       express && koa ? express.met && koa.met : null,
-      "Koa's runner starts a process per test file (74); files that never listen now load no greenhub, the application tests load it at their server's listen (about 40 ms each on Node 20's ES-module loader); runs of the same tree vary by ±0.1",
+      "Koa's runner starts a process per test file (73, CommonJS; 18 of them listen). Every file pays Node's own `--import`, whatever it loads (an empty ES preload adds 19 ms of CPU to a CommonJS program, 20 interleaved pairs on Node 20: about 1.4 s, ≈ 0.10× of this suite, before greenhub does anything), then the preload's +10 ms; a file that listens loads greenhub there (the first-listen row: +42 ms of CPU on Node 20, +34 ms on Node 24, was +60 / +54 before dist/ became a bundle of ~20 files instead of ~60 modules and before greenhub stopped building node:http's ES facade, which loads undici on Node 24). Per-run ratios of the same tree range 0.92–1.25",
     ],
   ];
   return [
