@@ -3,7 +3,15 @@
  * TypeScript projects on the old `node10` module resolution as well as on `node16`/`bundler`.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -34,6 +42,19 @@ describe('the published package', () => {
       }
     }
     expect(missing).toEqual([]);
+    // The build bundles src/ (scripts/build.mjs): a file greenhub loads by its path (packageFile():
+    // worker entries, the CLI's preloads, the deferred preload's patches) exists only when the build
+    // lists it as an entry point. Every such path written in src/ must be shipped.
+    const sources = readdirSync(join(root, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) =>
+      /\.c?ts$/.test(f),
+    );
+    const byPath = sources.flatMap((f) =>
+      [...readFileSync(join(root, 'src', f), 'utf8').matchAll(/'(dist\/[\w/.-]+\.c?js)'/g)].map(
+        (m) => m[1] as string,
+      ),
+    );
+    expect(byPath.length).toBeGreaterThan(5);
+    expect(byPath.filter((path) => !files.has(path))).toEqual([]);
   });
 
   it.each(['node10', 'node16', 'bundler'])('types resolve with moduleResolution %s', async (resolution) => {
