@@ -381,6 +381,8 @@ export class Hub {
   private entered = false;
   private outerContext: HubContext | undefined = undefined;
   private drainQueued = false;
+  /** The queued items include some the switch interval pushed back: due timers go first then. */
+  private readyCarried = false;
   private notifyQueue: (WaitList | unknown)[] = [];
   private notifyDrainQueued = false;
   private failed: Greenlet[] = [];
@@ -605,6 +607,20 @@ export class Hub {
     }
   }
 
+  /**
+   * @internal Run `fn(arg)` now or, when greenlet starts or `sleep(0)` resumptions are queued, right
+   * after the turn that runs them (a check-phase callback queued behind it: same loop iteration).
+   * Expiring timers go through here, so that a deadline never overtakes what was queued before it
+   * fired — as in gevent, whose hub runs its callbacks before its timers: `spawn(f); await
+   * sleep(5)` then finds `f` started even when the loop reached its timers late. Not when the
+   * queue holds work the switch interval pushed back: a busy run queue yields to due timers after
+   * one interval, as gevent's does. Once only: the deferred call runs whatever is queued by then.
+   */
+  _afterQueued<A>(fn: (arg: A) => void, arg: A): void {
+    if (this.drainQueued && !this.readyCarried) nativeSetImmediate(fn, arg);
+    else fn(arg);
+  }
+
   /** @internal fire every link of `list` with `source`, in a microtask; once per list per batch */
   _notify(list: WaitList, source: unknown): void {
     if (list.notifyQueued) return;
@@ -721,6 +737,7 @@ export class Hub {
    */
   private readonly drainReady = (): void => {
     this.drainQueued = false;
+    this.readyCarried = false;
     this.turnScope = undefined;
     // Failures from earlier turns: whoever was going to join/get/link them has had a turn to do so.
     if (this.failed.length !== 0) {
@@ -766,6 +783,7 @@ export class Hub {
         const item = batch[i]!;
         (item instanceof Waiter ? deferred : starts).push(item);
       }
+      if (deferred.length !== 0) this.readyCarried = true;
       const newer = this.ready;
       for (let i = 0; i < newer.length; i++) deferred.push(newer[i]!);
       this.ready = deferred;

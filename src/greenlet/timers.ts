@@ -18,13 +18,16 @@
  * - The native timer is re-armed only when a new deadline is earlier than the one it is armed
  *   for. After a cancel it stays armed for the old time: when it fires early it re-arms for the
  *   earliest deadline (one wasted wake-up instead of a clear and a set per cancel).
+ * - A deadline that comes due while greenlet starts or `sleep(0)` resumptions are queued fires
+ *   right after them, in the same loop iteration (gevent's hub runs its callbacks before its
+ *   timers): late, never early.
  * - Callbacks run outside any greenlet's async context (the native timer is armed outside it):
  *   a callback that needs a context enters it itself (see timeout.ts).
  * - Delays beyond Node's 2^31-1 ms limit are honoured: the native timer wakes at that limit and
  *   re-arms.
  */
 import { MAX_TIMER_MS, nativeClearTimeout, nativeSetTimeout, now } from '../internal/natives.js';
-import { runOutside } from './hub.js';
+import { getHub, runOutside } from './hub.js';
 
 /** Something the timer heap can hold: its fields are the heap's, its `_expire` is called when due. */
 export interface Deadline {
@@ -100,11 +103,18 @@ function armOutside(ms: number): void {
   native = nativeSetTimeout(onNativeTimer, ms);
 }
 
-/** The native timer fired: expire every deadline that is due, then re-arm for the next one. */
+/**
+ * The native timer fired: expire every deadline that is due, then re-arm for the next one — after
+ * the greenlet starts already queued, if any (see `Hub._afterQueued`).
+ */
 function onNativeTimer(): void {
   native = undefined;
   armedFor = Number.POSITIVE_INFINITY;
   refd = false;
+  getHub()._afterQueued(expireDue, undefined);
+}
+
+function expireDue(): void {
   try {
     const t = now();
     while (heap.length > 0 && heap[0]!._dueAt <= t) {

@@ -24,7 +24,7 @@
  */
 import { armTimer, disarmTimer, now, type Timer } from '../internal/natives.js';
 import { promiseFor } from '../internal/settler.js';
-import type { Hub, WaitOwner } from './hub.js';
+import { getHub, type Hub, type WaitOwner } from './hub.js';
 
 /**
  * What holds a {@link Link}: the {@link WaitList} it is queued in, or the Linkable whose only link
@@ -265,6 +265,10 @@ export class Refusal {
 }
 
 function expireWaiter(waiter: Waiter): void {
+  getHub()._afterQueued(expireNow, waiter);
+}
+
+function expireNow(waiter: Waiter): void {
   waiter.expire();
 }
 

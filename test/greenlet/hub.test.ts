@@ -294,12 +294,15 @@ describe('switch interval', () => {
     }
   };
 
-  it('a busy run queue yields to due timers and I/O after switchIntervalMs, not after every greenlet ran', async () => {
+  /**
+   * 50 greenlets of 2 ms slices between `sleep(0)`s, a 5 ms switch interval: how many slices ran
+   * before `wait()` (started once every greenlet is queued) returned.
+   */
+  async function slicesBefore(wait: () => Promise<unknown>): Promise<number> {
     const hub = getHub();
     const before = hub.switchIntervalMs;
     hub.switchIntervalMs = 5;
     let slices = 0;
-    let slicesBeforeTimer = -1;
     let stop = false;
     try {
       const gs = Array.from({ length: 50 }, () =>
@@ -313,21 +316,54 @@ describe('switch interval', () => {
       );
       await sleep(0); // every greenlet has started and queued its first sleep(0)
       const start = slices;
-      await new Promise<void>((resolve) =>
-        setTimeout(() => {
-          slicesBeforeTimer = slices - start;
-          resolve();
-        }, 0),
-      );
+      await wait();
+      const ran = slices - start;
       stop = true;
       await Promise.all(gs.map((g) => g.join()));
+      return ran;
     } finally {
       hub.switchIntervalMs = before;
     }
-    // Without a switch interval, the timer waits for a whole turn of the run queue: all 50 slices
-    // (100 ms). With 5 ms, it runs after the few slices that fit in the interval.
-    expect(slicesBeforeTimer).toBeGreaterThanOrEqual(0);
-    expect(slicesBeforeTimer).toBeLessThan(25);
+  }
+
+  // Without a switch interval, a due timer waits for a whole turn of the run queue: all 50 slices
+  // (100 ms). With 5 ms, it runs after the few slices that fit in the interval.
+  it('a busy run queue yields to due timers and I/O after switchIntervalMs, not after every greenlet ran', async () => {
+    const ran = await slicesBefore(() => new Promise<void>((resolve) => setTimeout(resolve, 0)));
+    expect(ran).toBeGreaterThanOrEqual(0);
+    expect(ran).toBeLessThan(25);
+  });
+
+  it('a busy run queue yields to a due hub timer (sleep, Timeout) after switchIntervalMs too: queued work does not hold it back', async () => {
+    const ran = await slicesBefore(() => sleep(1));
+    expect(ran).toBeGreaterThanOrEqual(0);
+    expect(ran).toBeLessThan(25);
+  });
+
+  it('a greenlet spawned before a sleep has started when the sleep returns, even when the loop reaches its timers late (gevent: callbacks before timers)', async () => {
+    // An ES module given with -e runs before the loop's first iteration, whose timers phase comes
+    // before the check phase where the hub starts greenlets: with the sleep already due by then, it
+    // used to return first and the kill below met a greenlet that had never run.
+    const { code, stdout, stderr } = await runNode({
+      source: `
+        import { getHub, sleep, spawn } from 'greenhub';
+        const order = [];
+        const g = spawn(async () => {
+          order.push('started');
+          await sleep(60_000);
+        });
+        const slept = sleep(5);
+        const t = performance.now();
+        while (performance.now() - t < 15); // the loop reaches its timers after the sleep is due
+        await slept;
+        order.push('slept');
+        await g.kill();
+        console.log(JSON.stringify({ order, killedWhileWaiting: getHub().stats().greenlets.live === 0 }));
+      `,
+    });
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({ order: ['started', 'slept'], killedWhileWaiting: true });
   });
 
   it('greenlet starts are never deferred past the poll phase by the interval, and run in FIFO order', async () => {
