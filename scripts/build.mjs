@@ -42,12 +42,17 @@ const ENTRIES = [
 ];
 
 /** Shared by both esbuild runs. */
-const COMMON = { platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning' };
+const COMMON = {
+  absWorkingDir: root,
+  platform: 'node',
+  target: 'node20',
+  sourcemap: true,
+  logLevel: 'warning',
+};
 
 rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 await build({
   ...COMMON,
-  absWorkingDir: root,
   entryPoints: ENTRIES.map((name) => ({ in: `src/${name}.ts`, out: name })),
   outdir: 'dist',
   chunkNames: 'chunks/[name]-[hash]',
@@ -62,7 +67,6 @@ await build({
 // Piscina's entry is CommonJS and import()s worker-entry.js beside it (worker-shim.cts says why).
 await build({
   ...COMMON,
-  absWorkingDir: root,
   entryPoints: ['src/threadpool/worker-shim.cts'],
   outfile: 'dist/threadpool/worker-shim.cjs',
   format: 'cjs',

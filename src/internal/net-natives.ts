@@ -5,15 +5,15 @@
  * importing `greenhub` alone does not load `node:http`; `greenhub/patch` imports this module before
  * it patches `http` or `net`, so the captures are the originals.
  *
- * The modules come from `process.getBuiltinModule()`, not `import`: an ES import of a builtin builds
+ * The modules come from the registry's `builtin()` (`process.getBuiltinModule()`), not `import`: an ES import of a builtin builds
  * its ES-module facade, which reads every export, and on Node 24 `node:http`'s lazy exports load
  * undici (20–50 ms of CPU, in a CommonJS server that never asked for it, when greenhub loads at its
  * first listen).
  */
-import { originalOf } from '../patch/registry.js';
+import { builtin, originalOf } from '../patch/registry.js';
 
-const http = process.getBuiltinModule('node:http');
-const net = process.getBuiltinModule('node:net');
+const http = builtin<typeof import('node:http')>('http');
+const net = builtin<typeof import('node:net')>('net');
 
 // originalOf: the preload's stand-in for `http.request` may be in place while this module loads.
 export const nativeHttpCreateServer: typeof http.createServer = http.createServer;
