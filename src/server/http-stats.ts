@@ -14,12 +14,17 @@ export const HTTP_BUCKETS_SECONDS: readonly number[] = Object.freeze([
 interface RouteRecord {
   method: string;
   route: string;
-  statuses: Map<string, number>;
+  /** Responses by status code (a number key: no string made per request). */
+  statuses: Map<number, number>;
   duration: DurationRecorder;
 }
 
 export class HttpStats {
-  private readonly routes = new Map<string, RouteRecord>();
+  /**
+   * Route, then method: a request finds its record with two lookups of strings it already has
+   * (the route label, the method) instead of building a `"GET /route"` key and hashing it anew.
+   */
+  private readonly routes = new Map<string, Map<string, RouteRecord>>();
   readonly routeLabels: BoundedLabel;
 
   constructor(maxRoutes: number) {
@@ -27,23 +32,27 @@ export class HttpStats {
   }
 
   record(method: string, route: string, status: number, ms: number): void {
-    const key = `${method} ${route}`;
-    let r = this.routes.get(key);
+    let byMethod = this.routes.get(route);
+    if (byMethod === undefined) this.routes.set(route, (byMethod = new Map()));
+    let r = byMethod.get(method);
     if (r === undefined) {
       r = { method, route, statuses: new Map(), duration: new DurationRecorder(HTTP_BUCKETS_SECONDS) };
-      this.routes.set(key, r);
+      byMethod.set(method, r);
     }
-    const code = String(status);
-    r.statuses.set(code, (r.statuses.get(code) ?? 0) + 1);
+    r.statuses.set(status, (r.statuses.get(status) ?? 0) + 1);
     r.duration.observeMs(ms);
   }
 
   snapshot(): RouteSnapshot[] {
-    return [...this.routes.values()].map((r) => ({
-      method: r.method,
-      route: r.route,
-      statuses: Object.fromEntries(r.statuses),
-      duration: r.duration.snapshot(),
-    }));
+    const out: RouteSnapshot[] = [];
+    for (const byMethod of this.routes.values())
+      for (const r of byMethod.values())
+        out.push({
+          method: r.method,
+          route: r.route,
+          statuses: Object.fromEntries(r.statuses),
+          duration: r.duration.snapshot(),
+        });
+    return out;
   }
 }
