@@ -1,9 +1,9 @@
 // The hub's hot paths next to their floors, measured in one run: `node bench/hub.js [--reps N]`
 // (5 repetitions, gevent's figures beside them when installed); `--quick`: 2 repetitions of 2 timed
-// runs each instead of 3, no gevent.
+// runs each instead of 3, no gevent; `--case=ID`: that case only, replaced in the results file.
 // Every measurement is a fresh process (bench/hub-cases.js), so the plain-Node floor never shares
 // a process with greenhub's AsyncLocalStorage; implementations are interleaved, medians kept.
-import { benchDir, fmt, geventPython, median, quick, runJson, writeResults } from './lib.js';
+import { amendResults, benchDir, fmt, geventPython, median, quick, runJson, writeResults } from './lib.js';
 
 const option = (/** @type {string} */ name) => {
   const i = process.argv.indexOf(name);
@@ -132,9 +132,7 @@ for (const c of cases) {
   );
 }
 
-writeResults(out, {
-  command: `node bench/hub.js --reps ${reps}${quick ? ' --quick' : ''}`,
-  gevent: gevent.label,
-  reps,
-  cases: results,
-});
+const command = `node bench/hub.js --reps ${reps}${quick ? ' --quick' : ''}${only ? ` --case=${only}` : ''}${out === 'hub' ? '' : ` --out ${out}`}`;
+// `--case=ID` re-measures that case and keeps the others of the results file.
+if (only) amendResults(out, results, (c) => c.id === only, command);
+else writeResults(out, { command, gevent: gevent.label, reps, cases: results });

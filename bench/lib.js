@@ -1,6 +1,6 @@
 // Shared by the benchmark areas (bench/<area>.js) and the runner (bench/run.js).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -87,6 +87,44 @@ export function writeResults(area, data) {
     `${resultsDir}${area}.json`,
     `${JSON.stringify({ area, ...machine(), date: new Date().toISOString().slice(0, 10), ...data }, null, 2)}\n`,
   );
+}
+
+/**
+ * Re-measure some cases of `bench/results/<area>.json` and keep the others: the cases `replaces`
+ * selects are taken out, `cases` go in their place (or at the end), and the file records the
+ * amendment (which cases, the command, the date) so that RESULTS.md says which figures came from a
+ * later run. Without a file of the same Node version, the new cases are written alone.
+ * @param {string} area
+ * @param {{ name: string }[]} cases
+ * @param {(old: any) => boolean} replaces
+ * @param {string} command
+ */
+export function amendResults(area, cases, replaces, command) {
+  const file = `${resultsDir}${area}.json`;
+  const old = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
+  if (old === null || old.node !== process.version) {
+    writeResults(area, { command, cases });
+    return;
+  }
+  const kept = [];
+  let at = -1;
+  for (const c of old.cases) {
+    if (replaces(c)) {
+      if (at < 0) at = kept.length;
+    } else kept.push(c);
+  }
+  kept.splice(at < 0 ? kept.length : at, 0, ...cases);
+  const date = new Date().toISOString().slice(0, 10);
+  const names = cases.map((c) => c.name);
+  // An earlier amendment no longer speaks for the cases re-measured now.
+  const earlier = (old.amended ?? [])
+    .map((/** @type {{ cases: string[] }} */ a) => ({
+      ...a,
+      cases: a.cases.filter((name) => !names.includes(name) && !replaces({ name })),
+    }))
+    .filter((/** @type {{ cases: string[] }} */ a) => a.cases.length > 0);
+  const amended = [...earlier, { cases: names, command, date }];
+  writeFileSync(file, `${JSON.stringify({ ...old, cases: kept, amended }, null, 2)}\n`);
 }
 
 /** 1234567 → "1.23M", 950 → "950", 0.731 → "0.73" */

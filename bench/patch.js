@@ -10,9 +10,10 @@
 // and peak RSS of the process), and a hello-world `node:http` server (its CPU time per request under
 // the same bounded keep-alive load, the two servers side by side, and the requests/s the client saw).
 //
-//   npm run build && node bench/patch.js      (about 60 s; --quick: fewer rounds, about 20 s)
+//   npm run build && node bench/patch.js      (about 90 s; --quick: fewer rounds, about 30 s)
 //
-// Writes bench/results/patch.json.
+// Writes bench/results/patch.json. `--case=GROUP` (io, blocking, start-up, first-listen,
+// hello-world) measures that group only and replaces its cases there, keeping the others.
 
 import { spawn as spawnProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -23,9 +24,23 @@ import readline from 'node:readline';
 import { setTimeout as delayPatched } from 'node:timers/promises';
 import { spawn } from 'greenhub';
 import { getOriginal, patchAll } from 'greenhub/patch';
-import { benchDir, progress, quick, writeResults } from './lib.js';
+import { amendResults, benchDir, progress, quick, writeResults } from './lib.js';
 
 patchAll({ signal: false, blocking: 'count' });
+
+/** The groups of cases, by the names of the cases each writes. @type {Record<string, (name: string) => boolean>} */
+const GROUPS = {
+  io: (name) => name.endsWith('inside a greenlet') || name.endsWith('outside any greenlet'),
+  blocking: (name) => name.startsWith('blocking-call'),
+  'start-up': (name) => name.startsWith('preload start-up'),
+  'first-listen': (name) => name.startsWith("a server's first listen"),
+  'hello-world': (name) => name.startsWith('hello-world'),
+};
+const only = process.argv.find((a) => a.startsWith('--case='))?.slice(7);
+if (only !== undefined && !(only in GROUPS))
+  throw new Error(`bench/patch.js: --case must be one of ${Object.keys(GROUPS).join(', ')}; got ${only}`);
+/** @param {string} group */
+const wants = (group) => only === undefined || only === group;
 
 const ROUNDS = quick ? 5 : 21;
 const BUDGET_MS = 45_000;
@@ -159,7 +174,7 @@ const cases = [];
 /** @param {number} x @param {number} [digits] */
 const round = (x, digits = 2) => Number(x.toFixed(digits));
 
-for (const workload of workloads) {
+for (const workload of wants('io') ? workloads : []) {
   for (const inside of [true, false]) {
     const patched = placed(inside, workload.patched);
     const original = placed(inside, workload.original);
@@ -182,7 +197,7 @@ for (const workload of workloads) {
 }
 
 // The blocking-call wrapper, per call, on a cheap synchronous call.
-{
+if (wants('blocking')) {
   const patched = fs.existsSync;
   const original = /** @type {typeof fs.existsSync} */ (getOriginal(fs, 'existsSync'));
   const CALLS = 200_000;
@@ -253,7 +268,7 @@ async function fixturePairs(fixture, n) {
   return runs;
 }
 
-{
+if (wants('start-up')) {
   const [plain = [], preloaded = []] = await fixturePairs('hello.mjs', quick ? 11 : 21);
   /** @param {(r: { cpuMs: number, maxRssKb: number, wallMs: number }) => number} pick */
   const extra = (pick) => median(preloaded.map(pick)) - median(plain.map(pick));
@@ -284,7 +299,7 @@ async function fixturePairs(fixture, n) {
   progress(/** @type {(typeof cases)[number]} */ (cases.at(-1)));
 }
 
-{
+if (wants('first-listen')) {
   // No target of its own: what a server pays, once, for greenhub under the preload (the bound of
   // the Koa suite's row, whose application tests each start a process that listens).
   const [plain = [], preloaded = []] = await fixturePairs('first-listen.mjs', quick ? 11 : 21);
@@ -303,7 +318,7 @@ async function fixturePairs(fixture, n) {
   progress(/** @type {(typeof cases)[number]} */ (cases.at(-1)));
 }
 
-{
+if (wants('hello-world')) {
   // Plain and preloaded servers run at the same time, each under its own identical load, so that
   // both see the same machine: on a shared 2-core machine, rounds run one after the other saw
   // ratios from 0.65 to 0.85 for the same code, rounds run side by side stay within ±0.03. (Both
@@ -392,7 +407,9 @@ async function fixturePairs(fixture, n) {
   progress(/** @type {(typeof cases)[number]} */ (cases.at(-1)));
 }
 
-writeResults('patch', { command: `node bench/patch.js${quick ? ' --quick' : ''}`, cases });
+const command = `node bench/patch.js${quick ? ' --quick' : ''}${only ? ` --case=${only}` : ''}`;
+if (only) amendResults('patch', cases, (c) => GROUPS[only]?.(c.name) === true, command);
+else writeResults('patch', { command, cases });
 
 const header = ['case', 'patched', 'original', 'ratio', 'target', 'met'];
 const rows = cases.map((c) => [

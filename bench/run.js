@@ -109,6 +109,17 @@ function load(name) {
 const ratio = (r) => (r === null || r === undefined || Number.isNaN(r) ? '—' : `${r.toFixed(2)}×`);
 
 /**
+ * The cases of a results file re-measured after its full run (`--case`), as lines under its header.
+ * @param {any} data
+ * @returns {string[]}
+ */
+const amendedLines = (data) =>
+  (data.amended ?? []).map(
+    (/** @type {{ cases: string[], command: string, date: string }} */ a) =>
+      `Re-measured on ${a.date} with \`${a.command}\`, the others kept: ${a.cases.map((c) => `*${c.replace(/ \([^()]*\)$/, '')}*`).join(', ')}.`,
+  );
+
+/**
  * @param {any} hub
  * @param {string} title
  */
@@ -118,6 +129,7 @@ function hubSection(hub, title) {
     '',
     `Node ${hub.node}, ${hub.cpus} CPUs (${hub.cpuModel}), ${hub.gevent}; ${hub.date}. Command: \`${hub.command}\`.`,
     'Each figure is the median of the repetitions, each repetition a fresh process.',
+    ...amendedLines(hub),
     '',
     '| case | unit | greenhub | plain-Node floor | greenhub ÷ floor | floor with ALS active | greenhub ÷ that | gevent | greenhub vs gevent | target | met |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
@@ -147,6 +159,7 @@ function genericSection(data, title) {
     `## ${title}`,
     '',
     `Node ${data.node}, ${data.cpus} CPUs; ${data.date}. Command: \`${data.command}\`.`,
+    ...amendedLines(data),
     '',
     '| case | unit | greenhub | baseline | ratio | target | met |',
     '|---|---|---|---|---|---|---|',
