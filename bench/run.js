@@ -423,7 +423,7 @@ function performanceTargets() {
       [idle, idle24].map((c) => (c ? fmt(c.greenhub) : '—')).join(' / '),
       '≤ 1.0 KB',
       idle ? idle.greenhub <= 1 && (!idle24 || idle24.greenhub <= 1) : null,
-      `met: what an idle greenlet keeps on Node 20 is the Greenlet (152 B), its Waiter (160 B), the waiter's promise and resolving functions (~290 B, with async hooks' properties) and the body's derived \`.then\` promise (~170 B); Node 24 adds its context frame. The process's RSS grows more per greenlet at 100k (${[idleRss, idleRss24].map((c) => (c ? fmt(c.greenhub) : '—')).join(' / ')} KB, the issue-2 row): it also carries the young generation grown during the spawns, which does not grow with the count (Node 20: 1.10 KB each at 100k, 0.90–0.93 KB for each further greenlet up to 400k), and on Node 24 V8's page allocation swings it (0.8–1.5 KB per further greenlet between runs)`,
+      `met: what an idle greenlet keeps on Node 20 is the Greenlet (152 B), its Waiter (160 B), the waiter's promise and resolving functions (~290 B, with async hooks' properties) and the body's derived \`.then\` promise (~170 B); Node 24 adds its context frame. The process's RSS grows more per greenlet at 100k (${[idleRss, idleRss24].map((c) => (c ? fmt(c.greenhub) : '—')).join(' / ')} KB, the issue-2 row): it also carries the young generation grown during the spawns, which does not grow with the count (Node 20: 1.10 KB each at 100k, 0.90–0.93 KB for each further greenlet up to 400k), and on Node 24 it swings from 0.8 to 1.5 KB per further greenlet from one 100k step to the next`,
     ],
     [
       'sleep(0) ping-pong vs setImmediate ping-pong',
