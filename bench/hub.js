@@ -134,5 +134,12 @@ for (const c of cases) {
 
 const command = `node bench/hub.js --reps ${reps}${quick ? ' --quick' : ''}${only ? ` --case=${only}` : ''}${out === 'hub' ? '' : ` --out ${out}`}`;
 // `--case=ID` re-measures that case and keeps the others of the results file.
-if (only) amendResults(out, results, (c) => c.id === only, command);
+if (only)
+  amendResults(
+    out,
+    results,
+    (c) => c.id === only,
+    command,
+    cases.map((c) => c.id),
+  );
 else writeResults(out, { command, gevent: gevent.label, reps, cases: results });

@@ -93,13 +93,15 @@ export function writeResults(area, data) {
  * Re-measure some cases of `bench/results/<area>.json` and keep the others: the cases `replaces`
  * selects are taken out, `cases` go in their place (or at the end), and the file records the
  * amendment (which cases, the command, the date) so that RESULTS.md says which figures came from a
- * later run. Without a file of the same Node version, the new cases are written alone.
+ * later run. Without a file of the same Node version, the new cases are written alone. `order`
+ * (case ids, the bench's own order) places a case the file did not have yet.
  * @param {string} area
- * @param {{ name: string }[]} cases
+ * @param {{ name: string, id?: string }[]} cases
  * @param {(old: any) => boolean} replaces
  * @param {string} command
+ * @param {string[]} [order]
  */
-export function amendResults(area, cases, replaces, command) {
+export function amendResults(area, cases, replaces, command, order) {
   const file = `${resultsDir}${area}.json`;
   const old = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
   if (old === null || old.node !== process.version) {
@@ -114,6 +116,13 @@ export function amendResults(area, cases, replaces, command) {
     } else kept.push(c);
   }
   kept.splice(at < 0 ? kept.length : at, 0, ...cases);
+  if (order !== undefined) {
+    const rank = (/** @type {{ id?: string }} */ c) => {
+      const i = order.indexOf(c.id ?? '');
+      return i < 0 ? order.length : i;
+    };
+    kept.sort((a, b) => rank(a) - rank(b));
+  }
   const date = new Date().toISOString().slice(0, 10);
   const names = cases.map((c) => c.name);
   // An earlier amendment no longer speaks for the cases re-measured now.
