@@ -155,6 +155,11 @@ export class Waiter extends Link {
   timer: Timer | undefined = undefined;
   /** The caller's `AbortSignal` (`{ signal }`), listened to while parked; the waiter is its listener. */
   signal: AbortSignal | null = null;
+  /**
+   * When the wait began, in whole milliseconds of the `now()` clock (run info's `forMs`): an integer
+   * is stored in the field itself, where a fractional one would be a number object of its own, one
+   * more allocation per wait. Rounded down, so a wait never reads shorter than it was.
+   */
   readonly since: number;
   readonly promise: Promise<unknown>;
   /** @internal Settle {@link promise} (see internal/settler.ts). */
@@ -176,7 +181,7 @@ export class Waiter extends Link {
   ) {
     super();
     this.owner = owner;
-    this.since = now();
+    this.since = Math.floor(now());
     this.promise = promiseFor(this);
     owner._addWaiter(this);
   }
