@@ -145,7 +145,7 @@ export abstract class Linkable implements WaitTarget, LinkOwner {
     const links = this._links;
     if (links instanceof WaitList) return links;
     const list = new WaitList();
-    if (links !== null) list.push(links);
+    if (links !== null) list.push(links._forList());
     this._links = list;
     return list;
   }

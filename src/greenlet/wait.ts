@@ -22,6 +22,7 @@ import {
   CallbackLink,
   checkpointed,
   FireMode,
+  Link,
   park,
   parkWaiter,
   Refusal,
@@ -50,44 +51,67 @@ export interface JoinAllOptions extends WaitOptions {
 
 const TIMED_OUT: unique symbol = Symbol('timed out');
 
-/** The composite target a multi-object wait parks on. */
-class WaitSet<T extends Waitable> implements BlockingTarget {
-  readonly list = new WaitList();
-  readonly links: CallbackLink[] = [];
+/**
+ * The composite target a multi-object wait parks on, and the one link it puts on every object that
+ * is not ready: an object's only link needs no list of its own (linkable.ts), so a `joinAll` of
+ * 100k greenlets makes no link object per greenlet. An object that has links already, or gains
+ * another while this wait is linked to it, gets a link of its own that reports here. (Its `list`,
+ * as a link, names the last object that took it; nothing reads it.)
+ */
+class WaitSet<T extends Waitable> extends Link implements BlockingTarget {
+  /** Where the one waiter parks. */
+  readonly waiters = new WaitList();
+  /** The objects ready at the start, in input order; the others are appended as they become ready. */
+  readonly ready: T[] = [];
+  /** Links of this set's own for objects it cannot be the lone link of (see above). */
+  private own: CallbackLink[] | null = null;
   /** Links that have not fired yet. */
   private pending = 0;
   /** Greenlets the wait depends on, for deadlock detection (joinAll of all only). */
   blocking = false;
 
-  /** `ready`: the objects ready at the call, in input order; the others are appended as they become ready. */
   constructor(
     readonly objects: readonly T[],
     readonly count: number,
-    readonly ready: T[],
     private readonly label: string,
     private readonly onReady: (object: T, set: WaitSet<T>) => void,
   ) {
-    const fire = (object: T): void => {
-      this.pending--;
-      this.onReady(object, this);
-    };
+    super();
     for (let i = 0; i < objects.length; i++) {
       const object = objects[i]!;
-      if (object.ready()) continue;
-      const link = new CallbackLink(fire);
-      this.links.push(link);
-      object._addLink(link);
+      if (object.ready()) {
+        this.ready.push(object);
+        continue;
+      }
+      this.pending++;
+      object._addLink(object._links === null ? this : this.ownLink());
     }
-    this.pending = this.links.length;
+  }
+
+  /** An object became ready (through this set as its lone link, or through one of {@link own}). */
+  override fire(object: unknown): void {
+    this.pending--;
+    this.onReady(object as T, this);
+  }
+
+  override _forList(): Link {
+    return this.ownLink();
+  }
+
+  private ownLink(): CallbackLink {
+    const link = new CallbackLink((object: unknown) => this.fire(object));
+    (this.own ??= []).push(link);
+    return link;
   }
 
   /** Unregister from every object that has not fired. */
   unlink(): void {
     if (this.pending === 0) return;
-    for (const link of this.links) link.list?._removeLink(link);
+    for (let i = 0; i < this.objects.length; i++) this.objects[i]!._removeLink(this);
+    if (this.own !== null) for (const link of this.own) link.list?._removeLink(link);
   }
 
-  toString(): string {
+  override toString(): string {
     const shown = this.objects.slice(0, 3).map(String).join(', ');
     const more = this.objects.length > 3 ? `, … ${this.objects.length - 3} more` : '';
     return `${this.label}([${shown}${more}])`;
@@ -181,33 +205,32 @@ async function waitFor<T extends Waitable>(
 ): Promise<T[]> {
   const hub = getHub();
   if (signal?.aborted) return checkpointed(hub, Promise.reject(signal.reason));
-  const ready: T[] = [];
-  for (let i = 0; i < list.length; i++) {
-    const object = list[i]!;
-    if (!object.ready()) continue;
-    if (raiseError && object instanceof Greenlet && object._failed) {
-      object._errorDelivered = true;
-      return checkpointed(hub, Promise.reject(object.exception));
-    }
-    ready.push(object);
-  }
-  if (ready.length >= count) return checkpointed(hub, Promise.resolve(ready.slice(0, count)));
-  const set = new WaitSet<T>(list, count, ready, label, (object, s) => {
+  const set = new WaitSet<T>(list, count, label, (object, s) => {
     s.ready.push(object);
-    const waiter = s.list.head as Waiter | null;
+    const waiter = s.waiters.head as Waiter | null;
     if (waiter === null) return;
     if (raiseError && object instanceof Greenlet && object._failed) {
       object._errorDelivered = true;
       waiter.fail(object.exception);
     } else if (s.ready.length >= s.count) waiter.fire(undefined);
   });
+  const failed = raiseError
+    ? set.ready.find((o): o is T & Greenlet => o instanceof Greenlet && o._failed)
+    : undefined;
+  if (failed !== undefined || set.ready.length >= count) {
+    set.unlink();
+    if (failed === undefined) return checkpointed(hub, Promise.resolve(set.ready.slice(0, count)));
+    failed._errorDelivered = true;
+    return checkpointed(hub, Promise.reject(failed.exception));
+  }
   set.blocking = label === 'joinAll' && count === list.length;
   try {
-    await park(hub, set, label, set.list, timeoutMs, FireMode.Value, TIMED_OUT, undefined, signal);
+    await park(hub, set, label, set.waiters, timeoutMs, FireMode.Value, TIMED_OUT, undefined, signal);
   } finally {
     set.unlink();
   }
-  return set.ready.slice(0, count);
+  // Objects that became ready after the count was reached are left out.
+  return set.ready.length === count ? set.ready : set.ready.slice(0, count);
 }
 
 /**
@@ -235,16 +258,10 @@ async function* iterate<T extends Waitable>(
 ): AsyncGenerator<T, void, undefined> {
   const hub = getHub();
   const deadline = timeoutMs === null ? null : now() + timeoutMs;
-  const set = new WaitSet<T>(
-    list,
-    count,
-    list.filter((o) => o.ready()),
-    'iwait',
-    (object, s) => {
-      s.ready.push(object);
-      s.list.head?.fire(undefined);
-    },
-  );
+  const set = new WaitSet<T>(list, count, 'iwait', (object, s) => {
+    s.ready.push(object);
+    s.waiters.head?.fire(undefined);
+  });
   let yielded = 0;
   try {
     while (yielded < count) {
@@ -254,7 +271,7 @@ async function* iterate<T extends Waitable>(
       }
       const left = deadline === null ? null : Math.max(0, deadline - now());
       const waiter =
-        left === 0 ? null : parkWaiter(hub, set, 'iwait', set.list, left, FireMode.Value, TIMED_OUT);
+        left === 0 ? null : parkWaiter(hub, set, 'iwait', set.waiters, left, FireMode.Value, TIMED_OUT);
       if (waiter === null) return;
       if (waiter instanceof Refusal) throw waiter.error;
       if ((await waiter.promise) === TIMED_OUT) return;

@@ -46,6 +46,14 @@ export abstract class Link {
   get runsUserCode(): boolean {
     return false;
   }
+  /**
+   * @internal The link to queue in a {@link WaitList} when this one, an object's lone link (see
+   * linkable.ts), must join a list. Itself, except for a link that many objects hold at once (a
+   * multi-object wait's, wait.ts), which can sit in no list and gives one of that object's own.
+   */
+  _forList(): Link {
+    return this;
+  }
 }
 
 /**

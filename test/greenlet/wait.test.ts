@@ -55,6 +55,47 @@ describe('joinAll', () => {
     await g.kill();
   });
 
+  it('a greenlet that gains another waiter while joinAll waits on it wakes both', async () => {
+    const releaseA = new Event();
+    const releaseB = new Event();
+    const a = spawn(() => releaseA.wait());
+    const b = spawn(() => releaseB.wait());
+    const all = joinAll([a, b]);
+    const other = spawn(() => a.join());
+    await sleep(0); // `other` parks in a.join(): a's one link becomes a list of two
+    releaseA.set();
+    expect(await other.get()).toBe(true);
+    releaseB.set();
+    expect(await all).toEqual([a, b]);
+  });
+
+  it('after a timeout, takes back the link it had to give a greenlet that gained another waiter', async () => {
+    const g = spawn(() => sleep(60_000));
+    const joined = joinAll([g], { timeout: 20 });
+    const joiner = spawn(() => g.join());
+    await sleep(0); // `joiner` parks in g.join(): g's one link (the joinAll's) becomes a list of two
+    expect(await joined).toEqual([]);
+    expect((g._links as { size: number }).size).toBe(1); // the joiner's wait, nothing of the joinAll
+    await g.kill();
+    expect(await joiner.get()).toBe(true);
+  });
+
+  it('after a timeout, takes back its link from a greenlet that had links before', async () => {
+    const g = spawn(() => sleep(60_000));
+    const seen: unknown[] = [];
+    g.rawlink((source) => seen.push(source));
+    expect(await joinAll([g, g], { timeout: 5 })).toEqual([]);
+    expect((g._links as { size: number }).size).toBe(1); // the rawlink
+    await g.kill();
+    await sleep(0);
+    expect(seen).toEqual([g]);
+  });
+
+  it('the same greenlet listed twice counts twice', async () => {
+    const g = finishAfter(1, 'g');
+    expect(await joinAll([g, g])).toEqual([g, g]);
+  });
+
   it('rejects things that are not greenlets', async () => {
     await expect(joinAll([new Event()] as never)).rejects.toThrow(/`greenlets\[0\]` to be a Greenlet/);
   });
