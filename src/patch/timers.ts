@@ -122,18 +122,23 @@ function callOf(handle: unknown): TimerCall | undefined {
   return undefined;
 }
 
+// The wrappers below forward `arguments` rather than a rest parameter: Node's own streams call
+// `clearTimeout` twice per HTTP request (`socket.setTimeout()`, as a request arrives and as its
+// response finishes), and that call must not build an array.
 function makeClearTimer(original: Fn): Fn {
-  return function clearTimer(this: unknown, ...args: unknown[]): unknown {
-    callOf(args[0])?.end();
-    return Reflect.apply(original, this, args);
+  return function clearTimer(this: unknown, handle?: unknown): unknown {
+    callOf(handle)?.end();
+    // biome-ignore lint/complexity/noArguments: see above
+    return Reflect.apply(original, this, arguments);
   };
 }
 
 /** `Timeout.prototype.close()` and `[Symbol.dispose]()` clear without going through `clearTimeout`. */
 function makeHandleClose(original: Fn): Fn {
-  return function close(this: TimerHost, ...args: unknown[]): unknown {
+  return function close(this: TimerHost): unknown {
     (this[kCall] as TimerCall | undefined)?.end();
-    return Reflect.apply(original, this, args);
+    // biome-ignore lint/complexity/noArguments: see above
+    return Reflect.apply(original, this, arguments);
   };
 }
 
