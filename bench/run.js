@@ -128,7 +128,7 @@ function hubSection(hub, title) {
     `### ${title}`,
     '',
     `Node ${hub.node}, ${hub.cpus} CPUs (${hub.cpuModel}), ${hub.gevent}; ${hub.date}. Command: \`${hub.command}\`.`,
-    'Each figure is the median of the repetitions, each repetition a fresh process.',
+    "Each figure is the median of the repetitions, each repetition a fresh process; each ratio is the median of the repetitions' own ratios (greenhub against the floor run beside it), so it need not equal the quotient of the two medians shown.",
     ...amendedLines(hub),
     '',
     '| case | unit | greenhub | plain-Node floor | greenhub ÷ floor | floor with ALS active | greenhub ÷ that | gevent | greenhub vs gevent | target | met |',
@@ -416,7 +416,7 @@ function performanceTargets() {
     [
       'spawn + join vs the own-AsyncLocalStorage-context floor',
       ...ratioTarget([spawn, spawn24], (c) => c.ratioCtx, '≥', 0.85),
-      "garbage collection, 43–58 % of the time: all 100k greenlets live through a round, so every object a greenlet keeps is copied and promoted; half of the rest is the async body itself (as in the floor), the other half greenhub's own work per greenlet (construct, schedule, the body's `.then`, settle, and joinAll's link: 12–16 %). Node 24: one context frame per greenlet now (run() built two)",
+      "garbage collection, 35–50 % of the time (about as much as in the floor: 734 ms for greenhub, 685 for the floor in one Node 20 profile each): all 100k greenlets live through a round, so every object a greenlet keeps is copied and promoted; half of the rest is the async body itself (as in the floor), the other half greenhub's own work per greenlet (construct, schedule, the body's `.then`, settle). joinAll no longer makes a link per greenlet nor walks the list three times (it was 30 % of greenhub's own time on Node 24): against the previous build, interleaved in the same minutes, 1.12–1.18× on Node 20 (median of 5 and 7 pairs), a wash on Node 24 (0.74–1.46× per pair, median 0.96). This machine's speed for this case swings by ±30 % between processes of the same build; the ratio is the median of per-repetition ratios (greenhub against the floor run beside it). Node 24: one context frame per greenlet (run() builds two)",
     ],
     [
       'idle greenlet (KB of V8 heap kept)',
@@ -445,7 +445,7 @@ function performanceTargets() {
     [
       'pool dispatch vs piscina (100 in flight)',
       ...ratioTarget([dispatch, dispatch24], (c) => c.ratio, '≥', 0.95),
-      "the main thread's profile: piscina's postTask and its per-task worker `interface` object are ~40 % of its busy time for both; greenhub's own functions ~5 % and its garbage ~2 % more (a Submission, the task message, two promise reactions per task); the worker's entry (run-state cells, clock reads, the result check) adds a little on threads that share the same 2 cores",
+      "the pool handed piscina one task per thread, so a thread's next task left only after the reply's promise reactions had run, when the thread had parked in Atomics.wait and had to be woken (a 20-line queue in front of raw piscina, no greenhub code, reads 0.78–0.84×); it now hands two, and piscina posts the next one as the reply comes in: 0.80× → 0.91× on Node 20, 1.02× on Node 24 (met). What is left on Node 20 is the main thread, where both pools spend most of their busy time in piscina's postTask (the futex wake) and its per-task worker `interface` object; greenhub's own functions ~5 % and its garbage more (a Submission, the task message, two promise reactions per task: 287 against 202 ms of GC in one profile each); the threads themselves mostly wait (greenhub's entry ~1 µs per task)",
     ],
     [
       'hello-world node:http under the preload (plain ÷ preloaded CPU per request)',
