@@ -32,8 +32,11 @@ const ENTRIES = [
   'patch/patch-all',
   'patch/blocking',
   'patch/signal',
-  'threadpool/worker-entry',
   'threadpool/thread-entry',
+  // Loaded by the pool worker's entry (below) with import(), by path, when a task needs them.
+  'threadpool/wire-errors',
+  'threadpool/shared',
+  'threadpool/module-worker',
   'cli/run-preload',
   'cli/cluster/primary-entry',
   'cli/demo/work',
@@ -64,11 +67,31 @@ await build({
   // Class and function names are observable (error names, `fn.name` of patched functions).
   keepNames: true,
 });
-// Piscina's entry is CommonJS and import()s worker-entry.js beside it (worker-shim.cts says why).
+// The pool worker's entry, as piscina loads it in every new thread: one CommonJS file with what a
+// task's hot path needs. Node's ES-module loader took 11-16 ms of a new thread to read the ES entry
+// and its 6 chunks; this file loads in about 4 (Node 20). It holds a second copy of those modules
+// (errors, the task context, the protocol): the context's registry is a global-symbol object, and
+// errors a task sees are made with the task's own copy of the classes (worker/context.ts). What
+// only failures, Shared primitives and module proxies need stays in the ES build, import()ed by
+// path: one copy of their state.
+const ESM_SIBLINGS = /^\.\/(wire-errors|shared|module-worker)\.js$/;
 await build({
   ...COMMON,
-  entryPoints: ['src/threadpool/worker-shim.cts'],
-  outfile: 'dist/threadpool/worker-shim.cjs',
+  entryPoints: ['src/threadpool/worker-entry.ts'],
+  outfile: 'dist/threadpool/worker-entry.cjs',
+  bundle: true,
   format: 'cjs',
+  packages: 'external',
+  keepNames: true,
+  plugins: [
+    {
+      name: 'esm-siblings',
+      setup(b) {
+        b.onResolve({ filter: ESM_SIBLINGS }, (args) =>
+          args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined,
+        );
+      },
+    },
+  ],
 });
 chmodSync(path.join(root, 'dist/cli/main.js'), 0o755);

@@ -28,7 +28,7 @@ import { sleep } from '../greenlet/sleep.js';
 import { nativeSetImmediate, now } from '../internal/natives.js';
 import { checkFunction, checkOptions, checkString, rangeError, typeError } from '../internal/validate.js';
 import type { PlacementRecorder } from '../metrics/placements.js';
-import { registry, type TaskContext } from '../worker/context.js';
+import { type CancelledErrorClass, registry, type TaskContext } from '../worker/context.js';
 import { ThreadPool, unmove } from './pool.js';
 import type { HybridPlacements } from './pool-options.js';
 import { CANCEL_NONE, FLAG_MEASURE, reasonOf } from './protocol.js';
@@ -114,15 +114,17 @@ class InlineContext implements TaskContext {
   /** What the caller was cancelled with (its kill's exception, its Timeout). */
   reason: unknown = undefined;
   private controller: AbortController | null = null;
+  private Cancelled: CancelledErrorClass = TaskCancelledError;
 
   cancelCode(): number {
     return this.code;
   }
 
-  signal(): AbortSignal {
+  signal(Cancelled: CancelledErrorClass): AbortSignal {
     if (this.controller === null) {
       this.controller = new AbortController();
-      if (this.code !== CANCEL_NONE) this.controller.abort(new TaskCancelledError(reasonOf(this.code)));
+      this.Cancelled = Cancelled;
+      if (this.code !== CANCEL_NONE) this.controller.abort(new Cancelled(reasonOf(this.code)));
     }
     return this.controller.signal;
   }
@@ -131,7 +133,7 @@ class InlineContext implements TaskContext {
     if (this.code !== CANCEL_NONE) return;
     this.reason = reason;
     this.code = cancelCodeOf(reason);
-    this.controller?.abort(new TaskCancelledError(reasonOf(this.code)));
+    this.controller?.abort(new this.Cancelled(reasonOf(this.code)));
   }
 }
 
@@ -371,7 +373,7 @@ class Placer<F extends Fn> {
 
 /** `promise`, or a rejection as soon as the inline call is cancelled (the kill returns promptly). */
 function cancellable<T>(promise: Promise<T>, context: InlineContext): Promise<T> {
-  const signal = context.signal();
+  const signal = context.signal(TaskCancelledError);
   if (signal.aborted) return Promise.reject(context.reason);
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(context.reason);

@@ -75,8 +75,8 @@ type PiscinaModule = { Piscina: typeof Piscina; transferableSymbol: symbol; valu
 
 const require = createRequire(import.meta.url);
 let piscinaModule: PiscinaModule | undefined;
-// worker-shim.cts: the entry as piscina's require() meets it (see there).
-const ENTRY = packageFile('dist/threadpool/worker-shim.cjs');
+// worker-entry.ts, built as one CommonJS file (scripts/build.mjs says why).
+const ENTRY = packageFile('dist/threadpool/worker-entry.cjs');
 let poolCount = 0;
 
 /**

@@ -12,8 +12,14 @@
  *
  * Every worker loads this module's static imports before it can take its first task, so they are
  * kept to what the hot path needs: what only a failure needs (wire-errors.ts) is imported by the
- * first failure. Each module costs a fresh thread about
- * 1.5 ms to resolve, read and compile (see bench/RESULTS.md, the first call on a fresh pool).
+ * first failure. The build bundles this module and its static imports into one CommonJS file,
+ * dist/threadpool/worker-entry.cjs, which piscina require()s: about 4 ms of a new thread where
+ * Node's ES-module loader took 11-16 ms for the same code in 7 files (scripts/build.mjs). Being
+ * CommonJS also keeps piscina's require() clear of a Node 20 crash: a worker terminated while
+ * require() instantiates an ES module aborts the whole process, and a pool terminates starting
+ * threads on purpose (a cancelled task's thread, `resourceLimits`). The modules it import()s
+ * (wire-errors, shared, module-worker, the task's own) are ES modules, whose loading a
+ * termination stops cleanly.
  */
 import { performance } from 'node:perf_hooks';
 import { workerData } from 'node:worker_threads';

@@ -10,18 +10,31 @@
  *   API answers "never cancelled", so task modules stay plain, directly callable functions.
  *
  * The registry lives on `globalThis` under a registered symbol: a task module that resolves
- * `greenhub/worker` to another copy of the package still sees the context its entry installed.
+ * `greenhub/worker` to another copy of greenhub's modules still sees the context its entry
+ * installed — and a pool worker's entry *is* another copy (a CommonJS bundle, see
+ * scripts/build.mjs). So a context never makes the errors a task sees with its own classes: the
+ * caller's copy of `TaskCancelledError` is handed to {@link TaskContext.signal}, so that the
+ * signal's `reason` passes the task's `instanceof`.
  */
 import type { AsyncLocalStorage } from 'node:async_hooks';
-import { TaskCancelledError } from '../errors.js';
-import { CANCEL_CLOSE, CANCEL_NONE, codeFor, reasonOf, tagged } from '../threadpool/protocol.js';
+import {
+  CANCEL_CLOSE,
+  CANCEL_NONE,
+  type CancelReason,
+  codeFor,
+  reasonOf,
+  tagged,
+} from '../threadpool/protocol.js';
+
+/** `TaskCancelledError`, as the copy of greenhub that asks for a signal has it. */
+export type CancelledErrorClass = new (reason: CancelReason) => Error;
 
 /** What a running task can ask about its own cancellation. */
 export interface TaskContext {
   /** The cancellation code: {@link CANCEL_NONE} while the caller still wants the result. */
   cancelCode(): number;
-  /** An AbortSignal that aborts (with a TaskCancelledError) when the task is cancelled. */
-  signal(): AbortSignal;
+  /** An AbortSignal that aborts, with a `new Cancelled(reason)`, when the task is cancelled. */
+  signal(Cancelled: CancelledErrorClass): AbortSignal;
 }
 
 interface Registry {
@@ -86,20 +99,20 @@ export class CellTaskContext implements TaskContext {
     return code < 0 ? CANCEL_CLOSE : code;
   }
 
-  signal(): AbortSignal {
+  signal(Cancelled: CancelledErrorClass): AbortSignal {
     if (this.controller !== null) return this.controller.signal;
     const controller = new AbortController();
     this.controller = controller;
-    if (this.slot >= 0) this.watch(controller);
+    if (this.slot >= 0) this.watch(controller, Cancelled);
     return controller.signal;
   }
 
-  private watch(controller: AbortController): void {
+  private watch(controller: AbortController, Cancelled: CancelledErrorClass): void {
     const wanted = tagged(this.generation, CANCEL_NONE);
     for (;;) {
       const code = this.cancelCode();
       if (code !== CANCEL_NONE) {
-        controller.abort(new TaskCancelledError(reasonOf(code)));
+        controller.abort(new Cancelled(reasonOf(code)));
         return;
       }
       const wait = waitAsync(this.cells, this.slot, wanted);
@@ -108,7 +121,7 @@ export class CellTaskContext implements TaskContext {
       wait.value.then(() => {
         if (this.watched !== controller) return;
         this.watched = null;
-        this.watch(controller);
+        this.watch(controller, Cancelled);
       });
       return;
     }

@@ -54,7 +54,7 @@ export { TaskCancelledError };
  */
 export function currentSignal(): AbortSignal {
   const context = currentContext();
-  return context === null ? neverAborted() : context.signal();
+  return context === null ? neverAborted() : context.signal(TaskCancelledError);
 }
 
 /**
