@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 let root: string | undefined;
 
-/** The absolute path of `relative` (`dist/threadpool/worker-shim.cjs`) in greenhub's package. */
+/** The absolute path of `relative` (`dist/threadpool/worker-entry.cjs`) in greenhub's package. */
 export function packageFile(relative: string): string {
   if (root === undefined) {
     const here = fileURLToPath(import.meta.url);
