@@ -120,7 +120,7 @@ class InlineContext implements TaskContext {
     return this.code;
   }
 
-  signal(Cancelled: CancelledErrorClass): AbortSignal {
+  signal(Cancelled: CancelledErrorClass = TaskCancelledError): AbortSignal {
     if (this.controller === null) {
       this.controller = new AbortController();
       this.Cancelled = Cancelled;
@@ -373,7 +373,7 @@ class Placer<F extends Fn> {
 
 /** `promise`, or a rejection as soon as the inline call is cancelled (the kill returns promptly). */
 function cancellable<T>(promise: Promise<T>, context: InlineContext): Promise<T> {
-  const signal = context.signal(TaskCancelledError);
+  const signal = context.signal();
   if (signal.aborted) return Promise.reject(context.reason);
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(context.reason);

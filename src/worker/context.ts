@@ -12,11 +12,13 @@
  * The registry lives on `globalThis` under a registered symbol: a task module that resolves
  * `greenhub/worker` to another copy of greenhub's modules still sees the context its entry
  * installed — and a pool worker's entry *is* another copy (a CommonJS bundle, see
- * scripts/build.mjs). So a context never makes the errors a task sees with its own classes: the
+ * scripts/build.mjs). So the errors a task sees are not made with the context's own classes: the
  * caller's copy of `TaskCancelledError` is handed to {@link TaskContext.signal}, so that the
- * signal's `reason` passes the task's `instanceof`.
+ * signal's `reason` passes the task's `instanceof` (an older `greenhub/worker` that hands none gets
+ * the context's copy, with the same `code` and `reason`).
  */
 import type { AsyncLocalStorage } from 'node:async_hooks';
+import { TaskCancelledError } from '../errors.js';
 import {
   CANCEL_CLOSE,
   CANCEL_NONE,
@@ -33,8 +35,12 @@ export type CancelledErrorClass = new (reason: CancelReason) => Error;
 export interface TaskContext {
   /** The cancellation code: {@link CANCEL_NONE} while the caller still wants the result. */
   cancelCode(): number;
-  /** An AbortSignal that aborts, with a `new Cancelled(reason)`, when the task is cancelled. */
-  signal(Cancelled: CancelledErrorClass): AbortSignal;
+  /**
+   * An AbortSignal that aborts, with a `new Cancelled(reason)`, when the task is cancelled.
+   * `Cancelled` defaults to this copy's own class: an older `greenhub/worker` that shares this
+   * registry passes none.
+   */
+  signal(Cancelled?: CancelledErrorClass): AbortSignal;
 }
 
 interface Registry {
@@ -99,7 +105,7 @@ export class CellTaskContext implements TaskContext {
     return code < 0 ? CANCEL_CLOSE : code;
   }
 
-  signal(Cancelled: CancelledErrorClass): AbortSignal {
+  signal(Cancelled: CancelledErrorClass = TaskCancelledError): AbortSignal {
     if (this.controller !== null) return this.controller.signal;
     const controller = new AbortController();
     this.controller = controller;

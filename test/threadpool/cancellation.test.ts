@@ -72,6 +72,16 @@ describe('cancelling pool tasks', () => {
     expect(Atomics.load(mark.view, 0)).toBe(1); // 1: the reason passed the task's own instanceof
   });
 
+  it('a task whose greenhub/worker hands the context no error class still gets a TaskCancelledError', async () => {
+    await using pool = new ThreadPool({ maxThreads: 1 });
+    const mark = flags();
+    const g = pool.spawn(ref('waitForSignalWithoutClass'), mark.buffer);
+    await until(mark.view, 1);
+    await g.kill();
+    await until(mark.view, 0);
+    expect(Atomics.load(mark.view, 0)).toBe(1); // its code and reason, from the context's own copy
+  });
+
   it('a Timeout in the calling greenlet cancels the task and raises the Timeout', async () => {
     await using pool = new ThreadPool({ maxThreads: 1, minThreads: 1 });
     await pool.apply(ref('add'), 0, 0); // a warm thread: the task is running when the Timeout fires
