@@ -16,6 +16,12 @@ import { build } from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
+/**
+ * Modules the pool worker's CommonJS entry (below) import()s by path from the ES build, when a task
+ * needs them: entries of their own there, left external in the entry's bundle.
+ */
+const WORKER_ESM_IMPORTS = ['wire-errors', 'shared', 'module-worker'];
+
 /** Files other code loads by name, each becoming dist/<name>.js. */
 const ENTRIES = [
   // package.json's "exports" and "bin".
@@ -33,10 +39,7 @@ const ENTRIES = [
   'patch/blocking',
   'patch/signal',
   'threadpool/thread-entry',
-  // Loaded by the pool worker's entry (below) with import(), by path, when a task needs them.
-  'threadpool/wire-errors',
-  'threadpool/shared',
-  'threadpool/module-worker',
+  ...WORKER_ESM_IMPORTS.map((name) => `threadpool/${name}`),
   'cli/run-preload',
   'cli/cluster/primary-entry',
   'cli/demo/work',
@@ -74,7 +77,7 @@ await build({
 // errors a task sees are made with the task's own copy of the classes (worker/context.ts). What
 // only failures, Shared primitives and module proxies need stays in the ES build, import()ed by
 // path: one copy of their state.
-const ESM_SIBLINGS = /^\.\/(wire-errors|shared|module-worker)\.js$/;
+const ESM_SIBLINGS = new RegExp(`^\\./(${WORKER_ESM_IMPORTS.join('|')})\\.js$`);
 await build({
   ...COMMON,
   entryPoints: ['src/threadpool/worker-entry.ts'],

@@ -454,7 +454,7 @@ export class ThreadPool implements SubmissionHost, ViewHost {
       task._id,
     ];
     if (options.lane === undefined) {
-      if (this.posted < this.maxThreads * PISCINA_DEPTH && this.waiting.length === 0)
+      if (this.piscinaHasRoom() && this.waiting.length === 0)
         this.post(piscina, submission as Submission, message, transferList);
       else this.enqueue(submission as Submission, message, transferList);
     } else
@@ -507,9 +507,14 @@ export class ThreadPool implements SubmissionHost, ViewHost {
     });
   }
 
-  /** Hand piscina the queued tasks it has threads for, oldest first. */
+  /** Fewer than {@link PISCINA_DEPTH} tasks per thread are in piscina's hands. */
+  private piscinaHasRoom(): boolean {
+    return this.posted < this.maxThreads * PISCINA_DEPTH;
+  }
+
+  /** Hand piscina the queued tasks it has room for, oldest first. */
   private admit(): void {
-    while (this.posted < this.maxThreads * PISCINA_DEPTH && this.waiting.length > 0) {
+    while (this.piscinaHasRoom() && this.waiting.length > 0) {
       const next = this.waiting.shift()!;
       if (next.submission.finished) continue;
       this.waitingCount--;
