@@ -6,7 +6,17 @@
 // A ratio to a floor is the median of the repetitions' own ratios (greenhub's run against the
 // floor's run beside it), not the ratio of the medians: on a shared machine whose speed drifts by
 // a factor between minutes, runs next to each other are the fair comparison.
-import { amendResults, benchDir, fmt, geventPython, median, quick, runJson, writeResults } from './lib.js';
+import {
+  amendResults,
+  benchDir,
+  fmt,
+  geventPython,
+  median,
+  onlyCase as only,
+  quick,
+  runJson,
+  writeResults,
+} from './lib.js';
 
 const option = (/** @type {string} */ name) => {
   const i = process.argv.indexOf(name);
@@ -80,7 +90,6 @@ const floors = {
 };
 
 const gevent = quick ? { python: null, label: 'gevent not run (--quick)' } : geventPython();
-const only = process.argv.find((a) => a.startsWith('--case='))?.slice(7);
 const results = [];
 for (const c of cases) {
   if (only && c.id !== only) continue;

@@ -13,6 +13,8 @@ export const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
  * repetitions, shorter runs; see bench/run.js). The results say so in their `command`.
  */
 export const quick = process.argv.includes('--quick');
+/** `--case=X`: re-measure only that case (or group) of an area, keeping the others (see amendResults). */
+export const onlyCase = process.argv.find((a) => a.startsWith('--case='))?.slice(7);
 
 /**
  * The line an area prints as it finishes a case (bench/run.js shows it as it comes).

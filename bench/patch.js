@@ -24,7 +24,7 @@ import readline from 'node:readline';
 import { setTimeout as delayPatched } from 'node:timers/promises';
 import { spawn } from 'greenhub';
 import { getOriginal, patchAll } from 'greenhub/patch';
-import { amendResults, benchDir, progress, quick, writeResults } from './lib.js';
+import { amendResults, benchDir, onlyCase as only, progress, quick, writeResults } from './lib.js';
 
 patchAll({ signal: false, blocking: 'count' });
 
@@ -36,7 +36,6 @@ const GROUPS = {
   'first-listen': (name) => name.startsWith("a server's first listen"),
   'hello-world': (name) => name.startsWith('hello-world'),
 };
-const only = process.argv.find((a) => a.startsWith('--case='))?.slice(7);
 if (only !== undefined && !(only in GROUPS))
   throw new Error(`bench/patch.js: --case must be one of ${Object.keys(GROUPS).join(', ')}; got ${only}`);
 /** @param {string} group */
@@ -408,8 +407,10 @@ if (wants('hello-world')) {
 }
 
 const command = `node bench/patch.js${quick ? ' --quick' : ''}${only ? ` --case=${only}` : ''}`;
-if (only) amendResults('patch', cases, (c) => GROUPS[only]?.(c.name) === true, command);
-else writeResults('patch', { command, cases });
+if (only) {
+  const inGroup = GROUPS[only];
+  amendResults('patch', cases, (c) => inGroup?.(c.name) === true, command);
+} else writeResults('patch', { command, cases });
 
 const header = ['case', 'patched', 'original', 'ratio', 'target', 'met'];
 const rows = cases.map((c) => [
