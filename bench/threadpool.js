@@ -5,6 +5,7 @@
 //   2. one trivial task round trip on an idle pool, p50           µs             ≤ 1.3 × piscina
 //   2b. the first call on a fresh pool (thread start, module      ms             ≤ 1.3 × piscina
 //       loads, first task), one thread
+//   2c. case 2 in a child process pinned to one CPU (taskset)     µs             informative
 //      (run first: 2, 2b, then 1, 3, 4; the JSON lists them in the table's order)
 //   3. CPU-bound 5 ms tasks, 2 threads vs 1                       speedup        ≥ 1.9×
 //   4. mixed 5 µs / 20 ms calls (90/10) through hybrid            mean latency   ≥ 1.3 × the better of
@@ -29,7 +30,7 @@ import { getHub, sleep } from 'greenhub';
 import { hybrid, ThreadPool, task } from 'greenhub/threadpool';
 import { Piscina } from 'piscina';
 import { spin } from './fixtures/tasks.js';
-import { progress, quick, writeResults } from './lib.js';
+import { progress, quick, runJson, writeResults } from './lib.js';
 
 const TASKS = new URL('./fixtures/tasks.js', import.meta.url);
 const TASKS_PATH = fileURLToPath(TASKS);
@@ -47,7 +48,7 @@ const RUNS = Number(option('--runs') ?? 1);
 const OUT = option('--out') ?? 'threadpool';
 /**
  * @typedef {{ name: string, unit: string, greenhub: number, baseline: number, baselineName: string,
- *   ratio: number, target: string, met: boolean }} Case
+ *   ratio: number, target: string, met: boolean | null }} Case
  * @typedef {(i: number) => Promise<unknown>} Call
  */
 /** @type {Case[]} */
@@ -287,6 +288,16 @@ async function dispatch() {
   await theirs.destroy();
 }
 
+// 2c (`--pinned-round-trip`, run by the parent under `taskset -c 0`): case 2 alone, printed as one
+// JSON line. With every thread of the process on one CPU no wake-up crosses CPUs, so the ratio
+// repeats within ±0.02 from run to run and shows what greenhub's code per call costs; the row is
+// informative (the target is for the machine as it is).
+if (process.argv.includes('--pinned-round-trip')) {
+  await roundTrip();
+  console.log(JSON.stringify(cases[0]));
+  process.exit(0);
+}
+
 // Cases 2, 2b and 1, `--runs N` times (default 1) in this process: the machine drifts between runs
 // as much as between rounds, so each ratio is reported as the median over the runs, with its range.
 {
@@ -317,6 +328,37 @@ async function dispatch() {
           }
         : {}),
     });
+  }
+}
+
+// 2c, in a child process pinned to one CPU (where `taskset` exists; not with --quick).
+/** @type {Case | null} */
+let pinned = null;
+if (!quick) {
+  try {
+    const measured = /** @type {Case} */ (
+      /** @type {unknown} */ (
+        runJson('taskset', [
+          '-c',
+          '0',
+          process.execPath,
+          fileURLToPath(import.meta.url),
+          '--pinned-round-trip',
+        ])
+      )
+    );
+    pinned = {
+      ...measured,
+      name: measured.name.replace(
+        'on an idle pool',
+        'on an idle pool, every thread pinned to one CPU (informative)',
+      ),
+      target: '— (informative)',
+      met: null,
+    };
+    progress(pinned);
+  } catch (error) {
+    console.log(`pinned round trip skipped: ${/** @type {Error} */ (error).message.split('\n')[0]}`);
   }
 }
 
@@ -455,15 +497,23 @@ async function dispatch() {
   await pool.close();
 }
 
-// The table's order: dispatch (apply, spawn), round trip, first call, CPU scaling, hybrid.
-cases.splice(0, 4, ...cases.slice(2, 4), ...cases.slice(0, 2));
+// The table's order: dispatch (apply, spawn), round trip (pinned after it), first call, CPU
+// scaling, hybrid.
+cases.splice(
+  0,
+  4,
+  ...cases.slice(2, 4),
+  ...cases.slice(0, 1),
+  ...(pinned ? [pinned] : []),
+  ...cases.slice(1, 2),
+);
 
 /** @param {number} n */
 const fmt = (n) => (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(2));
 console.log(`\nthreadpool benchmark — node ${process.version}, ${availableParallelism()} cpus\n`);
 for (const c of cases) {
   console.log(
-    `${c.met ? 'ok  ' : 'MISS'} ${c.name}\n       greenhub ${fmt(c.greenhub)} ${c.unit}  vs ${c.baselineName}: ` +
+    `${c.met === null ? '    ' : c.met ? 'ok  ' : 'MISS'} ${c.name}\n       greenhub ${fmt(c.greenhub)} ${c.unit}  vs ${c.baselineName}: ` +
       `${fmt(c.baseline)} ${c.unit}  → ratio ${c.ratio.toFixed(2)} (target ${c.target})`,
   );
 }
@@ -493,9 +543,8 @@ function otherNode() {
   return [
     `On Node ${other.node} (\`${other.command}\` with that Node, ${other.date}):`,
     '',
-    ...other.cases.map(
-      (/** @type {Case} */ c) =>
-        `- ${c.name}: greenhub ${fmt(c.greenhub)} ${c.unit} vs ${fmt(c.baseline)} ${c.unit} → ratio ${c.ratio.toFixed(2)} (target ${c.target}) ${c.met ? 'met' : '**not met**'}`,
+    ...other.cases.map((/** @type {Case} */ c) =>
+      `- ${c.name}: greenhub ${fmt(c.greenhub)} ${c.unit} vs ${fmt(c.baseline)} ${c.unit} → ratio ${c.ratio.toFixed(2)} (target ${c.target}) ${c.met === null ? '' : c.met ? 'met' : '**not met**'}`.trimEnd(),
     ),
   ];
 }
