@@ -164,8 +164,8 @@ async function roundTrip() {
     await theirs.destroy();
   }
   // The pairs' ratios are bimodal (each pool's thread lands in a fast or a slow wake mode), where a
-  // median is whichever mode holds the middle pair; the geometric mean weighs every pair alike and
-  // reads the same whichever pool's thread started first.
+  // median is whichever mode holds the middle pair; the geometric mean weighs every pair, of either
+  // order, alike.
   const all = [...firstRatios, ...secondRatios];
   const ratio = Math.exp(all.reduce((sum, r) => sum + Math.log(r), 0) / all.length);
   const split = `greenhub's thread started first ${median(firstRatios).toFixed(2)}×, second ${median(secondRatios).toFixed(2)}×`;
@@ -290,7 +290,7 @@ async function dispatch() {
 
 // 2c (`--pinned-round-trip`, run by the parent under `taskset -c 0`): case 2 alone, printed as one
 // JSON line. With every thread of the process on one CPU no wake-up crosses CPUs, so the ratio
-// repeats within ±0.02 from run to run and shows what greenhub's code per call costs; the row is
+// repeats within ±0.03 from run to run and shows what greenhub's code per call costs; the row is
 // informative (the target is for the machine as it is).
 if (process.argv.includes('--pinned-round-trip')) {
   await roundTrip();
