@@ -54,6 +54,11 @@ const COMMON = {
   target: 'node20',
   sourcemap: true,
   logLevel: 'warning',
+  bundle: true,
+  // Dependencies stay where npm puts them; only greenhub's own code is bundled.
+  packages: 'external',
+  // Class and function names are observable (error names, `fn.name` of patched functions).
+  keepNames: true,
 };
 
 rmSync(path.join(root, 'dist'), { recursive: true, force: true });
@@ -62,13 +67,8 @@ await build({
   entryPoints: ENTRIES.map((name) => ({ in: `src/${name}.ts`, out: name })),
   outdir: 'dist',
   chunkNames: 'chunks/[name]-[hash]',
-  bundle: true,
   splitting: true,
   format: 'esm',
-  // Dependencies stay where npm puts them; only greenhub's own code is bundled.
-  packages: 'external',
-  // Class and function names are observable (error names, `fn.name` of patched functions).
-  keepNames: true,
 });
 // The pool worker's entry, as piscina loads it in every new thread: one CommonJS file with what a
 // task's hot path needs. Node's ES-module loader took 11-16 ms of a new thread to read the ES entry
@@ -82,10 +82,7 @@ await build({
   ...COMMON,
   entryPoints: ['src/threadpool/worker-entry.ts'],
   outfile: 'dist/threadpool/worker-entry.cjs',
-  bundle: true,
   format: 'cjs',
-  packages: 'external',
-  keepNames: true,
   plugins: [
     {
       name: 'esm-siblings',
