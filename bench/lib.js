@@ -37,6 +37,35 @@ export function median(values) {
 }
 
 /**
+ * The same cases measured in several runs (repetitions in one process, or fresh processes), each
+ * as one case: the runs' median ratio (the middle one, the upper of two for an even count), `met`
+ * against the bound its target states (`≥ 0.95`, `≤ 1.05×`), the figures of the run that measured
+ * that ratio, and with more than one run their ratios, also as a range in the name.
+ * @template {{ name: string, ratio: number, target: string, met: boolean | null }} C
+ * @param {C[][]} runs  each run's cases, in the same order
+ * @param {string} what  what a run is, for the name: `runs`, `processes`
+ * @returns {C[]}
+ */
+export function combineRuns(runs, what) {
+  return (runs[0] ?? []).map((first, i) => {
+    const per = runs.map((run) => /** @type {C} */ (run[i]));
+    const ratios = per.map((c) => c.ratio);
+    const ratio = /** @type {number} */ ([...ratios].sort((a, b) => a - b)[ratios.length >> 1]);
+    const chosen = /** @type {C} */ (per.find((c) => c.ratio === ratio));
+    const bound = Number.parseFloat(first.target.replace(/^[≤≥]\s*/, ''));
+    const met = first.target.startsWith('≥') ? ratio >= bound : ratio <= bound;
+    if (runs.length === 1) return { ...chosen, met };
+    const range = `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`;
+    return {
+      ...chosen,
+      met,
+      runs: ratios,
+      name: `${first.name}; median of ${runs.length} ${what}, range ${range}`,
+    };
+  });
+}
+
+/**
  * Run a command that prints one JSON line `{ value, unit }` and return it.
  * @param {string} file
  * @param {string[]} args

@@ -4,8 +4,8 @@
 // threads) per operation: what the patch costs, without the idle waits (a timer's 1 ms) and without
 // the time other processes take on a shared machine. A process's ratio is the median of its
 // per-round ratios (a patched round over the original round next to it); these cases run in five
-// fresh processes one after the other (one, this one, with --quick), and a case's figures are the
-// medians over them, the processes' ratios given as a range in its name.
+// fresh processes one after the other (one, this one, with --quick), and a case is the process
+// with the median ratio, the processes' ratios given as a range in its name.
 //
 // Then the preload as a whole, each case a pair of fresh processes, plain Node and
 // `node --import greenhub/register`, interleaved: start-up of a program that does nothing (CPU time
@@ -27,13 +27,22 @@ import { setTimeout as delayPatched } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { spawn } from 'greenhub';
 import { getOriginal, patchAll } from 'greenhub/patch';
-import { amendResults, benchDir, onlyCase as only, progress, quick, runJson, writeResults } from './lib.js';
+import {
+  amendResults,
+  benchDir,
+  combineRuns,
+  onlyCase as only,
+  progress,
+  quick,
+  runJson,
+  writeResults,
+} from './lib.js';
 
 patchAll({ signal: false, blocking: 'count' });
 
 /** The groups of cases, by the names of the cases each writes. @type {Record<string, (name: string) => boolean>} */
 const GROUPS = {
-  io: (name) => /, (inside a greenlet|outside any greenlet)( \(|$)/.test(name),
+  io: (name) => /, (inside a greenlet|outside any greenlet)(;|$)/.test(name),
   blocking: (name) => name.startsWith('blocking-call'),
   'start-up': (name) => name.startsWith('preload start-up'),
   'first-listen': (name) => name.startsWith("a server's first listen"),
@@ -222,7 +231,7 @@ if (IO_CHILD) {
 }
 
 // The io group, in IO_PROCESSES fresh processes one after the other (this one only with --quick):
-// each case's figures are the medians over the processes, its name gives their ratios' range.
+// each case is the median over the processes (bench/lib.js's combineRuns).
 if (wants('io')) {
   /** @type {(typeof cases)[]} */
   const runs = [];
@@ -232,23 +241,9 @@ if (wants('io')) {
       const child = runJson(process.execPath, [fileURLToPath(import.meta.url), '--io-child']);
       runs.push(/** @type {{ cases: typeof cases }} */ (/** @type {unknown} */ (child)).cases);
     }
-  for (const [i, first] of (runs[0] ?? []).entries()) {
-    const per = runs.map((r) => /** @type {(typeof cases)[number]} */ (r[i]));
-    const ratios = per.map((c) => c.ratio);
-    const ratio = median(ratios);
-    const bound = Number.parseFloat(first.target.replace(/^≤\s*/, ''));
-    cases.push({
-      ...first,
-      name:
-        runs.length === 1
-          ? first.name
-          : `${first.name} (median of ${runs.length} processes, ratios ${round(Math.min(...ratios))}–${round(Math.max(...ratios))})`,
-      greenhub: round(median(per.map((c) => c.greenhub))),
-      baseline: round(median(per.map((c) => c.baseline))),
-      ratio: round(ratio, 3),
-      met: ratio <= bound,
-    });
-    if (runs.length > 1) progress(/** @type {(typeof cases)[number]} */ (cases.at(-1)));
+  for (const c of combineRuns(runs, 'processes')) {
+    cases.push(c);
+    if (runs.length > 1) progress(c);
   }
 }
 

@@ -30,7 +30,7 @@ import { getHub, sleep } from 'greenhub';
 import { hybrid, ThreadPool, task } from 'greenhub/threadpool';
 import { Piscina } from 'piscina';
 import { spin } from './fixtures/tasks.js';
-import { progress, quick, runJson, writeResults } from './lib.js';
+import { combineRuns, progress, quick, runJson, writeResults } from './lib.js';
 
 const TASKS = new URL('./fixtures/tasks.js', import.meta.url);
 const TASKS_PATH = fileURLToPath(TASKS);
@@ -310,25 +310,7 @@ if (process.argv.includes('--pinned-round-trip')) {
     await dispatch();
     runs.push(cases.splice(before));
   }
-  for (const [i, first] of /** @type {Case[]} */ (runs[0]).entries()) {
-    const ratios = runs.map((r) => /** @type {Case} */ (r[i]).ratio);
-    const ratio = median(ratios);
-    const at = runs.find((r) => /** @type {Case} */ (r[i]).ratio === ratio) ?? runs[0];
-    const chosen = /** @type {Case} */ (/** @type {Case[]} */ (at)[i]);
-    const higherIsBetter = first.target.startsWith('≥');
-    const bound = Number.parseFloat(first.target.replace(/^[≤≥]\s*/, ''));
-    cases.push({
-      ...chosen,
-      ratio,
-      met: higherIsBetter ? ratio >= bound : ratio <= bound,
-      ...(RUNS > 1
-        ? {
-            runs: ratios,
-            name: `${first.name}; median of ${RUNS} runs, range ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`,
-          }
-        : {}),
-    });
-  }
+  cases.push(...combineRuns(runs, 'runs'));
 }
 
 // 2c, in a child process pinned to one CPU (where `taskset` exists; not with --quick).
