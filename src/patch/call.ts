@@ -46,6 +46,14 @@ import type { PatchTarget } from './table.js';
 // biome-ignore lint/suspicious/noExplicitAny: wrappers forward any signature unchanged
 export type Fn = (this: any, ...args: any[]) => any;
 
+/**
+ * `util.promisify.custom`, which Node registers as this global symbol: named here rather than
+ * imported, since an ES import of `node:util` makes Node build its ES-module facade, which reads
+ * every export of `util` and loads the modules behind its lazy ones (about 3 ms of CPU on Node 24
+ * when greenhub loads at a server's first listen).
+ */
+export const PROMISIFY_CUSTOM: unique symbol = Symbol.for('nodejs.util.promisify.custom') as never;
+
 /** How a patched API takes cancellation and what it does with a late outcome. */
 export interface CallSpec {
   /** Operation kind for accounting: `timer`, `fetch`, `net`, `http`, `fs`, `dns`, `child`, `event`, `stream`. */

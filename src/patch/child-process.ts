@@ -30,8 +30,15 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import type fsModule from 'node:fs';
-import { promisify } from 'node:util';
-import { callbackApi, dressAs, type Fn, liveGreenlet, trackEmitter, wrapFunctions } from './call.js';
+import {
+  callbackApi,
+  dressAs,
+  type Fn,
+  liveGreenlet,
+  PROMISIFY_CUSTOM,
+  trackEmitter,
+  wrapFunctions,
+} from './call.js';
 import { builtin, originalOf, replace } from './registry.js';
 import { CHILD_PROCESS_FUNCTIONS } from './surface.js';
 
@@ -148,7 +155,7 @@ function wrapChild(original: Fn): Fn {
     });
     return child;
   };
-  const custom = (original as { [promisify.custom]?: Fn })[promisify.custom];
+  const custom = (original as { [PROMISIFY_CUSTOM]?: Fn })[PROMISIFY_CUSTOM];
   if (custom !== undefined) {
     // Node's own promisified exec calls the original exec; in a greenlet, go through the patch.
     const promised = function promisified(this: unknown, ...args: unknown[]): unknown {
@@ -166,7 +173,7 @@ function wrapChild(original: Fn): Fn {
       });
       return Object.assign(promise, { child });
     };
-    Object.defineProperty(patched, promisify.custom, {
+    Object.defineProperty(patched, PROMISIFY_CUSTOM, {
       value: dressAs(promised, custom),
       configurable: true,
     });

@@ -13,11 +13,11 @@
  * It is a text scan, bounded (files under 1 MB, the first 5 000 modules): precise for the usual
  * forms above, blind to anything computed.
  */
-import fs from 'node:fs';
+import type fsModule from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { packageFile } from '../internal/own-files.js';
-import { originalOf } from './registry.js';
+import { builtin, originalOf } from './registry.js';
 
 /**
  * A module that copied patched core functions before the patch.
@@ -59,6 +59,9 @@ function isOwn(file: string): boolean {
  */
 export function findLateCaptures(patched: ReadonlyMap<string, ReadonlySet<string>>): LateCapture[] {
   const cache = createRequire(import.meta.url).cache;
+  // From the registry, not an ES import: `node:fs`'s ES-module facade reads every export of `fs`
+  // (its lazy `promises` among them), some 4 ms on Node 24 when greenhub loads at a first listen.
+  const fs = builtin<typeof fsModule>('fs');
   const readFileSync = originalOf(fs, 'readFileSync') as typeof fs.readFileSync;
   const found: LateCapture[] = [];
   let scanned = 0;

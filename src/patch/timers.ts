@@ -17,12 +17,19 @@
  * The wrappers call the functions they replaced (the registry's originals), not the hub's private
  * `natives`, so that a fake-timer library installed before the patch keeps working.
  */
-import { promisify } from 'node:util';
 import type { Greenlet } from '../greenlet/greenlet.js';
 import { checkpoint, registerOperation } from '../greenlet/internal.js';
 import { Operation } from '../greenlet/operation.js';
 import { promiseFor } from '../internal/settler.js';
-import { dressAs, type Fn, iteratorApi, liveGreenlet, promiseApi, wrapFunctions } from './call.js';
+import {
+  dressAs,
+  type Fn,
+  iteratorApi,
+  liveGreenlet,
+  PROMISIFY_CUSTOM,
+  promiseApi,
+  wrapFunctions,
+} from './call.js';
 import { builtin, replace } from './registry.js';
 import { TIMER_FUNCTIONS } from './surface.js';
 
@@ -258,7 +265,7 @@ export function patchTimers(): string[] {
       case 'setTimeout': {
         // util.promisify(setTimeout) must give the patched promise timer, not the original's.
         const patched = makeSetTimer(original, false);
-        Object.defineProperty(patched, promisify.custom, { value: sleepTimeout, configurable: true });
+        Object.defineProperty(patched, PROMISIFY_CUSTOM, { value: sleepTimeout, configurable: true });
         return patched;
       }
       case 'setInterval':
