@@ -33,7 +33,7 @@ import { getBlockingMonitor, setBlockingApi } from '../greenlet/monitor.js';
 import { now } from '../internal/natives.js';
 import { checkFunction } from '../internal/validate.js';
 import { dressAs, type Fn, wrapFunctions } from './call.js';
-import { builtin, replace } from './registry.js';
+import { patchableBuiltin, replace } from './registry.js';
 import { BLOCKING_DEFAULTS, BLOCKING_FUNCTIONS } from './surface.js';
 
 /**
@@ -231,7 +231,9 @@ function timed(api: string, original: Fn): Fn {
 export function patchBlocking(): string[] {
   const done: string[] = [];
   for (const label of ['fs', 'child_process', 'crypto', 'zlib'] as const) {
-    for (const name of wrapFunctions('blocking', builtin(label), BLOCKING_FUNCTIONS[label], (original, fn) =>
+    const host = patchableBuiltin(label);
+    if (host === undefined) continue;
+    for (const name of wrapFunctions('blocking', host, BLOCKING_FUNCTIONS[label], (original, fn) =>
       timed(`${label}.${fn}`, original),
     ))
       done.push(`${label}.${name}`);

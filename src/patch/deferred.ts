@@ -17,7 +17,9 @@
  * server made that way under Node ≥ 22.15 loads greenhub only when something else does.
  *
  * Greenhub loads, the stand-ins give way (registry.ts's `retireShells`), and `patchAll()` runs as
- * the preload would have run it, when:
+ * the preload would have run it — except that, where `import` can be watched, https, crypto and zlib
+ * (https alone brings tls, crypto and OpenSSL's setup: ~9 ms of CPU on Node 24) are patched only
+ * once the application asks for them, if it had not yet — when:
  * - the application imports greenhub (every entry point calls {@link activateDeferredPatches});
  * - a server starts listening: its requests run in greenlets, and shutdown on signals tracks it;
  * - a shutdown signal arrives: the shutdown runs as it would have;
@@ -31,7 +33,9 @@ import module from 'node:module';
 import { packageFile } from '../internal/own-files.js';
 import {
   builtin,
+  builtinsLeft,
   installShell,
+  leaveUntilAsked,
   OWN_KEYS_NOT_CARRIED,
   retireShells,
   type Shell,
@@ -142,10 +146,29 @@ export function activateDeferredPatches(): void {
   deferred = false;
   stopWatching?.();
   stopWatching = null;
+  // Where `import` can be watched too, the builtins that cost to load (https, crypto, zlib) and
+  // that the application has not asked for yet are patched when it does (the resolve hook stays
+  // until then: some µs more per require() or import, nearly all of which come before a server
+  // listens); where only `require()` can (Node 20), everything is patched now: an ES import would
+  // go unseen.
+  const unasked = registerHooks === undefined ? new Set<string>() : new Set(waiting.keys());
   waiting.clear();
   for (const signal of SHUTDOWN_SIGNALS) process.removeListener(signal, onSignalBeforeLoad);
   retireShells();
-  requireQuietly<typeof import('./patch-all.js')>('dist/patch/patch-all.js').patchAllFrom(undefined, true);
+  const patches = requireQuietly<typeof import('./patch-all.js')>('dist/patch/patch-all.js');
+  const later = patches.BUILTINS_PATCHED_WHEN_ASKED.filter((name) => unasked.has(familyOf(name)));
+  leaveUntilAsked(later);
+  patches.patchAllFrom(undefined, true);
+  if (later.length !== 0) stopWatching = watchBuiltins((name) => patchWhenAsked(patches, name));
+}
+
+/** The application asks for builtin `name`: patch it now if it was left until then. */
+function patchWhenAsked(patches: typeof import('./patch-all.js'), name: string): void {
+  if (patches.patchAskedBuiltin(name).length !== 0) syncEsm();
+  if (builtinsLeft() === 0) {
+    stopWatching?.();
+    stopWatching = null;
+  }
 }
 
 /** Where the functions of a `*_FUNCTIONS` key live; `undefined` for a prototype. */

@@ -63,7 +63,7 @@ import { rememberResponse } from '../server/disconnect-signal.js';
 import { methodLabel } from '../server/route.js';
 import { type Fn, wrapFunctions } from './call.js';
 import { type PatchedServerStats, routeLabel, statsFor } from './http-metrics.js';
-import { builtin } from './registry.js';
+import { patchableBuiltin } from './registry.js';
 import { trackServer } from './servers.js';
 
 /**
@@ -468,8 +468,9 @@ function wrapEmit(original: Fn): Fn {
 export function patchHttpServer(): string[] {
   const done: string[] = [];
   for (const name of ['http', 'https'] as const) {
-    const proto = (builtin(name) as unknown as { Server: { prototype: EventEmitter } }).Server.prototype;
-    for (const fn of wrapFunctions('http', proto, ['emit'], wrapEmit))
+    const module = patchableBuiltin<{ Server: { prototype: EventEmitter } }>(name);
+    if (module === undefined) continue;
+    for (const fn of wrapFunctions('http', module.Server.prototype, ['emit'], wrapEmit))
       done.push(`${name}.Server.prototype.${fn}`);
   }
   return done;

@@ -9,7 +9,7 @@
 import type { ClientRequest } from 'node:http';
 import { type Fn, liveGreenlet, trackEmitter, wrapFunctions } from './call.js';
 import { destroyWith } from './net.js';
-import { builtin } from './registry.js';
+import { patchableBuiltin } from './registry.js';
 import { HTTP_CLIENT_FUNCTIONS } from './surface.js';
 
 function wrapRequest(original: Fn): Fn {
@@ -25,7 +25,9 @@ function wrapRequest(original: Fn): Fn {
 export function patchHttpClient(): string[] {
   const done: string[] = [];
   for (const name of ['http', 'https'] as const) {
-    for (const fn of wrapFunctions('http', builtin(name), HTTP_CLIENT_FUNCTIONS[name], wrapRequest))
+    const host = patchableBuiltin(name);
+    if (host === undefined) continue;
+    for (const fn of wrapFunctions('http', host, HTTP_CLIENT_FUNCTIONS[name], wrapRequest))
       done.push(`${name}.${fn}`);
   }
   return done;

@@ -12,6 +12,7 @@
  * `stream/promises`) is interrupted by those patches.
  */
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { type Fn, liveGreenlet, trackEmitter, wrapFunctions } from './call.js';
 import { builtin } from './registry.js';
 import { NET_FUNCTIONS } from './surface.js';
@@ -24,7 +25,6 @@ export function destroyWith(emitter: { destroy(error?: Error): unknown }, reason
 /** Patch socket connection (see the module comment). Returns what it replaced. */
 export function patchNet(): string[] {
   const net = builtin<typeof import('node:net')>('net');
-  const tls = builtin<typeof import('node:tls')>('tls');
   return wrapFunctions(
     'net',
     net.Socket.prototype,
@@ -34,7 +34,9 @@ export function patchNet(): string[] {
         const greenlet = liveGreenlet();
         const result = Reflect.apply(original, this, args);
         if (greenlet !== undefined && this.connecting) {
-          const connected = this instanceof tls.TLSSocket ? 'secureConnect' : 'connect';
+          // `encrypted` (always true on a TLSSocket) rather than `instanceof tls.TLSSocket`: this
+          // patch need not load node:tls (and crypto with it) for a program that never uses it.
+          const connected = (this as TLSSocket).encrypted === true ? 'secureConnect' : 'connect';
           trackEmitter('net', greenlet, this, [connected, 'close'], destroyWith);
         }
         return result;

@@ -7,6 +7,7 @@ import { findLateCaptures, lateWarning } from './late.js';
 import { syncEsm } from './registry.js';
 import { finish, newReport, type PatchReport } from './report.js';
 import {
+  leaveNothingFor,
   PATCH_OPTIONS,
   PATCH_TARGETS,
   type PatchOptions,
@@ -16,6 +17,7 @@ import {
   unpatchTargets,
 } from './table.js';
 
+export { BUILTINS_PATCHED_WHEN_ASKED, patchAskedBuiltin } from './table.js';
 export type { PatchOptions };
 
 let lateWarned = false;
@@ -52,7 +54,12 @@ export function patchAllFrom(opts: PatchOptions | undefined, preload: boolean): 
   const report = newReport();
   for (const [t, value] of settings) {
     if (value === false) report.skipped.push(t);
-    else patchTarget(report, t, value);
+    else {
+      // The preload's deferred patch (deferred.ts) may leave costly builtins until the application
+      // asks for them; the application's own call patches them now.
+      if (!preload) leaveNothingFor(t);
+      patchTarget(report, t, value);
+    }
   }
   finish(report);
   if (!preload && !lateWarned && report.functions.length !== 0) {

@@ -80,6 +80,41 @@ export function builtin<T = Record<string, unknown>>(name: string): T {
 }
 
 /**
+ * Builtins the preload's deferred patch leaves until the application first asks for them
+ * (deferred.ts): loading them costs (`https` brings `tls`, `crypto` and OpenSSL's setup: ~9 ms of
+ * CPU on Node 24), and a patch of a module nobody asked for changes nothing anybody calls.
+ */
+const leftUntilAsked = new Set<string>();
+
+/** @internal deferred.ts: patch these builtins only once the application asks for them. */
+export function leaveUntilAsked(names: Iterable<string>): void {
+  for (const name of names) leftUntilAsked.add(name);
+}
+
+/**
+ * @internal A builtin to patch now, or `undefined` when the deferred patch left it until the
+ * application asks for it (its target's patch runs again then, see table.ts).
+ */
+export function patchableBuiltin<T = Record<string, unknown>>(name: string): T | undefined {
+  return leftUntilAsked.has(name) ? undefined : builtin<T>(name);
+}
+
+/** @internal The application asked for `name`: `true` when it had been left until then. */
+export function takeAsked(name: string): boolean {
+  return leftUntilAsked.delete(name);
+}
+
+/** @internal How many builtins are still left until asked. */
+export function builtinsLeft(): number {
+  return leftUntilAsked.size;
+}
+
+/** @internal After `unpatchAll()` nothing is patched later. */
+export function clearLeftUntilAsked(): void {
+  leftUntilAsked.clear();
+}
+
+/**
  * Replace `object[key]` with `value`, recording the original under `target`. Returns `false`
  * (and changes nothing) when the property is already patched or cannot be redefined.
  */

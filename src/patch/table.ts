@@ -25,7 +25,7 @@ import {
   resetHttpServer,
 } from './http-server.js';
 import { patchNet } from './net.js';
-import { isTargetPatched, markPatched, restore } from './registry.js';
+import { clearLeftUntilAsked, isTargetPatched, markPatched, restore, takeAsked } from './registry.js';
 import type { PatchReport } from './report.js';
 import { checkSignalOptions, installSignal, type SignalOptions, unpatchSignal } from './signal.js';
 import { patchStream } from './stream.js';
@@ -249,6 +249,9 @@ export function checkTargetArg(where: string, t: PatchTarget, arg: unknown): unk
   return (TARGETS[t] as Target<unknown, unknown, unknown>).check?.(where, 'opts', arg);
 }
 
+/** The settings each patched target was last patched with. */
+const settingsOf = new Map<PatchTarget, unknown>();
+
 /** Patch `t` with checked settings, recording the outcome in `report`. */
 export function patchTarget(report: PatchReport, t: PatchTarget, settings: unknown): void {
   const spec = TARGETS[t] as Target<unknown, unknown, unknown>;
@@ -259,6 +262,7 @@ export function patchTarget(report: PatchReport, t: PatchTarget, settings: unkno
   const already = isTargetPatched(t);
   const functions = spec.patch(settings); // idempotent: when patched already, updates settings only
   markPatched(t);
+  settingsOf.set(t, settings);
   if (already) report.alreadyPatched.push(t);
   else {
     report.functions.push(...functions);
@@ -266,8 +270,47 @@ export function patchTarget(report: PatchReport, t: PatchTarget, settings: unkno
   }
 }
 
+/**
+ * The targets that patch a builtin the preload's deferred patch may leave until the application
+ * asks for it (deferred.ts; registry.ts's `patchableBuiltin`).
+ */
+const PATCHED_WHEN_ASKED: Readonly<Record<string, readonly PatchTarget[]>> = {
+  https: ['http'],
+  crypto: ['blocking'],
+  zlib: ['blocking'],
+};
+
+/** The builtins the deferred patch may leave until asked. */
+export const BUILTINS_PATCHED_WHEN_ASKED: readonly string[] = Object.keys(PATCHED_WHEN_ASKED);
+
+/**
+ * The application asked for builtin `name`: if the deferred patch left it, the targets
+ * that patch it (those still patched) run again with their settings, which patches it now (their
+ * patches are idempotent: what they replaced already stays). Returns what it replaced.
+ */
+export function patchAskedBuiltin(name: string): string[] {
+  if (!takeAsked(name)) return [];
+  const done: string[] = [];
+  for (const t of PATCHED_WHEN_ASKED[name] ?? []) {
+    if (isTargetPatched(t))
+      done.push(...(TARGETS[t] as Target<unknown, unknown, unknown>).patch(settingsOf.get(t)));
+  }
+  return done;
+}
+
+/**
+ * @internal An explicit patch call (`patchAll()`, `patchHttp()`…) patches `t` whole, now: the
+ * builtins the deferred patch left for it are not left any more.
+ */
+export function leaveNothingFor(t: PatchTarget): void {
+  for (const [name, patchedBy] of Object.entries(PATCHED_WHEN_ASKED))
+    if (patchedBy.includes(t)) takeAsked(name);
+}
+
 /** Undo every patched target, the last patched first. */
 export function unpatchTargets(): void {
+  clearLeftUntilAsked();
+  settingsOf.clear();
   for (const t of [...PATCH_TARGETS].reverse()) {
     if (!isTargetPatched(t)) continue;
     restore(t);

@@ -3,7 +3,14 @@
  * its own: made from the table (table.ts), as `patchAll()` is.
  */
 import { finish, newReport, type PatchReport } from './report.js';
-import { checkTargetArg, type PatchTarget, patchTarget, type TargetArg, takesOptions } from './table.js';
+import {
+  checkTargetArg,
+  leaveNothingFor,
+  type PatchTarget,
+  patchTarget,
+  type TargetArg,
+  takesOptions,
+} from './table.js';
 
 type OneTarget<T extends PatchTarget> =
   TargetArg<T> extends undefined ? () => PatchReport : (opts?: TargetArg<T>) => PatchReport;
@@ -14,6 +21,7 @@ function one<T extends PatchTarget>(t: T): OneTarget<T> {
   const where = `${name}()`;
   const run = (opts: unknown): PatchReport => {
     const settings = checkTargetArg(where, t, opts);
+    leaveNothingFor(t); // patched whole, now (see table.ts)
     const report = newReport();
     patchTarget(report, t, settings);
     return finish(report);

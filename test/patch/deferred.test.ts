@@ -8,7 +8,7 @@ import {
   retireShells,
   type Shell,
 } from '../../src/patch/registry.js';
-import { cjsScenario, scenario, startProcess } from './scenario.js';
+import { cjsScenario, type Outcome, scenario, startProcess } from './scenario.js';
 
 /**
  * In the child: whether greenhub has been loaded. Loading it patches every target, and the
@@ -18,6 +18,12 @@ import { cjsScenario, scenario, startProcess } from './scenario.js';
  */
 const LOADED =
   "const greenhubLoaded = () => process.moduleLoadList.includes('NativeModule child_process');\n";
+
+/** Builtins greenhub patches that cost to load, and that a plain http server does not load. */
+const COSTLY = "['https', 'tls', 'crypto', 'zlib']";
+
+/** Node ≥ 22.15: `module.registerHooks` lets the preload see `import` as well as `require()`. */
+const WATCHES_IMPORT = typeof (module as { registerHooks?: unknown }).registerHooks === 'function';
 
 describe('a stand-in (registry.ts Shell) calls what greenhub has at its property', () => {
   function standIn(original: (x: number) => string): Shell {
@@ -223,6 +229,66 @@ describe.concurrent('greenhub/register with its default settings loads greenhub 
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(result).toEqual({ loaded: true, undici: [] });
+  });
+
+  it('a server that listens patches https, crypto and zlib once the application asks for them; where Node lets it watch import too, it does not load them before', async () => {
+    // What the application would get from each after the first listen, and whether it is the patch's.
+    // (Loaded by the listen: \`-e\` programs have node:crypto loaded from the start on Node 24.)
+    const { code, result, stderr } = await cjsScenario(
+      `const atStart = [...process.moduleLoadList];
+      const http = require('node:http');
+      const server = http.createServer((req, res) => res.end());
+      server.listen(0, '127.0.0.1', async () => {
+        server.close();
+        const atListen = ${COSTLY}.filter((m) => !atStart.includes('NativeModule ' + m) && process.moduleLoadList.includes('NativeModule ' + m));
+        const { getOriginal } = await import('greenhub/patch');
+        const https = require('node:https');
+        const { pbkdf2Sync } = require('node:crypto'); // copied at once: patched before it is returned
+        const zlib = await import('node:zlib'); // an ES import
+        report({ atListen, patched: [
+          https.request !== getOriginal('https', 'request'),
+          https.Server.prototype.emit !== getOriginal(https.Server.prototype, 'emit'),
+          pbkdf2Sync !== getOriginal('crypto', 'pbkdf2Sync'),
+          zlib.gzipSync !== getOriginal('zlib', 'gzipSync'),
+        ] });
+      });`,
+      { register: true },
+    );
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const { atListen, patched } = result as { atListen: string[]; patched: boolean[] };
+    expect(patched).toEqual([true, true, true, true]);
+    if (WATCHES_IMPORT) expect(atListen).toEqual([]);
+    else expect(atListen).toContain('https'); // Node 20: patched, so loaded, as greenhub loads
+  });
+
+  it("what the preload's patch left until asked is patched at once by the application's own patchAll(), and never after unpatchAll()", async () => {
+    const listenThen = (then: string): Promise<Outcome> =>
+      cjsScenario(
+        `const loaded = () => ${COSTLY}.filter((m) => process.moduleLoadList.includes('NativeModule ' + m));
+        const server = require('node:http').createServer((req, res) => res.end());
+        server.listen(0, '127.0.0.1', async () => {
+          server.close();
+          const { getOriginal, patchAll, unpatchAll } = await import('greenhub/patch');
+          ${then}
+        });`,
+        { register: true },
+      );
+    const patched = await listenThen(
+      `patchAll({ signal: false });
+      report({ loaded: loaded(), https: require('node:https').request !== getOriginal('https', 'request') });`,
+    );
+    const unpatched = await listenThen(
+      `unpatchAll();
+      report([require('node:https').request === getOriginal('https', 'request'),
+        require('node:crypto').pbkdf2Sync === getOriginal('crypto', 'pbkdf2Sync')]);`,
+    );
+    for (const { stderr, code } of [patched, unpatched]) {
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+    }
+    expect(patched.result).toEqual({ loaded: ['https', 'tls', 'crypto', 'zlib'], https: true });
+    expect(unpatched.result).toEqual([true, true]);
   });
 
   it('a synchronous call that blocks longer than the limit before greenhub loads is reported as the blocking patch reports it; a short one loads nothing', async () => {
