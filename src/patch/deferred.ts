@@ -17,9 +17,9 @@
  * server made that way under Node ≥ 22.15 loads greenhub only when something else does.
  *
  * Greenhub loads, the stand-ins give way (registry.ts's `retireShells`), and `patchAll()` runs as
- * the preload would have run it — except that, where `import` can be watched, https, crypto and zlib
- * (https alone brings tls, crypto and OpenSSL's setup: ~9 ms of CPU on Node 24) are patched only
- * once the application asks for them, if it had not yet — when:
+ * the preload would have run it — except that at a server's first listen, where `import` can be
+ * watched, https, crypto and zlib (https alone brings tls, crypto and OpenSSL's setup: ~9 ms of CPU
+ * on Node 24) are patched only once the application asks for them, if it had not yet — when:
  * - the application imports greenhub (every entry point calls {@link activateDeferredPatches});
  * - a server starts listening: its requests run in greenlets, and shutdown on signals tracks it;
  * - a shutdown signal arrives: the shutdown runs as it would have;
@@ -140,18 +140,20 @@ export function deferPatchAll(): void {
 /**
  * Load greenhub and patch, if the preload deferred it and nothing has loaded it yet: every entry
  * point of greenhub calls this once its modules are loaded. Otherwise it does nothing.
+ *
+ * `atListen`: a server's first listen loads it. Then, where `import` can be watched too, the
+ * builtins that cost to load (https, crypto, zlib) and that the application has not asked for yet
+ * are patched when it does: the resolve hook stays until then, some µs more per `require()` or
+ * `import`, and by a server's first listen the application has made nearly all of those it makes.
+ * Loaded earlier (an entry point imported at start-up, `greenhub run`), or where only `require()`
+ * can be watched (Node 20: an ES import would go unseen), everything is patched now.
  */
-export function activateDeferredPatches(): void {
+export function activateDeferredPatches(atListen = false): void {
   if (!deferred) return;
   deferred = false;
   stopWatching?.();
   stopWatching = null;
-  // Where `import` can be watched too, the builtins that cost to load (https, crypto, zlib) and
-  // that the application has not asked for yet are patched when it does (the resolve hook stays
-  // until then: some µs more per require() or import, nearly all of which come before a server
-  // listens); where only `require()` can (Node 20), everything is patched now: an ES import would
-  // go unseen.
-  const unasked = registerHooks === undefined ? new Set<string>() : new Set(waiting.keys());
+  const unasked = !atListen || registerHooks === undefined ? new Set<string>() : new Set(waiting.keys());
   waiting.clear();
   for (const signal of SHUTDOWN_SIGNALS) process.removeListener(signal, onSignalBeforeLoad);
   retireShells();
@@ -306,7 +308,7 @@ function activatingShell(original: AnyFn): Shell {
     original,
     (shell) =>
       function standIn(this: unknown): unknown {
-        activateDeferredPatches();
+        activateDeferredPatches(true);
         // biome-ignore lint/complexity/noArguments: as above
         return Reflect.apply(shell.impl, this, arguments);
       },

@@ -262,6 +262,19 @@ describe.concurrent('greenhub/register with its default settings loads greenhub 
     else expect(atListen).toContain('https'); // Node 20: patched, so loaded, as greenhub loads
   });
 
+  it('greenhub imported at start-up (not loaded by a listen) patches https at once, as it patches everything', async () => {
+    // After a listen the application has made nearly all its requires; at start-up it has not, and
+    // the resolve hook that waiting for https would need costs every one of them.
+    const { code, result, stderr } = await cjsScenario(
+      `const atStart = [...process.moduleLoadList];
+      import('greenhub').then(() => report(${COSTLY}.filter((m) => !atStart.includes('NativeModule ' + m) && process.moduleLoadList.includes('NativeModule ' + m))));`,
+      { register: true },
+    );
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(result).toContain('https');
+  });
+
   it("what the preload's patch left until asked is patched at once by the application's own patchAll(), and never after unpatchAll()", async () => {
     const listenThen = (then: string): Promise<Outcome> =>
       cjsScenario(
