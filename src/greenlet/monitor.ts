@@ -25,6 +25,7 @@ import { InvalidStateError } from '../errors.js';
 import {
   nativeClearInterval,
   nativeClearTimeout,
+  nativeSetImmediate,
   nativeSetInterval,
   nativeSetTimeout,
 } from '../internal/natives.js';
@@ -271,7 +272,13 @@ export class BlockingMonitor extends EventEmitter<BlockingMonitorEvents> {
     if (this.exited) return;
     this.worker.postMessage('stop');
     await new Promise<void>((resolve) => {
-      const timer = nativeSetTimeout(() => void this.worker.terminate().then(() => resolve()), 1000);
+      // A watchdog that has not exited within a second is starved or stuck. Terminating it is safe
+      // only when it holds no inspector session (see watchdog-source.ts): with one, it is left to
+      // exit by itself once it gets to the messages (it is unref'd, it keeps nothing alive).
+      const timer = nativeSetTimeout(() => {
+        if (this.stacks) resolve();
+        else void this.worker.terminate().then(() => resolve());
+      }, 1000);
       this.worker.once('exit', () => {
         nativeClearTimeout(timer);
         resolve();
@@ -293,7 +300,14 @@ export class BlockingMonitor extends EventEmitter<BlockingMonitorEvents> {
     if (theMonitor === this) theMonitor = null;
   }
 
-  private readonly onReport = (message: WatchdogMessage): void => {
+  private readonly onReport = (message: WatchdogMessage | 'disconnected'): void => {
+    if (message === 'disconnected') {
+      // The watchdog let go of its inspector session: let it exit once this thread has torn the
+      // session down (the teardown runs as an interrupt, before the next turn; see
+      // watchdog-source.ts for why the order matters).
+      nativeSetImmediate(() => this.worker.postMessage('exit'));
+      return;
+    }
     const report = toReport(message);
     const hub = getHub();
     countBlock(report.durationMs, report.api, blockedName(message));

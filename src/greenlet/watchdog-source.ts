@@ -18,6 +18,9 @@
  *
  * When a number moves again the block has ended; its duration (±`pollMs`) and what was learnt are
  * posted to the hub's thread, which counts, emits and prints the report (monitor.ts).
+ *
+ * Messages: the hub's thread sends `'stop'` and, once told `'disconnected'`, `'exit'`; this thread
+ * sends reports (objects) and `'disconnected'`.
  */
 export const WATCHDOG_SOURCE = String.raw`'use strict';
 const { workerData, parentPort, receiveMessageOnPort } = require('node:worker_threads');
@@ -140,10 +143,17 @@ const timer = setInterval(() => {
   }
 }, pollMs);
 
+// Stopping. The inspector session is torn down on the hub's thread, which then tells this thread:
+// exiting before that is done makes the hub's thread post into this thread's dying inspector, and
+// Node aborts the whole process (MainThreadInterface::Post, Node 20 and 24). So: disconnect, say
+// so, and exit only once the hub's thread answers, by which time it has run the teardown.
 parentPort.on('message', (m) => {
-  if (m !== 'stop') return;
-  clearInterval(timer);
-  if (session !== null) session.disconnect();
-  process.exit(0);
+  if (m === 'stop') {
+    clearInterval(timer);
+    if (session === null) process.exit(0);
+    session.disconnect();
+    session = null;
+    parentPort.postMessage('disconnected');
+  } else if (m === 'exit') process.exit(0);
 });
 `;

@@ -165,6 +165,31 @@ describe('blocking monitor', () => {
     expect(performance.now() - started).toBeLessThan(10_000);
   });
 
+  it('stops cleanly while a probe of a block may be in flight, again and again: the process never aborts', async () => {
+    // The watchdog used to exit right after letting go of its inspector session, racing this
+    // thread's teardown of it; Node then aborted the whole process (in MainThreadInterface::Post):
+    // about 1 run in 24 of this loop, and now and then a test runner's fork in a full run. It now
+    // exits only once this thread has answered (watchdog-source.ts).
+    const { code, stdout, stderr } = await runNode({
+      source: `
+        import { startBlockingMonitor } from 'greenhub';
+        for (let i = 0; i < 120; i++) {
+          const monitor = startBlockingMonitor({ print: false, maxBlockingTime: 10 });
+          await monitor.ready();
+          const end = performance.now() + 12 + (i % 5) * 5;
+          while (performance.now() < end);
+          if (i % 3 === 0) await new Promise((resolve) => setImmediate(resolve));
+          await monitor.stop();
+        }
+        console.log('stopped 120 times');
+      `,
+      timeoutMs: 60_000,
+    });
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toBe('stopped 120 times\n');
+  });
+
   it('still reports a block, and lets the process exit once the application has nothing left to do', async () => {
     const { code, stdout } = await runNode({
       source: `
