@@ -19,8 +19,13 @@ import { cjsScenario, type Outcome, scenario, startProcess } from './scenario.js
 const LOADED =
   "const greenhubLoaded = () => process.moduleLoadList.includes('NativeModule child_process');\n";
 
-/** Builtins greenhub patches that cost to load, and that a plain http server does not load. */
-const COSTLY = "['https', 'tls', 'crypto', 'zlib']";
+/**
+ * In the child: which of the builtins greenhub patches that cost to load (and that a plain http
+ * server does not load) are loaded, leaving out those in `before` (a snapshot of
+ * `process.moduleLoadList`: \`-e\` programs have node:crypto loaded from the start on Node 24).
+ */
+const COSTLY_LOADED =
+  "const costlyLoaded = (before = []) => ['https', 'tls', 'crypto', 'zlib'].filter((m) => !before.includes('NativeModule ' + m) && process.moduleLoadList.includes('NativeModule ' + m));\n";
 
 /** Node ≥ 22.15: `module.registerHooks` lets the preload see `import` as well as `require()`. */
 const WATCHES_IMPORT = typeof (module as { registerHooks?: unknown }).registerHooks === 'function';
@@ -233,14 +238,14 @@ describe.concurrent('greenhub/register with its default settings loads greenhub 
 
   it('a server that listens patches https, crypto and zlib once the application asks for them; where Node lets it watch import too, it does not load them before', async () => {
     // What the application would get from each after the first listen, and whether it is the patch's.
-    // (Loaded by the listen: \`-e\` programs have node:crypto loaded from the start on Node 24.)
     const { code, result, stderr } = await cjsScenario(
-      `const atStart = [...process.moduleLoadList];
+      `${COSTLY_LOADED}
+      const atStart = [...process.moduleLoadList];
       const http = require('node:http');
       const server = http.createServer((req, res) => res.end());
       server.listen(0, '127.0.0.1', async () => {
         server.close();
-        const atListen = ${COSTLY}.filter((m) => !atStart.includes('NativeModule ' + m) && process.moduleLoadList.includes('NativeModule ' + m));
+        const atListen = costlyLoaded(atStart);
         const { getOriginal } = await import('greenhub/patch');
         const https = require('node:https');
         const { pbkdf2Sync } = require('node:crypto'); // copied at once: patched before it is returned
@@ -266,8 +271,9 @@ describe.concurrent('greenhub/register with its default settings loads greenhub 
     // After a listen the application has made nearly all its requires; at start-up it has not, and
     // the resolve hook that waiting for https would need costs every one of them.
     const { code, result, stderr } = await cjsScenario(
-      `const atStart = [...process.moduleLoadList];
-      import('greenhub').then(() => report(${COSTLY}.filter((m) => !atStart.includes('NativeModule ' + m) && process.moduleLoadList.includes('NativeModule ' + m))));`,
+      `${COSTLY_LOADED}
+      const atStart = [...process.moduleLoadList];
+      import('greenhub').then(() => report(costlyLoaded(atStart)));`,
       { register: true },
     );
     expect(stderr).toBe('');
@@ -278,7 +284,7 @@ describe.concurrent('greenhub/register with its default settings loads greenhub 
   it("what the preload's patch left until asked is patched at once by the application's own patchAll(), and never after unpatchAll()", async () => {
     const listenThen = (then: string): Promise<Outcome> =>
       cjsScenario(
-        `const loaded = () => ${COSTLY}.filter((m) => process.moduleLoadList.includes('NativeModule ' + m));
+        `${COSTLY_LOADED}
         const server = require('node:http').createServer((req, res) => res.end());
         server.listen(0, '127.0.0.1', async () => {
           server.close();
@@ -289,7 +295,7 @@ describe.concurrent('greenhub/register with its default settings loads greenhub 
       );
     const patched = await listenThen(
       `patchAll({ signal: false });
-      report({ loaded: loaded(), https: require('node:https').request !== getOriginal('https', 'request') });`,
+      report({ loaded: costlyLoaded(), https: require('node:https').request !== getOriginal('https', 'request') });`,
     );
     const unpatched = await listenThen(
       `unpatchAll();
